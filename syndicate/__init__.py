@@ -1,0 +1,64 @@
+"""syndicate: feeds, LinkedIn posts and share permissions for a publisher's articles."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings, extensions, blueprints and commands. Nothing runs at import."""
+    from syndicate import cli, db
+    from syndicate.articles import views as articles_views
+    from syndicate.clock import SystemClock
+    from syndicate.config import read_environment, resolve
+    from syndicate.staff import access, views as staff_views
+    from syndicate.web import errors, security, templating, views as web_views
+
+    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get(
+        "SYNDICATE_INSTANCE_PATH"
+    ) or str(PROJECT_ROOT / "instance")
+    app = Flask(
+        "syndicate",
+        instance_path=str(instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(Path(__file__).parent / "static"),
+    )
+    raw = read_environment(os.environ)
+    raw.update({k: v for k, v in (config or {}).items() if k != "INSTANCE_PATH"})
+    app.config.update(resolve(raw, Path(app.instance_path)))
+    # Flask-level options derived from our settings; tests may still override them.
+    app.config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config["ENV"] == "production",
+        SESSION_COOKIE_NAME="syndicate_session",
+        WTF_CSRF_TIME_LIMIT=None,
+        TESTING=app.config["ENV"] == "testing",
+    )
+    if config and "WTF_CSRF_ENABLED" in config:
+        app.config["WTF_CSRF_ENABLED"] = config["WTF_CSRF_ENABLED"]
+
+    app.extensions["clock"] = (config or {}).get("CLOCK") or SystemClock()
+    db.init_app(app, engine=(config or {}).get("ENGINE"))
+    security.init_app(app)
+    access.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+
+    app.register_blueprint(web_views.bp)
+    app.register_blueprint(staff_views.bp)
+    app.register_blueprint(staff_views.api_bp)
+    security.csrf.exempt(staff_views.api_bp)
+    app.register_blueprint(articles_views.public)
+    app.register_blueprint(articles_views.dashboard)
+
+    cli.init_app(app)
+    return app

@@ -1,0 +1,1 @@
+"""Articles, categories, tags and authors; the editor; imports from the publisher's site."""

@@ -1,0 +1,151 @@
+"""The public site (home, article pages) and the dashboard's article editor."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from syndicate.articles import services
+from syndicate.articles.forms import ArticleForm
+from syndicate.articles.models import Article, ArticleStatus
+from syndicate.clock import app_now
+from syndicate.db import get_session
+from syndicate.staff.access import current_user, login_required
+from syndicate.staff.forms import ConfirmForm
+
+public = Blueprint("articles", __name__)
+dashboard = Blueprint("articles_dashboard", __name__, url_prefix="/dashboard")
+
+
+def _page_number() -> int:
+    number = request.args.get("page", 1, type=int)
+    if number is None or number < 1 or number > 100_000:
+        abort(400, "page must be a whole number from 1.")
+    return number
+
+
+@public.get("/")
+def home() -> str:
+    page = services.published_page(get_session(), _page_number(), current_app.config["PAGE_SIZE"])
+    return render_template("articles/home.html", page=page)
+
+
+@public.get("/articles/<slug>")
+def article(slug: str) -> str | Response:
+    found = services.find_public_by_slug(get_session(), slug)
+    if found.redirect_to:
+        return redirect(url_for("articles.article", slug=found.redirect_to), 301)
+    if found.article is None:
+        abort(404, "There is no published article at this address.")
+    return render_template("articles/article.html", article=found.article)
+
+
+@dashboard.get("/")
+@login_required
+def index() -> Response:
+    return redirect(url_for("articles_dashboard.list_articles"))
+
+
+@dashboard.get("/articles")
+@login_required
+def list_articles() -> str:
+    status_arg = request.args.get("status", "")
+    try:
+        status = ArticleStatus(status_arg) if status_arg else None
+    except ValueError:
+        abort(400, "status must be draft, published or unpublished.")
+    query = request.args.get("q", "")[:200]
+    page = services.dashboard_page(
+        get_session(), _page_number(), current_app.config["PAGE_SIZE"], status, query
+    )
+    return render_template(
+        "articles/dashboard_list.html", page=page, status=status_arg, q=query, form=ConfirmForm()
+    )
+
+
+@dashboard.route("/articles/new", methods=["GET", "POST"])
+@login_required
+def new_article() -> str | Response | tuple[str, int]:
+    form = ArticleForm()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            created = services.create_article(
+                db, form.to_input(), now=app_now(), actor_id=current_user().id
+            )
+        except services.ArticleError as exc:
+            db.rollback()
+            _field_error(form, exc)
+            return render_template("articles/edit.html", form=form, article=None), 422
+        db.commit()
+        flash("The draft is saved.", "success")
+        return redirect(url_for("articles_dashboard.edit_article", article_id=created.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("articles/edit.html", form=form, article=None), status
+
+
+@dashboard.route("/articles/<int:article_id>", methods=["GET", "POST"])
+@login_required
+def edit_article(article_id: int) -> str | Response | tuple[str, int]:
+    db = get_session()
+    found = db.get(Article, article_id) or abort(404)
+    form = ArticleForm()
+    if request.method == "GET":
+        form.fill_from(found)
+    elif form.validate_on_submit():
+        try:
+            changed = services.update_article(
+                db, found, form.to_input(), now=app_now(), actor_id=current_user().id
+            )
+        except services.ArticleError as exc:
+            db.rollback()
+            _field_error(form, exc)
+            return render_template("articles/edit.html", form=form, article=found), 422
+        db.commit()
+        flash("Saved." if changed else "Nothing changed.", "success")
+        return redirect(url_for("articles_dashboard.edit_article", article_id=found.id))
+    else:
+        return render_template("articles/edit.html", form=form, article=found), 422
+    return render_template("articles/edit.html", form=form, article=found,
+                           confirm=ConfirmForm())
+
+
+@dashboard.post("/articles/<int:article_id>/publish")
+@login_required
+def publish(article_id: int) -> Response:
+    ConfirmForm().validate_on_submit() or abort(400)
+    db = get_session()
+    found = db.get(Article, article_id) or abort(404)
+    services.publish_article(db, found, now=app_now(), actor_id=current_user().id)
+    db.commit()
+    flash(f"“{found.title}” is published.", "success")
+    return redirect(url_for("articles_dashboard.edit_article", article_id=found.id))
+
+
+@dashboard.post("/articles/<int:article_id>/unpublish")
+@login_required
+def unpublish(article_id: int) -> Response:
+    ConfirmForm().validate_on_submit() or abort(400)
+    db = get_session()
+    found = db.get(Article, article_id) or abort(404)
+    services.unpublish_article(db, found, now=app_now(), actor_id=current_user().id)
+    db.commit()
+    flash(f"“{found.title}” is no longer public.", "success")
+    return redirect(url_for("articles_dashboard.edit_article", article_id=found.id))
+
+
+def _field_error(form: ArticleForm, exc: services.ArticleError) -> None:
+    field = getattr(form, exc.field_name or "", None)
+    if field is not None:
+        field.errors = [*field.errors, str(exc)]
+    else:
+        flash(str(exc), "error")

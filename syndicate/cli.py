@@ -1,0 +1,223 @@
+"""The ``syndicate`` command group (also reachable as ``flask --app syndicate``)."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import subprocess
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from syndicate.db import get_database
+from syndicate.staff.models import Role
+
+
+def _create_app() -> Flask:
+    from syndicate import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+             add_version_option=False)
+def main() -> None:
+    """syndicate: feeds, LinkedIn posts and share permissions for your articles."""
+
+
+def init_app(app: Flask) -> None:
+    for command in (db_group, users_group, serve, scheduler, demo, import_command,
+                    sources_group, settings_command):
+        app.cli.add_command(command)
+
+
+# --- database -----------------------------------------------------------------------------
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema migrations."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Bring the schema to REVISION (default: the newest)."""
+    from syndicate import migrate
+
+    migrate.upgrade(get_database().engine, revision)
+    click.echo(f"Database at revision {migrate.current_revision(get_database().engine)}.")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to REVISION ('base' removes every table)."""
+    from syndicate import migrate
+
+    migrate.downgrade(get_database().engine, revision)
+    click.echo(f"Database at revision {migrate.current_revision(get_database().engine)}.")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Print the schema's revision and whether it is the newest."""
+    from syndicate import migrate
+
+    current = migrate.current_revision(get_database().engine)
+    head = migrate.head_revision()
+    click.echo(f"{current or 'empty'} ({'up to date' if current == head else f'newest is {head}'})")
+
+
+# --- users --------------------------------------------------------------------------------
+
+@click.group("users")
+def users_group() -> None:
+    """Staff accounts."""
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.EDITOR.value,
+              show_default=True)
+@click.option("--name", default="")
+@click.option("--time-zone", default=None, help="IANA zone; default: SYNDICATE_TIME_ZONE.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_create(email: str, role: str, name: str, time_zone: str | None,
+                 password_stdin: bool) -> None:
+    """Create a staff account that can sign in at /login."""
+    from syndicate.staff.services import StaffError, create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise click.ClickException("The passwords differ.")
+    database = get_database()
+    try:
+        with database.transaction() as session:
+            user = create_user(
+                session, email, password, role=Role(role), name=name,
+                time_zone=time_zone or current_app.config["TIME_ZONE"],
+                now=current_app.extensions["clock"].now(),
+            )
+            click.echo(f"Created {user.role.value} {user.email}.")
+    except StaffError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# --- processes ----------------------------------------------------------------------------
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--with-scheduler", is_flag=True, help="Also start `syndicate scheduler`.")
+@with_appcontext
+def serve(host: str, port: int, with_scheduler: bool) -> None:
+    """Serve the web app (development server; use gunicorn in production)."""
+    from werkzeug.serving import run_simple
+
+    child = None
+    if with_scheduler:
+        child = subprocess.Popen([sys.executable, "-m", "syndicate", "scheduler"])  # noqa: S603
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"syndicate on http://{host}:{port}/ (Ctrl-C stops it)")
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    finally:
+        if child is not None:
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=30)
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Run every due job once, then exit.")
+@with_appcontext
+def scheduler(once: bool) -> None:
+    """Run the periodic jobs (source sync, ...). Any number may run at once."""
+    from syndicate.jobs import build_scheduler, run_all_once
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if once:
+        for name, result in run_all_once(app).items():
+            click.echo(f"{name}: {result}")
+        return
+    sched = build_scheduler(app)
+    click.echo(f"scheduler {os.getpid()} running: " + ", ".join(j.id for j in sched.get_jobs()))
+
+    def _stop(_signum: int, _frame: object) -> None:
+        sched.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+# --- content ------------------------------------------------------------------------------
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when articles exist already.")
+@with_appcontext
+def demo(if_empty: bool) -> None:
+    """Load demo content and a demo admin (development only)."""
+    from syndicate.demo import load_demo
+
+    if current_app.config["ENV"] == "production":
+        raise click.ClickException("Demo content is not for production.")
+    report = load_demo(current_app._get_current_object(), only_if_empty=if_empty)  # type: ignore[attr-defined]
+    click.echo(report)
+
+
+@click.command("import")
+@click.argument("url")
+@click.option("--kind", type=click.Choice(["auto", "feed", "sitemap", "page"]), default="auto",
+              show_default=True)
+@click.option("--every", "interval", type=int, default=None,
+              help="Keep the source and sync it every N minutes.")
+@with_appcontext
+def import_command(url: str, kind: str, interval: int | None) -> None:
+    """Import articles from URL (RSS/Atom feed, sitemap or one article page)."""
+    from syndicate.articles.importing import run_import_command
+
+    code = run_import_command(current_app._get_current_object(), url, kind, interval)  # type: ignore[attr-defined]
+    if code:
+        sys.exit(code)
+
+
+@click.group("sources")
+def sources_group() -> None:
+    """Sources that articles are imported from."""
+
+
+@sources_group.command("sync")
+@with_appcontext
+def sources_sync() -> None:
+    """Sync every source that is due now (what the scheduler does periodically)."""
+    from syndicate.articles.jobs import sync_due_sources
+
+    summary = sync_due_sources(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(summary)
+
+
+@click.command("settings")
+@click.option("--markdown", is_flag=True, help="Print the README's settings table.")
+def settings_command(markdown: bool) -> None:
+    """List every setting, its default and what it does."""
+    from syndicate.config import SETTINGS
+
+    for s in SETTINGS:
+        default = "(required in production)" if s.required_in_production and s.default is None \
+            else repr(s.default)
+        if markdown:
+            click.echo(f"| `SYNDICATE_{s.name}` | {default} | {s.doc} |")
+        else:
+            click.echo(f"SYNDICATE_{s.name} = {default}\n    {s.doc}")

@@ -1,0 +1,166 @@
+"""Every setting in one place: its name, default, type and whether production requires it.
+
+Settings are read from environment variables prefixed ``SYNDICATE_`` (``SYNDICATE_SITE_URL``
+sets ``SITE_URL``), then from the mapping passed to ``create_app``. The README's settings
+table is generated from ``SETTINGS`` by ``syndicate settings``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def _as_str(value: Any) -> str:
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    doc: str
+    required_in_production: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ENV", "development", _as_str,
+            "development, production or testing; production refuses unsafe defaults."),
+    Setting("SECRET_KEY", None, _as_str,
+            "Signs sessions and links. Development keeps a generated one in the instance folder.",
+            required_in_production=True),
+    Setting("SITE_URL", "http://127.0.0.1:5000", _as_str,
+            "Public base URL for every absolute link (feeds, emails, share links).",
+            required_in_production=True),
+    Setting("DATABASE_URL", None, _as_str,
+            "SQLAlchemy URL; default: SQLite file syndicate.db in the instance folder."),
+    Setting("TOKEN_KEYS", None, _as_list,
+            "Fernet keys, newest first, comma-separated; encrypt OAuth tokens at rest. "
+            "Development keeps a generated one in the instance folder.",
+            required_in_production=True),
+    Setting("TIME_ZONE", "UTC", _as_str,
+            "IANA zone used for new staff accounts and for the public pages."),
+    Setting("PAGE_SIZE", 20, int, "Rows per page in lists."),
+    Setting("LINKEDIN_CLIENT_ID", "", _as_str, "LinkedIn app client id."),
+    Setting("LINKEDIN_CLIENT_SECRET", "", _as_str, "LinkedIn app client secret."),
+    Setting("LINKEDIN_AUTH_BASE", "https://www.linkedin.com", _as_str,
+            "Base URL of LinkedIn's OAuth endpoints (the sandbox's URL under make run)."),
+    Setting("LINKEDIN_API_BASE", "https://api.linkedin.com", _as_str,
+            "Base URL of LinkedIn's REST API (the sandbox's URL under make run)."),
+    Setting("LINKEDIN_VERSION", "202611", _as_str,
+            "The LinkedIn-Version header (YYYYMM); LinkedIn sunsets versions after a year."),
+    Setting("SMTP_URL", "", _as_str,
+            "smtp://user:pass@host:port (smtps:// for TLS); empty shows mail in the dashboard."),
+    Setting("MAIL_FROM", "syndicate@localhost", _as_str, "From address of every email."),
+    Setting("RATELIMIT_STORAGE_URI", "memory://", _as_str,
+            "memory:// (one process) or redis://host:port/db (shared by every worker)."),
+    Setting("WEBSUB_HUB", "", _as_str, "External WebSub hub; empty makes syndicate its own hub."),
+    Setting("PROXY_FIX_X_FOR", 0, int,
+            "Number of reverse proxies in front whose X-Forwarded-* headers are trusted."),
+    Setting("FETCH_ALLOW_PRIVATE", False, _as_bool,
+            "Let server-side fetches reach private and loopback addresses (tests only)."),
+    Setting("FETCH_TIMEOUT", 10.0, float, "Seconds a server-side fetch may take in all."),
+    Setting("FETCH_MAX_BYTES", 10 * 1024 * 1024, int, "Largest body a server-side fetch reads."),
+    Setting("FETCH_MAX_REDIRECTS", 5, int, "Redirects a server-side fetch follows."),
+    Setting("SOURCE_SYNC_MINUTES", 60, int, "Default interval for periodically synced sources."),
+    Setting("SCHEDULER_TICK_SECONDS", 30, int, "How often the scheduler process runs its jobs."),
+    Setting("LOG_FORMAT", "text", _as_str, "text, or json for one JSON object per line."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _instance_secret(instance_path: Path, filename: str, make: Callable[[], str]) -> str:
+    """Read or create a development secret kept beside the SQLite database.
+
+    Web and scheduler processes must agree on it, so it cannot be random per process.
+    """
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / filename
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def resolve(raw: Mapping[str, Any], instance_path: Path) -> dict[str, Any]:
+    """Turn raw values into typed settings, filling defaults and checking production needs."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = raw.get(setting.name)
+        if value is None or value == "":
+            values[setting.name] = setting.default
+            continue
+        try:
+            values[setting.name] = setting.parse(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"SYNDICATE_{setting.name} is malformed: {exc}") from None
+
+    env = values["ENV"]
+    if env not in {"development", "production", "testing"}:
+        raise ConfigError("SYNDICATE_ENV must be development, production or testing")
+    if env == "production":
+        missing = [
+            f"SYNDICATE_{s.name}"
+            for s in SETTINGS
+            if s.required_in_production and not values[s.name]
+        ]
+        if missing:
+            raise ConfigError(
+                "Production needs these settings: " + ", ".join(missing)
+                + ". See README.md, section Configure."
+            )
+    else:
+        if not values["SECRET_KEY"]:
+            values["SECRET_KEY"] = _instance_secret(
+                instance_path, "secret_key", lambda: secrets.token_urlsafe(48)
+            )
+        if not values["TOKEN_KEYS"]:
+            values["TOKEN_KEYS"] = [
+                _instance_secret(instance_path, "token_key", lambda: Fernet.generate_key().decode())
+            ]
+    for key in values["TOKEN_KEYS"]:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(
+                "SYNDICATE_TOKEN_KEYS holds a key that is not a Fernet key "
+                "(make one with: syndicate tokens new-key)"
+            ) from None
+    if not values["DATABASE_URL"]:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        values["DATABASE_URL"] = f"sqlite:///{instance_path / 'syndicate.db'}"
+    values["SITE_URL"] = values["SITE_URL"].rstrip("/")
+    return values
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The raw values of every known ``SYNDICATE_*`` variable that is set."""
+    return {name: environ[f"SYNDICATE_{name}"] for name in _BY_NAME if f"SYNDICATE_{name}" in environ}

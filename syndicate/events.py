@@ -1,0 +1,97 @@
+"""Domain events, written in the transaction that caused them, read by subscribers in order.
+
+An event row is inserted by the service that changed something (``article.published``),
+inside the caller's transaction, so an event exists if and only if the change committed.
+Each subscriber (feed cache, auto-posting, grantee corrections...) keeps a cursor: the id
+of the last event it has handled. It handles the next events and advances its cursor in one
+transaction, so an event is handled once per subscriber whatever crashes, and any number of
+scheduler processes may run the consumer at once (the cursor row is locked while in use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from syndicate.db import Base, Database
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    # The public id of what changed (an article's UUID, for instance).
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class EventCursor(Base):
+    __tablename__ = "event_cursors"
+
+    subscriber: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime | None]
+
+
+def emit(
+    session: Session,
+    kind: str,
+    subject: str,
+    payload: dict[str, Any],
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+) -> Event:
+    event = Event(kind=kind, subject=subject, payload=payload, created_at=now, actor_id=actor_id)
+    session.add(event)
+    session.flush()
+    return event
+
+
+Handler = Callable[[Session, Event], None]
+
+
+def consume(
+    database: Database,
+    subscriber: str,
+    handler: Handler,
+    *,
+    now: datetime,
+    kinds: Iterable[str] | None = None,
+    batch: int = 100,
+) -> int:
+    """Hand the subscriber's next events to ``handler``; return how many were handled.
+
+    The handler runs in the same transaction as the cursor update: if it raises, neither its
+    work nor the cursor move is kept, and the same event is offered again next time.
+    """
+    kinds = set(kinds) if kinds is not None else None
+    with database.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+        with Session(bind=conn, expire_on_commit=False) as session, session.begin():
+            cursor = session.execute(
+                select(EventCursor).where(EventCursor.subscriber == subscriber).with_for_update()
+            ).scalar_one_or_none()
+            if cursor is None:
+                cursor = EventCursor(subscriber=subscriber, last_event_id=0)
+                session.add(cursor)
+                session.flush()
+            events = session.scalars(
+                select(Event).where(Event.id > cursor.last_event_id).order_by(Event.id).limit(batch)
+            ).all()
+            for event in events:
+                if kinds is None or event.kind in kinds:
+                    handler(session, event)
+            if events:
+                session.execute(
+                    update(EventCursor)
+                    .where(EventCursor.subscriber == subscriber)
+                    .values(last_event_id=events[-1].id, updated_at=now)
+                )
+            return len(events)

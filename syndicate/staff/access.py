@@ -1,0 +1,104 @@
+"""Who is asking: the signed-in staff member (session) or an API token (bearer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Flask, abort, g, redirect, request, session, url_for
+from werkzeug.wrappers import Response
+
+from syndicate.clock import app_now
+from syndicate.db import get_session
+from syndicate.staff.models import User
+
+
+def current_user() -> User | None:
+    return g.get("user")
+
+
+def log_in(user: User) -> None:
+    session.clear()
+    session["user_id"] = user.id
+    session["session_version"] = user.session_version
+    session.permanent = True
+
+
+def log_out() -> None:
+    session.clear()
+
+
+def _load_user() -> None:
+    g.user = None
+    user_id = session.get("user_id")
+    if user_id is None:
+        return
+    user = get_session().get(User, user_id)
+    if user is None or not user.is_active or user.session_version != session.get(
+        "session_version"
+    ):
+        session.clear()
+        return
+    g.user = user
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    @login_required
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        user = current_user()
+        if user is None or not user.is_admin:
+            abort(403, "Only an administrator can do that.")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def api_token_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Authenticate a bearer API token; the API never uses the session cookie."""
+    from syndicate.staff.services import authenticate_api_token
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        scheme, _, raw = header.partition(" ")
+        user = None
+        if scheme.lower() == "bearer" and raw:
+            db = get_session()
+            user = authenticate_api_token(db, raw.strip(), now=app_now())
+            if user is not None:
+                db.commit()
+        if user is None:
+            response: Response = _unauthorized()
+            return response
+        g.user = user
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def _unauthorized() -> Response:
+    from syndicate.web.errors import error_response
+
+    response = error_response(401, "A valid API token is required (Authorization: Bearer ...).")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="syndicate"'
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_load_user)
+
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        return {"current_user": current_user()}

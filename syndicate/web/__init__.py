@@ -1,0 +1,1 @@
+"""Layout, errors, security headers, health and metrics."""

@@ -1,0 +1,59 @@
+"""Small factories: valid objects by default, any field overridable."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from syndicate.articles import services as articles
+from syndicate.articles.models import Article, BodyFormat
+from syndicate.staff import services as staff
+from syndicate.staff.models import Role, User
+
+_counter = itertools.count(1)
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(session: Session, *, now: datetime, role: Role = Role.EDITOR, **overrides: object
+              ) -> User:
+    n = next(_counter)
+    user = staff.create_user(
+        session,
+        str(overrides.pop("email", f"staff{n}@example.test")),
+        str(overrides.pop("password", PASSWORD)),
+        role=role,
+        now=now,
+        name=str(overrides.pop("name", f"Staff {n}")),
+        time_zone=str(overrides.pop("time_zone", "UTC")),
+    )
+    for key, value in overrides.items():
+        setattr(user, key, value)
+    session.flush()
+    return user
+
+
+def make_article(session: Session, *, now: datetime, publish: bool = True,
+                 published_at: datetime | None = None, **overrides: object) -> Article:
+    n = next(_counter)
+    data = articles.ArticleInput(
+        title=str(overrides.pop("title", f"Article number {n}")),
+        body=str(overrides.pop("body", f"<p>Body of article {n}.</p>")),
+        body_format=overrides.pop("body_format", BodyFormat.HTML),  # type: ignore[arg-type]
+        summary=str(overrides.pop("summary", f"Summary {n}")),
+        slug=overrides.pop("slug", None),  # type: ignore[arg-type]
+        canonical_url=overrides.pop("canonical_url", None),  # type: ignore[arg-type]
+        hero_image_url=overrides.pop("hero_image_url", None),  # type: ignore[arg-type]
+        hero_image_alt=str(overrides.pop("hero_image_alt", "")),
+        authors=list(overrides.pop("authors", ["Ada Writer"])),  # type: ignore[call-overload]
+        categories=list(overrides.pop("categories", ["World"])),  # type: ignore[call-overload]
+        tags=list(overrides.pop("tags", [])),  # type: ignore[call-overload]
+    )
+    article = articles.create_article(session, data, now=now)
+    if publish:
+        articles.publish_article(session, article, now=now, published_at=published_at)
+    for key, value in overrides.items():
+        setattr(article, key, value)
+    session.flush()
+    return article
