@@ -18,12 +18,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from syndicate.articles import views as articles_views
     from syndicate.clock import SystemClock
     from syndicate.config import read_environment, resolve
-    from syndicate.staff import access, views as staff_views
-    from syndicate.web import errors, security, templating, views as web_views
+    from syndicate.staff import access
+    from syndicate.staff import views as staff_views
+    from syndicate.web import errors, security, templating
+    from syndicate.web import views as web_views
 
-    instance_path = (config or {}).get("INSTANCE_PATH") or os.environ.get(
-        "SYNDICATE_INSTANCE_PATH"
-    ) or str(PROJECT_ROOT / "instance")
+    instance_path = (
+        (config or {}).get("INSTANCE_PATH")
+        or os.environ.get("SYNDICATE_INSTANCE_PATH")
+        or str(PROJECT_ROOT / "instance")
+    )
     app = Flask(
         "syndicate",
         instance_path=str(instance_path),
@@ -34,7 +38,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     raw.update({k: v for k, v in (config or {}).items() if k != "INSTANCE_PATH"})
     app.config.update(resolve(raw, Path(app.instance_path)))
     # Flask-level options derived from our settings; tests may still override them.
-    app.config.setdefault("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    app.config["MAX_CONTENT_LENGTH"] = (config or {}).get("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    app.config["MAX_FORM_MEMORY_SIZE"] = app.config["MAX_CONTENT_LENGTH"]
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -22,19 +22,29 @@ def _create_app() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
-             add_version_option=False)
+@click.group(
+    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
+)
 def main() -> None:
     """syndicate: feeds, LinkedIn posts and share permissions for your articles."""
 
 
 def init_app(app: Flask) -> None:
-    for command in (db_group, users_group, serve, scheduler, demo, import_command,
-                    sources_group, settings_command):
+    for command in (
+        db_group,
+        users_group,
+        serve,
+        scheduler,
+        demo,
+        import_command,
+        sources_group,
+        settings_command,
+    ):
         app.cli.add_command(command)
 
 
 # --- database -----------------------------------------------------------------------------
+
 
 @click.group("db")
 def db_group() -> None:
@@ -76,6 +86,7 @@ def db_current() -> None:
 
 # --- users --------------------------------------------------------------------------------
 
+
 @click.group("users")
 def users_group() -> None:
     """Staff accounts."""
@@ -83,14 +94,19 @@ def users_group() -> None:
 
 @users_group.command("create")
 @click.argument("email")
-@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.EDITOR.value,
-              show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.EDITOR.value,
+    show_default=True,
+)
 @click.option("--name", default="")
 @click.option("--time-zone", default=None, help="IANA zone; default: SYNDICATE_TIME_ZONE.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
-def users_create(email: str, role: str, name: str, time_zone: str | None,
-                 password_stdin: bool) -> None:
+def users_create(
+    email: str, role: str, name: str, time_zone: str | None, password_stdin: bool
+) -> None:
     """Create a staff account that can sign in at /login."""
     from syndicate.staff.services import StaffError, create_user
 
@@ -104,7 +120,11 @@ def users_create(email: str, role: str, name: str, time_zone: str | None,
     try:
         with database.transaction() as session:
             user = create_user(
-                session, email, password, role=Role(role), name=name,
+                session,
+                email,
+                password,
+                role=Role(role),
+                name=name,
                 time_zone=time_zone or current_app.config["TIME_ZONE"],
                 now=current_app.extensions["clock"].now(),
             )
@@ -114,6 +134,7 @@ def users_create(email: str, role: str, name: str, time_zone: str | None,
 
 
 # --- processes ----------------------------------------------------------------------------
+
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -164,6 +185,7 @@ def scheduler(once: bool) -> None:
 
 # --- content ------------------------------------------------------------------------------
 
+
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when articles exist already.")
 @with_appcontext
@@ -179,10 +201,19 @@ def demo(if_empty: bool) -> None:
 
 @click.command("import")
 @click.argument("url")
-@click.option("--kind", type=click.Choice(["auto", "feed", "sitemap", "page"]), default="auto",
-              show_default=True)
-@click.option("--every", "interval", type=int, default=None,
-              help="Keep the source and sync it every N minutes.")
+@click.option(
+    "--kind",
+    type=click.Choice(["auto", "feed", "sitemap", "page"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--every",
+    "interval",
+    type=int,
+    default=None,
+    help="Keep the source and sync it every N minutes.",
+)
 @with_appcontext
 def import_command(url: str, kind: str, interval: int | None) -> None:
     """Import articles from URL (RSS/Atom feed, sitemap or one article page)."""
@@ -215,8 +246,11 @@ def settings_command(markdown: bool) -> None:
     from syndicate.config import SETTINGS
 
     for s in SETTINGS:
-        default = "(required in production)" if s.required_in_production and s.default is None \
+        default = (
+            "(required in production)"
+            if s.required_in_production and s.default is None
             else repr(s.default)
+        )
         if markdown:
             click.echo(f"| `SYNDICATE_{s.name}` | {default} | {s.doc} |")
         else:

@@ -51,47 +51,92 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("ENV", "development", _as_str,
-            "development, production or testing; production refuses unsafe defaults."),
-    Setting("SECRET_KEY", None, _as_str,
-            "Signs sessions and links. Development keeps a generated one in the instance folder.",
-            required_in_production=True),
-    Setting("SITE_URL", "http://127.0.0.1:5000", _as_str,
-            "Public base URL for every absolute link (feeds, emails, share links).",
-            required_in_production=True),
-    Setting("DATABASE_URL", None, _as_str,
-            "SQLAlchemy URL; default: SQLite file syndicate.db in the instance folder."),
-    Setting("TOKEN_KEYS", None, _as_list,
-            "Fernet keys, newest first, comma-separated; encrypt OAuth tokens at rest. "
-            "Development keeps a generated one in the instance folder.",
-            required_in_production=True),
-    Setting("TIME_ZONE", "UTC", _as_str,
-            "IANA zone used for new staff accounts and for the public pages."),
+    Setting(
+        "ENV",
+        "development",
+        _as_str,
+        "development, production or testing; production refuses unsafe defaults.",
+    ),
+    Setting(
+        "SECRET_KEY",
+        None,
+        _as_str,
+        "Signs sessions and links. Development keeps a generated one in the instance folder.",
+        required_in_production=True,
+    ),
+    Setting(
+        "SITE_URL",
+        "http://127.0.0.1:5000",
+        _as_str,
+        "Public base URL for every absolute link (feeds, emails, share links).",
+        required_in_production=True,
+    ),
+    Setting(
+        "DATABASE_URL",
+        None,
+        _as_str,
+        "SQLAlchemy URL; default: SQLite file syndicate.db in the instance folder.",
+    ),
+    Setting(
+        "TOKEN_KEYS",
+        None,
+        _as_list,
+        "Fernet keys, newest first, comma-separated; encrypt OAuth tokens at rest. "
+        "Development keeps a generated one in the instance folder.",
+        required_in_production=True,
+    ),
+    Setting(
+        "TIME_ZONE",
+        "UTC",
+        _as_str,
+        "IANA zone used for new staff accounts and for the public pages.",
+    ),
     Setting("PAGE_SIZE", 20, int, "Rows per page in lists."),
     Setting("LINKEDIN_CLIENT_ID", "", _as_str, "LinkedIn app client id."),
     Setting("LINKEDIN_CLIENT_SECRET", "", _as_str, "LinkedIn app client secret."),
-    Setting("LINKEDIN_AUTH_BASE", "https://www.linkedin.com", _as_str,
-            "Base URL of LinkedIn's OAuth endpoints (the sandbox's URL under make run)."),
-    Setting("LINKEDIN_API_BASE", "https://api.linkedin.com", _as_str,
-            "Base URL of LinkedIn's REST API (the sandbox's URL under make run)."),
-    Setting("LINKEDIN_VERSION", "202611", _as_str,
-            "The LinkedIn-Version header (YYYYMM); LinkedIn sunsets versions after a year."),
-    Setting("SMTP_URL", "", _as_str,
-            "smtp://user:pass@host:port (smtps:// for TLS); empty shows mail in the dashboard."),
+    Setting(
+        "LINKEDIN_AUTH_BASE",
+        "https://www.linkedin.com",
+        _as_str,
+        "Base URL of LinkedIn's OAuth endpoints (the sandbox's URL under make run).",
+    ),
+    Setting(
+        "LINKEDIN_API_BASE",
+        "https://api.linkedin.com",
+        _as_str,
+        "Base URL of LinkedIn's REST API (the sandbox's URL under make run).",
+    ),
+    Setting(
+        "LINKEDIN_VERSION",
+        "202611",
+        _as_str,
+        "The LinkedIn-Version header (YYYYMM); LinkedIn sunsets versions after a year.",
+    ),
+    Setting(
+        "SMTP_URL",
+        "",
+        _as_str,
+        "smtp://user:pass@host:port (smtps:// for TLS); empty shows mail in the dashboard.",
+    ),
     Setting("MAIL_FROM", "syndicate@localhost", _as_str, "From address of every email."),
-    Setting("RATELIMIT_STORAGE_URI", "memory://", _as_str,
-            "memory:// (one process) or redis://host:port/db (shared by every worker)."),
     Setting("WEBSUB_HUB", "", _as_str, "External WebSub hub; empty makes syndicate its own hub."),
-    Setting("PROXY_FIX_X_FOR", 0, int,
-            "Number of reverse proxies in front whose X-Forwarded-* headers are trusted."),
-    Setting("FETCH_ALLOW_PRIVATE", False, _as_bool,
-            "Let server-side fetches reach private and loopback addresses (tests only)."),
+    Setting(
+        "PROXY_FIX_X_FOR",
+        0,
+        int,
+        "Number of reverse proxies in front whose X-Forwarded-* headers are trusted.",
+    ),
+    Setting(
+        "FETCH_ALLOW_PRIVATE",
+        False,
+        _as_bool,
+        "Let server-side fetches reach private and loopback addresses (tests only).",
+    ),
     Setting("FETCH_TIMEOUT", 10.0, float, "Seconds a server-side fetch may take in all."),
     Setting("FETCH_MAX_BYTES", 10 * 1024 * 1024, int, "Largest body a server-side fetch reads."),
     Setting("FETCH_MAX_REDIRECTS", 5, int, "Redirects a server-side fetch follows."),
     Setting("SOURCE_SYNC_MINUTES", 60, int, "Default interval for periodically synced sources."),
     Setting("SCHEDULER_TICK_SECONDS", 30, int, "How often the scheduler process runs its jobs."),
-    Setting("LOG_FORMAT", "text", _as_str, "text, or json for one JSON object per line."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -130,11 +175,12 @@ def resolve(raw: Mapping[str, Any], instance_path: Path) -> dict[str, Any]:
         missing = [
             f"SYNDICATE_{s.name}"
             for s in SETTINGS
-            if s.required_in_production and not values[s.name]
+            if s.required_in_production and raw.get(s.name) in (None, "", [])
         ]
         if missing:
             raise ConfigError(
-                "Production needs these settings: " + ", ".join(missing)
+                "Production needs these settings: "
+                + ", ".join(missing)
                 + ". See README.md, section Configure."
             )
     else:
@@ -163,4 +209,6 @@ def resolve(raw: Mapping[str, Any], instance_path: Path) -> dict[str, Any]:
 
 def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """The raw values of every known ``SYNDICATE_*`` variable that is set."""
-    return {name: environ[f"SYNDICATE_{name}"] for name in _BY_NAME if f"SYNDICATE_{name}" in environ}
+    return {
+        name: environ[f"SYNDICATE_{name}"] for name in _BY_NAME if f"SYNDICATE_{name}" in environ
+    }

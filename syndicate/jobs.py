@@ -42,8 +42,14 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     tick = app.config["SCHEDULER_TICK_SECONDS"]
     for name, job in periodic_jobs().items():
         scheduler.add_job(
-            _guarded(app, name, job), "interval", seconds=tick, id=name, name=name,
-            coalesce=True, max_instances=1, misfire_grace_time=None,
+            _guarded(app, name, job),
+            "interval",
+            seconds=tick,
+            id=name,
+            name=name,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
         )
     return scheduler
 

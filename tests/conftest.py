@@ -51,8 +51,11 @@ class PostgresDatabases:
     """Creates and drops databases of the test run's own beside the configured one."""
 
     def __init__(self, url: str) -> None:
-        self.url = make_url(url if "+" in url.split("://")[0] else url.replace(
-            "postgresql://", "postgresql+psycopg://", 1))
+        self.url = make_url(
+            url
+            if "+" in url.split("://")[0]
+            else url.replace("postgresql://", "postgresql+psycopg://", 1)
+        )
         self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
 
     def create(self) -> str:
@@ -95,8 +98,9 @@ def _new_database(kind: str, request: pytest.FixtureRequest, directory: Path) ->
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                 ) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     url, drop = _new_database(request.param, request, tmp_path_factory.mktemp("db"))
     engine = make_engine(url)
     migrate.upgrade(engine)
@@ -147,12 +151,23 @@ def app_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-def app(engine: Engine, connection: Connection, clock: FixedClock, database_url: str,
-        tmp_path: Path, app_overrides: dict[str, object]) -> Flask:
-    app = create_app(app_config(
-        database_url, ENGINE=engine, CLOCK=clock, INSTANCE_PATH=str(tmp_path / "instance"),
-        **app_overrides,
-    ))
+def app(
+    engine: Engine,
+    connection: Connection,
+    clock: FixedClock,
+    database_url: str,
+    tmp_path: Path,
+    app_overrides: dict[str, object],
+) -> Flask:
+    app = create_app(
+        app_config(
+            database_url,
+            ENGINE=engine,
+            CLOCK=clock,
+            INSTANCE_PATH=str(tmp_path / "instance"),
+            **app_overrides,
+        )
+    )
     app.extensions["database"].sessions.configure(
         bind=connection, join_transaction_mode="create_savepoint"
     )
@@ -204,8 +219,9 @@ def login(client: FlaskClient):  # noqa: ANN201
 
 
 @pytest.fixture
-def fresh_database(request: pytest.FixtureRequest, database_url: str, tmp_path: Path
-                   ) -> Iterator[str]:
+def fresh_database(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[str]:
     """A migrated database of this test's own whose commits are real (for other threads)."""
     kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     url, drop = _new_database(kind, request, tmp_path)
@@ -238,7 +254,9 @@ class LiveServer:
 
 @pytest.fixture
 def live_app(fresh_database: str, tmp_path: Path) -> Iterator[tuple[Flask, LiveServer]]:
-    app = create_app(app_config(fresh_database, INSTANCE_PATH=str(tmp_path / "instance")))
+    app = create_app(
+        app_config(fresh_database, INSTANCE_PATH=str(tmp_path / "instance"), WTF_CSRF_ENABLED=True)
+    )
     with LiveServer(app) as server:
         app.config["SITE_URL"] = server.url
         yield app, server
@@ -258,9 +276,15 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(
             executable_path=BROWSER,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield chromium
         chromium.close()

@@ -16,8 +16,9 @@ _counter = itertools.count(1)
 PASSWORD = "correct horse battery staple"
 
 
-def make_user(session: Session, *, now: datetime, role: Role = Role.EDITOR, **overrides: object
-              ) -> User:
+def make_user(
+    session: Session, *, now: datetime, role: Role = Role.EDITOR, **overrides: object
+) -> User:
     n = next(_counter)
     user = staff.create_user(
         session,
@@ -34,8 +35,14 @@ def make_user(session: Session, *, now: datetime, role: Role = Role.EDITOR, **ov
     return user
 
 
-def make_article(session: Session, *, now: datetime, publish: bool = True,
-                 published_at: datetime | None = None, **overrides: object) -> Article:
+def make_article(
+    session: Session,
+    *,
+    now: datetime,
+    publish: bool = True,
+    published_at: datetime | None = None,
+    **overrides: object,
+) -> Article:
     n = next(_counter)
     data = articles.ArticleInput(
         title=str(overrides.pop("title", f"Article number {n}")),

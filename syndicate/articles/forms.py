@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from syndicate.articles.models import BodyFormat
@@ -14,11 +15,16 @@ def _names(text: str | None) -> list[str]:
 
 class ArticleForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired(), Length(max=500)])
-    slug = StringField("Slug (empty: made from the title)", validators=[Optional(), Length(max=200)])
+    slug = StringField(
+        "Slug (empty: made from the title)", validators=[Optional(), Length(max=200)]
+    )
     summary = TextAreaField("Summary", validators=[Optional(), Length(max=5000)])
     body_format = SelectField(
         "Body format",
-        choices=[(BodyFormat.MARKDOWN.value, "Markdown"), (BodyFormat.HTML.value, "HTML")],
+        choices=[
+            SelectChoice(BodyFormat.MARKDOWN.value, "Markdown"),
+            SelectChoice(BodyFormat.HTML.value, "HTML"),
+        ],
         default=BodyFormat.MARKDOWN.value,
     )
     body = TextAreaField("Body", validators=[Optional(), Length(max=1_000_000)])
@@ -28,7 +34,9 @@ class ArticleForm(FlaskForm):
     hero_image_url = StringField("Hero image URL", validators=[Optional(), Length(max=2000)])
     hero_image_alt = StringField("Hero image alt text", validators=[Optional(), Length(max=500)])
     authors = StringField("Authors (comma-separated)", validators=[Optional(), Length(max=2000)])
-    categories = StringField("Categories (comma-separated)", validators=[Optional(), Length(max=2000)])
+    categories = StringField(
+        "Categories (comma-separated)", validators=[Optional(), Length(max=2000)]
+    )
     tags = StringField("Tags (comma-separated)", validators=[Optional(), Length(max=2000)])
 
     def to_input(self) -> ArticleInput:

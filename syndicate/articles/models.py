@@ -35,8 +35,9 @@ article_categories = Table(
     "article_categories",
     Base.metadata,
     Column("article_id", ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
-    Column("category_id", ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True,
-           index=True),
+    Column(
+        "category_id", ForeignKey("categories.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
 )
 
 article_tags = Table(

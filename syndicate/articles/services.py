@@ -35,11 +35,58 @@ MAX_BODY = 1_000_000
 
 # What survives in an article body: structure, emphasis, links, images, tables, code.
 ALLOWED_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details",
-    "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i",
-    "img", "ins", "kbd", "li", "mark", "ol", "p", "picture", "pre", "q", "s", "small", "source",
-    "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
-    "time", "tr", "u", "ul",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "cite",
+    "code",
+    "dd",
+    "del",
+    "details",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "picture",
+    "pre",
+    "q",
+    "s",
+    "small",
+    "source",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "time",
+    "tr",
+    "u",
+    "ul",
 }
 ALLOWED_ATTRIBUTES = {
     "a": {"href", "title", "hreflang"},
@@ -83,14 +130,21 @@ def plain_text(html: str) -> str:
     """Text of an HTML fragment, whitespace folded (for summaries and titles from imports)."""
     text = nh3.clean(html, tags=set(), attributes={})
     # nh3 escapes the text it keeps; undo the escapes it introduced.
-    text = (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
-            .replace("&#39;", "'").replace("&amp;", "&"))
+    text = (
+        text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", '"')
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+    )
     return re.sub(r"\s+", " ", text).strip()
 
 
 def render_body(source: str, body_format: BodyFormat) -> str:
     if body_format is BodyFormat.MARKDOWN:
-        html = markdown_lib.markdown(source, extensions=["extra", "sane_lists"], output_format="html")
+        html = markdown_lib.markdown(
+            source, extensions=["extra", "sane_lists"], output_format="html"
+        )
     else:
         html = source
     return sanitize_html(html)
@@ -271,7 +325,11 @@ def create_article(
 
 
 def update_article(
-    session: Session, article: Article, data: ArticleInput, *, now: datetime,
+    session: Session,
+    article: Article,
+    data: ArticleInput,
+    *,
+    now: datetime,
     actor_id: int | None = None,
 ) -> bool:
     """Apply the edit; True when readers would see a difference (then ``updated_at`` moves)."""
@@ -285,17 +343,33 @@ def update_article(
         article.content_hash = new_hash
         article.updated_at = now
         if article.is_published:
-            events.emit(session, "article.updated", article.public_id,
-                        _event_payload(article, old_slug=old_slug), now=now, actor_id=actor_id)
+            events.emit(
+                session,
+                "article.updated",
+                article.public_id,
+                _event_payload(article, old_slug=old_slug),
+                now=now,
+                actor_id=actor_id,
+            )
     elif old_slug != article.slug and article.is_published:
-        events.emit(session, "article.moved", article.public_id,
-                    _event_payload(article, old_slug=old_slug), now=now, actor_id=actor_id)
+        events.emit(
+            session,
+            "article.moved",
+            article.public_id,
+            _event_payload(article, old_slug=old_slug),
+            now=now,
+            actor_id=actor_id,
+        )
     session.flush()
     return changed
 
 
 def publish_article(
-    session: Session, article: Article, *, now: datetime, actor_id: int | None = None,
+    session: Session,
+    article: Article,
+    *,
+    now: datetime,
+    actor_id: int | None = None,
     published_at: datetime | None = None,
 ) -> None:
     if article.is_published:
@@ -307,8 +381,9 @@ def publish_article(
     if not first_time:
         article.updated_at = now
     kind = "article.published" if first_time else "article.republished"
-    events.emit(session, kind, article.public_id, _event_payload(article), now=now,
-                actor_id=actor_id)
+    events.emit(
+        session, kind, article.public_id, _event_payload(article), now=now, actor_id=actor_id
+    )
     session.flush()
 
 
@@ -319,8 +394,14 @@ def unpublish_article(
         return
     article.status = ArticleStatus.UNPUBLISHED
     article.updated_at = now
-    events.emit(session, "article.unpublished", article.public_id, _event_payload(article),
-                now=now, actor_id=actor_id)
+    events.emit(
+        session,
+        "article.unpublished",
+        article.public_id,
+        _event_payload(article),
+        now=now,
+        actor_id=actor_id,
+    )
     session.flush()
 
 
@@ -362,15 +443,20 @@ def published_page(session: Session, number: int, size: int) -> Page:
     where = Article.status == ArticleStatus.PUBLISHED
     total = session.scalar(select(func.count()).select_from(Article).where(where)) or 0
     items = session.scalars(
-        select(Article).where(where)
+        select(Article)
+        .where(where)
         .order_by(Article.published_at.desc(), Article.id.desc())
-        .limit(size).offset((max(number, 1) - 1) * size)
+        .limit(size)
+        .offset((max(number, 1) - 1) * size)
     ).all()
     return Page(list(items), max(number, 1), size, total)
 
 
 def dashboard_page(
-    session: Session, number: int, size: int, status: ArticleStatus | None = None,
+    session: Session,
+    number: int,
+    size: int,
+    status: ArticleStatus | None = None,
     query: str = "",
 ) -> Page:
     conditions = []
@@ -380,9 +466,11 @@ def dashboard_page(
         conditions.append(func.lower(Article.title).contains(query.lower(), autoescape=True))
     total = session.scalar(select(func.count()).select_from(Article).where(*conditions)) or 0
     items = session.scalars(
-        select(Article).where(*conditions)
+        select(Article)
+        .where(*conditions)
         .order_by(Article.updated_at.desc(), Article.id.desc())
-        .limit(size).offset((max(number, 1) - 1) * size)
+        .limit(size)
+        .offset((max(number, 1) - 1) * size)
     ).all()
     return Page(list(items), max(number, 1), size, total)
 

@@ -27,10 +27,10 @@ dashboard = Blueprint("articles_dashboard", __name__, url_prefix="/dashboard")
 
 
 def _page_number() -> int:
-    number = request.args.get("page", 1, type=int)
-    if number is None or number < 1 or number > 100_000:
-        abort(400, "page must be a whole number from 1.")
-    return number
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        abort(400, "page must be a whole number from 1 to 100000.")
+    return int(raw)
 
 
 @public.get("/")
@@ -115,8 +115,7 @@ def edit_article(article_id: int) -> str | Response | tuple[str, int]:
         return redirect(url_for("articles_dashboard.edit_article", article_id=found.id))
     else:
         return render_template("articles/edit.html", form=form, article=found), 422
-    return render_template("articles/edit.html", form=form, article=found,
-                           confirm=ConfirmForm())
+    return render_template("articles/edit.html", form=form, article=found, confirm=ConfirmForm())
 
 
 @dashboard.post("/articles/<int:article_id>/publish")

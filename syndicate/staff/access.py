@@ -35,9 +35,7 @@ def _load_user() -> None:
     if user_id is None:
         return
     user = get_session().get(User, user_id)
-    if user is None or not user.is_active or user.session_version != session.get(
-        "session_version"
-    ):
+    if user is None or not user.is_active or user.session_version != session.get("session_version"):
         session.clear()
         return
     g.user = user

@@ -15,7 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from syndicate.staff.models import ApiToken, Role, User
 
 MIN_PASSWORD_LENGTH = 12
-TOKEN_PREFIX = "syn_"
+TOKEN_PREFIX = "syn_"  # noqa: S105 (a public marker, not a secret)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Checked when the email is unknown, so that a wrong email costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a password, only a timing decoy", method="scrypt")
@@ -41,7 +41,9 @@ def check_time_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise StaffError(f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin.")
+        raise StaffError(
+            f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin."
+        ) from None
     return name
 
 
@@ -141,9 +143,12 @@ def update_user(
 
 
 def _active_admin_count(session: Session) -> int:
-    return session.scalar(
-        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active)
+        )
+        or 0
+    )
 
 
 def list_users(session: Session) -> list[User]:
@@ -154,7 +159,9 @@ def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def create_api_token(session: Session, user: User, name: str, *, now: datetime) -> tuple[ApiToken, str]:
+def create_api_token(
+    session: Session, user: User, name: str, *, now: datetime
+) -> tuple[ApiToken, str]:
     """A new token and its secret, which is shown once and never stored."""
     name = name.strip()
     if not name or len(name) > 100:

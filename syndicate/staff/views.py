@@ -70,8 +70,13 @@ def create_user() -> str | Response:
     if form.validate_on_submit():
         try:
             user = services.create_user(
-                db, form.email.data, form.password.data, role=Role(form.role.data),
-                name=form.name.data or "", time_zone=form.time_zone.data, now=app_now(),
+                db,
+                form.email.data,
+                form.password.data,
+                role=Role(form.role.data),
+                name=form.name.data or "",
+                time_zone=form.time_zone.data,
+                now=app_now(),
             )
         except services.StaffError as exc:
             flash(str(exc), "error")
@@ -91,8 +96,12 @@ def edit_user(user_id: int) -> str | Response:
     if form.validate_on_submit():
         try:
             services.update_user(
-                db, user, acting=current_user(), role=Role(form.role.data),
-                is_active=form.is_active.data, name=form.name.data or "",
+                db,
+                user,
+                acting=current_user(),
+                role=Role(form.role.data),
+                is_active=form.is_active.data,
+                name=form.name.data or "",
                 time_zone=form.time_zone.data,
             )
         except services.StaffError as exc:
@@ -188,5 +197,4 @@ def revoke_token(token_id: int) -> Response:
 @api_token_required
 def api_me() -> Response:
     user = current_user()
-    return jsonify(email=user.email, name=user.name, role=user.role.value,
-                   time_zone=user.time_zone)
+    return jsonify(email=user.email, name=user.name, role=user.role.value, time_zone=user.time_zone)

@@ -29,13 +29,15 @@ def wants_json() -> bool:
     if request.path.startswith("/api/"):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes[
-        "text/html"
-    ]
+    return (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
 
 
-def error_response(status: int, message: str | None = None, code: str | None = None,
-                   details: object | None = None) -> Response:
+def error_response(
+    status: int, message: str | None = None, code: str | None = None, details: object | None = None
+) -> Response:
     message = message or MESSAGES.get(status, "Error")
     if wants_json():
         body = {"error": {"code": code or _code(status), "message": message, "details": details}}
@@ -50,17 +52,27 @@ def error_response(status: int, message: str | None = None, code: str | None = N
 
 def _code(status: int) -> str:
     return {
-        400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-        405: "method_not_allowed", 409: "conflict", 413: "too_large",
-        415: "unsupported_media_type", 422: "unprocessable", 429: "rate_limited",
+        400: "bad_request",
+        401: "unauthorized",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        409: "conflict",
+        413: "too_large",
+        415: "unsupported_media_type",
+        422: "unprocessable",
+        429: "rate_limited",
     }.get(status, "error")
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response:
-        return error_response(400, "The form expired or was not sent from this site; "
-                              "reload the page and try again.", code="csrf")
+        return error_response(
+            400,
+            "The form expired or was not sent from this site; reload the page and try again.",
+            code="csrf",
+        )
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
@@ -79,8 +91,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def _internal(error: InternalServerError) -> Response:
-        log.error("internal error on %s %s", request.method, request.path,
-                  exc_info=error.original_exception)
+        log.error(
+            "internal error on %s %s",
+            request.method,
+            request.path,
+            exc_info=error.original_exception,
+        )
         return error_response(500)
 
 

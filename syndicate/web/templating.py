@@ -8,14 +8,18 @@ from zoneinfo import ZoneInfo
 from flask import Flask, g
 
 
-def format_time(moment: datetime | None, zone: str | None = None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+def format_time(
+    moment: datetime | None, zone: str | None = None, fmt: str = "%Y-%m-%d %H:%M"
+) -> str:
     """'2026-03-29 03:30 CEST (Europe/Berlin)': the local time, its abbreviation and zone."""
     if moment is None:
         return "—"
     zone = zone or _default_zone()
     local = moment.astimezone(ZoneInfo(zone))
-    return f"{local.strftime(fmt)} {local.tzname()} ({zone})" if zone != "UTC" else (
-        f"{local.strftime(fmt)} UTC"
+    return (
+        f"{local.strftime(fmt)} {local.tzname()} ({zone})"
+        if zone != "UTC"
+        else (f"{local.strftime(fmt)} UTC")
     )
 
 

@@ -1,0 +1,227 @@
+import re
+
+import pytest
+from sqlalchemy import select
+
+from syndicate.staff.models import ApiToken, Role, User
+from tests.factories import PASSWORD
+
+
+def test_login_with_right_password_opens_dashboard(client, make_user, session):
+    user = make_user(email="ed@example.test")
+    response = client.post("/login", data={"email": "ED@example.test ", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/dashboard/")
+    assert client.get("/dashboard/articles").status_code == 200
+    session.refresh(user)
+    assert user.last_login_at is not None
+
+
+def test_login_with_wrong_password_is_refused_without_saying_which_part(client, make_user):
+    make_user(email="ed@example.test")
+    wrong_password = client.post("/login", data={"email": "ed@example.test", "password": "nope"})
+    unknown_email = client.post("/login", data={"email": "who@example.test", "password": "nope"})
+    assert wrong_password.status_code == unknown_email.status_code == 401
+    assert "Wrong email or password." in wrong_password.get_data(as_text=True)
+    assert client.get("/dashboard/articles").status_code == 302
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"],
+)
+def test_login_never_redirects_off_site(client, make_user, target):
+    make_user(email="ed@example.test")
+    response = client.post(
+        "/login", data={"email": "ed@example.test", "password": PASSWORD, "next": target}
+    )
+    assert response.headers["Location"] == "/dashboard/"
+
+
+def test_login_returns_to_the_page_asked_for(client, make_user):
+    make_user(email="ed@example.test")
+    response = client.post(
+        "/login",
+        data={
+            "email": "ed@example.test",
+            "password": PASSWORD,
+            "next": "/dashboard/articles?status=draft",
+        },
+    )
+    assert response.headers["Location"] == "/dashboard/articles?status=draft"
+
+
+def test_dashboard_sends_anonymous_visitors_to_login(client):
+    response = client.get("/dashboard/articles")
+    assert response.status_code == 302
+    assert "/login?next=" in response.headers["Location"]
+
+
+def test_logout_ends_the_session(client, make_user, login):
+    login(make_user())
+    assert client.post("/logout").status_code == 302
+    assert client.get("/dashboard/articles").status_code == 302
+
+
+def test_password_change_signs_out_other_sessions(app, client, make_user, login, session):
+    user = make_user()
+    login(user)
+    other = app.test_client()
+    with other.session_transaction() as s:
+        s["user_id"], s["session_version"] = user.id, user.session_version
+    response = client.post(
+        "/dashboard/profile", data={"time_zone": "UTC", "new_password": "another long password"}
+    )
+    assert response.status_code == 302
+    assert other.get("/dashboard/articles").status_code == 302
+    assert client.get("/dashboard/articles").status_code == 200
+
+
+def test_editor_cannot_manage_users(client, make_user, login, session):
+    editor = make_user(role=Role.EDITOR)
+    login(editor)
+    assert client.get("/dashboard/users").status_code == 403
+    response = client.post(
+        "/dashboard/users",
+        data={
+            "email": "new@example.test",
+            "role": "admin",
+            "time_zone": "UTC",
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 403
+    assert (
+        client.post(
+            f"/dashboard/users/{editor.id}",
+            data={"role": "admin", "time_zone": "UTC", "is_active": "y"},
+        ).status_code
+        == 403
+    )
+    session.refresh(editor)
+    assert editor.role is Role.EDITOR
+
+
+def test_admin_creates_a_user_who_can_sign_in(client, make_user, login, session):
+    login(make_user(role=Role.ADMIN))
+    response = client.post(
+        "/dashboard/users",
+        data={
+            "email": "new@example.test",
+            "name": "New",
+            "role": "editor",
+            "time_zone": "Europe/Berlin",
+            "password": "a long enough password",
+        },
+    )
+    assert response.status_code == 302
+    created = session.scalar(select(User).where(User.email == "new@example.test"))
+    assert created.role is Role.EDITOR and created.time_zone == "Europe/Berlin"
+    assert "a long enough password" not in created.password_hash
+    assert created.password_hash.startswith("scrypt:")
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (
+            {
+                "email": "new@example.test",
+                "role": "editor",
+                "time_zone": "Mars/Olympus",
+                "password": "a long enough password",
+            },
+            "Unknown time zone",
+        ),
+        (
+            {
+                "email": "new@example.test",
+                "role": "editor",
+                "time_zone": "UTC",
+                "password": "short",
+            },
+            "at least 12",
+        ),
+        (
+            {
+                "email": "not-an-email",
+                "role": "editor",
+                "time_zone": "UTC",
+                "password": "a long enough password",
+            },
+            "not an email address",
+        ),
+        (
+            {
+                "email": "new@example.test",
+                "role": "owner",
+                "time_zone": "UTC",
+                "password": "a long enough password",
+            },
+            "Not a valid choice",
+        ),
+    ],
+)
+def test_bad_new_user_input_is_refused_and_nothing_stored(
+    client, make_user, login, session, data, message
+):
+    login(make_user(role=Role.ADMIN))
+    response = client.post("/dashboard/users", data=data)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert session.scalar(select(User).where(User.email == "new@example.test")) is None
+
+
+def test_last_admin_cannot_demote_themselves(client, make_user, login, session):
+    admin = make_user(role=Role.ADMIN)
+    login(admin)
+    response = client.post(
+        f"/dashboard/users/{admin.id}",
+        data={"role": "editor", "time_zone": "UTC", "is_active": "y"},
+    )
+    assert response.status_code == 422
+    assert "last active administrator" in response.get_data(as_text=True)
+    session.refresh(admin)
+    assert admin.role is Role.ADMIN
+
+
+def test_api_token_is_shown_once_stored_hashed_and_works_until_revoked(
+    client, make_user, login, session
+):
+    login(make_user())
+    page = client.post("/dashboard/tokens", data={"name": "CMS hook"}).get_data(as_text=True)
+    secret = re.search(r'<code id="new-token">(syn_[^<]+)</code>', page).group(1)
+    token = session.scalar(select(ApiToken))
+    assert secret not in token.token_hash and token.prefix == secret[:10]
+    assert secret not in client.get("/dashboard/tokens").get_data(as_text=True)
+
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.status_code == 200 and me.json["role"] == "editor"
+    session.refresh(token)
+    assert token.last_used_at is not None
+
+    client.post(f"/dashboard/tokens/{token.id}/revoke")
+    refused = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert refused.status_code == 401
+    assert refused.json["error"]["code"] == "unauthorized"
+
+
+@pytest.mark.parametrize(
+    "header", ["", "Bearer", "Bearer syn_wrong", "Basic abc", "Bearer " + "x" * 5000]
+)
+def test_api_refuses_missing_or_bad_tokens_with_json(client, header):
+    response = client.get("/api/v1/me", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+    assert response.json["error"]["message"]
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_another_users_token_cannot_be_revoked(client, make_user, login, session, clock):
+    from syndicate.staff.services import create_api_token
+
+    owner = make_user()
+    token, _secret = create_api_token(session, owner, "mine", now=clock.now())
+    login(make_user())
+    assert client.post(f"/dashboard/tokens/{token.id}/revoke").status_code == 404
+    session.refresh(token)
+    assert token.revoked_at is None

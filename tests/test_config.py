@@ -1,0 +1,46 @@
+import pytest
+from cryptography.fernet import Fernet
+
+from syndicate.config import ConfigError, read_environment, resolve
+
+
+def test_production_refuses_to_start_without_secrets_naming_each(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        resolve({"ENV": "production", "SITE_URL": ""}, tmp_path)
+    message = str(caught.value)
+    for name in ("SYNDICATE_SECRET_KEY", "SYNDICATE_SITE_URL", "SYNDICATE_TOKEN_KEYS"):
+        assert name in message
+
+
+def test_production_starts_with_every_required_setting(tmp_path):
+    values = resolve(
+        {
+            "ENV": "production",
+            "SECRET_KEY": "s" * 40,
+            "SITE_URL": "https://news.example/",
+            "TOKEN_KEYS": Fernet.generate_key().decode(),
+        },
+        tmp_path,
+    )
+    assert values["SITE_URL"] == "https://news.example"
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_development_keeps_generated_secrets_stable_across_processes(tmp_path):
+    first = resolve({}, tmp_path)
+    second = resolve({}, tmp_path)
+    assert first["SECRET_KEY"] == second["SECRET_KEY"]
+    assert first["TOKEN_KEYS"] == second["TOKEN_KEYS"]
+    assert first["DATABASE_URL"].startswith("sqlite:///")
+
+
+def test_malformed_values_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="SYNDICATE_PAGE_SIZE"):
+        resolve({"PAGE_SIZE": "many"}, tmp_path)
+    with pytest.raises(ConfigError, match="SYNDICATE_TOKEN_KEYS"):
+        resolve({"TOKEN_KEYS": "not-a-fernet-key"}, tmp_path)
+
+
+def test_only_prefixed_known_variables_are_read():
+    env = {"SYNDICATE_SITE_URL": "https://a.example", "SITE_URL": "x", "SYNDICATE_NOPE": "1"}
+    assert read_environment(env) == {"SITE_URL": "https://a.example"}
