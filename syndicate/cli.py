@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import signal
 import subprocess
@@ -145,11 +146,13 @@ def serve(host: str, port: int, with_scheduler: bool) -> None:
     """Serve the web app (development server; use gunicorn in production)."""
     from werkzeug.serving import run_simple
 
+    _configure_logging()
     child = None
     if with_scheduler:
         child = subprocess.Popen([sys.executable, "-m", "syndicate", "scheduler"])  # noqa: S603
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"syndicate on http://{host}:{port}/ (Ctrl-C stops it)")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
@@ -165,6 +168,7 @@ def scheduler(once: bool) -> None:
     """Run the periodic jobs (source sync, ...). Any number may run at once."""
     from syndicate.jobs import build_scheduler, run_all_once
 
+    _configure_logging()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if once:
         for name, result in run_all_once(app).items():
@@ -181,6 +185,17 @@ def scheduler(once: bool) -> None:
         sched.start()
     except (KeyboardInterrupt, SystemExit):
         pass
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    # Turn SIGTERM into a normal exit so that `finally` stops the scheduler child too.
+    raise SystemExit(0)
 
 
 # --- content ------------------------------------------------------------------------------
