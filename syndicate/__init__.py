@@ -18,6 +18,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from syndicate.articles import views as articles_views
     from syndicate.clock import SystemClock
     from syndicate.config import read_environment, resolve
+    from syndicate.crypto import TokenVault
+    from syndicate.feeds import views as feeds_views
+    from syndicate.linkedin import oauth as linkedin_oauth
+    from syndicate.linkedin import views as linkedin_views
+    from syndicate.linkedin.client import LinkedInClient
+    from syndicate.mail import views as mail_views
     from syndicate.staff import access
     from syndicate.staff import views as staff_views
     from syndicate.web import errors, security, templating
@@ -52,7 +58,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config["WTF_CSRF_ENABLED"] = config["WTF_CSRF_ENABLED"]
 
     app.extensions["clock"] = (config or {}).get("CLOCK") or SystemClock()
+    app.extensions["token_vault"] = TokenVault(app.config["TOKEN_KEYS"])
+    app.extensions["linkedin_client"] = (config or {}).get(
+        "LINKEDIN_CLIENT_OBJECT"
+    ) or LinkedInClient.from_config(app.config)
     db.init_app(app, engine=(config or {}).get("ENGINE"))
+    linkedin_oauth.init_app(app)
     security.init_app(app)
     access.init_app(app)
     errors.init_app(app)
@@ -64,6 +75,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.csrf.exempt(staff_views.api_bp)
     app.register_blueprint(articles_views.public)
     app.register_blueprint(articles_views.dashboard)
+    app.register_blueprint(linkedin_views.bp)
+    app.register_blueprint(mail_views.mail)
+    app.register_blueprint(feeds_views.bp)
+    app.register_blueprint(feeds_views.dashboard)
+    # WebSub subscribers are other servers: they cannot hold a CSRF token.
+    security.csrf.exempt(feeds_views.hub)
+    if app.config["LINKEDIN_SANDBOX"]:
+        _mount_sandbox(app)
 
     cli.init_app(app)
     return app
+
+
+def _mount_sandbox(app: Flask) -> None:
+    """Serve the LinkedIn sandbox under /linkedin-sandbox of this same server (make run)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from syndicate.config import SANDBOX_PATH
+    from syndicate.linkedin.sandbox import create_sandbox
+
+    sandbox = create_sandbox(base_url=app.config["SITE_URL"] + SANDBOX_PATH)
+    app.extensions["linkedin_sandbox"] = sandbox
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_PATH: sandbox})  # type: ignore[method-assign]

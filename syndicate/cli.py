@@ -40,6 +40,8 @@ def init_app(app: Flask) -> None:
         import_command,
         sources_group,
         settings_command,
+        tokens_group,
+        linkedin_sandbox,
     ):
         app.cli.add_command(command)
 
@@ -188,6 +190,7 @@ def scheduler(once: bool) -> None:
 
 
 def _configure_logging() -> None:
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -252,6 +255,54 @@ def sources_sync() -> None:
 
     summary = sync_due_sources(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(summary)
+
+
+# --- LinkedIn -----------------------------------------------------------------------------
+
+
+@click.group("tokens")
+def tokens_group() -> None:
+    """Encryption keys for tokens at rest."""
+
+
+@tokens_group.command("new-key")
+def tokens_new_key() -> None:
+    """Print a new key; put it first in SYNDICATE_TOKEN_KEYS, then run `tokens rotate`."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode())
+
+
+@tokens_group.command("rotate")
+@with_appcontext
+def tokens_rotate() -> None:
+    """Re-encrypt every stored token with the newest key of SYNDICATE_TOKEN_KEYS."""
+    from syndicate.linkedin.services import rotate_tokens
+
+    with get_database().transaction() as session:
+        rotated, failed = rotate_tokens(session, vault=current_app.extensions["token_vault"])
+    click.echo(f"Re-encrypted {rotated} token(s) with the newest key.")
+    if failed:
+        click.echo(
+            f"{failed} token(s) could not be decrypted with any configured key; "
+            "their connections will ask to be reconnected.",
+            err=True,
+        )
+
+
+@click.command("linkedin-sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5001, show_default=True, type=int)
+def linkedin_sandbox(host: str, port: int) -> None:
+    """Run the LinkedIn sandbox alone (a fake LinkedIn for development and tests)."""
+    from syndicate.linkedin.sandbox import serve_sandbox
+
+    click.echo(
+        f"LinkedIn sandbox (not LinkedIn) on http://{host}:{port}/sandbox/ ; point "
+        f"SYNDICATE_LINKEDIN_AUTH_BASE and SYNDICATE_LINKEDIN_API_BASE at "
+        f"http://{host}:{port}"
+    )
+    serve_sandbox(host, port)
 
 
 @click.command("settings")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,20 @@ def _as_list(value: Any) -> list[str]:
 
 def _as_str(value: Any) -> str:
     return str(value)
+
+
+def _as_duration(value: Any) -> timedelta:
+    """'2d', '36h', '90m', '45s' or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    text = str(value).strip().lower()
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    try:
+        if text and text[-1] in units:
+            return timedelta(seconds=float(text[:-1]) * units[text[-1]])
+        return timedelta(seconds=float(text))
+    except ValueError:
+        raise ValueError(f"expected a duration such as 2d, 36h or 90m, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,13 @@ SETTINGS: tuple[Setting, ...] = (
         "IANA zone used for new staff accounts and for the public pages.",
     ),
     Setting("PAGE_SIZE", 20, int, "Rows per page in lists."),
+    Setting(
+        "LINKEDIN_SANDBOX",
+        False,
+        _as_bool,
+        "Serve the built-in LinkedIn sandbox at /linkedin-sandbox and talk to it instead of "
+        "LinkedIn (make run turns this on; never in production).",
+    ),
     Setting("LINKEDIN_CLIENT_ID", "", _as_str, "LinkedIn app client id."),
     Setting("LINKEDIN_CLIENT_SECRET", "", _as_str, "LinkedIn app client secret."),
     Setting(
@@ -111,6 +133,38 @@ SETTINGS: tuple[Setting, ...] = (
         "202611",
         _as_str,
         "The LinkedIn-Version header (YYYYMM); LinkedIn sunsets versions after a year.",
+    ),
+    Setting(
+        "LINKEDIN_TIMEOUT",
+        20.0,
+        float,
+        "Seconds to wait for LinkedIn's answer; after that a post's outcome is unknown "
+        "and is settled later, never retried blind.",
+    ),
+    Setting(
+        "DISPATCH_LEASE",
+        timedelta(minutes=2),
+        _as_duration,
+        "How long a worker owns a post it is sending; a dead worker's posts are "
+        "recovered after this. Must exceed SYNDICATE_LINKEDIN_TIMEOUT by 5 s.",
+    ),
+    Setting(
+        "DISPATCH_RECONCILE_AFTER",
+        timedelta(minutes=2),
+        _as_duration,
+        "Wait before settling a post whose outcome is unknown.",
+    ),
+    Setting(
+        "MISSED_AFTER",
+        timedelta(days=2),
+        _as_duration,
+        "A scheduled post this late (e.g. after downtime) is marked missed, not sent.",
+    ),
+    Setting(
+        "UTM_CAMPAIGN",
+        "syndicate",
+        _as_str,
+        "utm_campaign of links in LinkedIn posts (utm_source=linkedin, utm_medium=social).",
     ),
     Setting(
         "SMTP_URL",
@@ -136,7 +190,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FETCH_MAX_BYTES", 10 * 1024 * 1024, int, "Largest body a server-side fetch reads."),
     Setting("FETCH_MAX_REDIRECTS", 5, int, "Redirects a server-side fetch follows."),
     Setting("SOURCE_SYNC_MINUTES", 60, int, "Default interval for periodically synced sources."),
-    Setting("SCHEDULER_TICK_SECONDS", 30, int, "How often the scheduler process runs its jobs."),
+    Setting(
+        "SCHEDULER_TICK_SECONDS",
+        10,
+        int,
+        "How often the scheduler process runs its jobs (a due post waits at most this).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -204,7 +263,35 @@ def resolve(raw: Mapping[str, Any], instance_path: Path) -> dict[str, Any]:
         instance_path.mkdir(parents=True, exist_ok=True)
         values["DATABASE_URL"] = f"sqlite:///{instance_path / 'syndicate.db'}"
     values["SITE_URL"] = values["SITE_URL"].rstrip("/")
+    if values["DISPATCH_LEASE"].total_seconds() <= values["LINKEDIN_TIMEOUT"] + 5:
+        raise ConfigError(
+            "SYNDICATE_DISPATCH_LEASE must be longer than "
+            "SYNDICATE_LINKEDIN_TIMEOUT plus 5 seconds, or a slow answer could "
+            "let a second worker send the same post"
+        )
+    if values["LINKEDIN_SANDBOX"]:
+        if env == "production":
+            raise ConfigError("SYNDICATE_LINKEDIN_SANDBOX is for development, not production")
+        _point_at_sandbox(values, raw)
     return values
+
+
+SANDBOX_PATH = "/linkedin-sandbox"
+
+
+def _point_at_sandbox(values: dict[str, Any], raw: Mapping[str, Any]) -> None:
+    """Default the LinkedIn settings to the sandbox mounted on this very app."""
+    from syndicate.linkedin.sandbox_state import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+
+    base = values["SITE_URL"] + SANDBOX_PATH
+    for name, value in (
+        ("LINKEDIN_AUTH_BASE", base),
+        ("LINKEDIN_API_BASE", base),
+        ("LINKEDIN_CLIENT_ID", DEMO_CLIENT_ID),
+        ("LINKEDIN_CLIENT_SECRET", DEMO_CLIENT_SECRET),
+    ):
+        if not raw.get(name):
+            values[name] = value
 
 
 def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:

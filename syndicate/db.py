@@ -127,6 +127,20 @@ class Database:
         with self.sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def write_transaction(self) -> Iterator[Session]:
+        """Like ``transaction``, but SQLite takes the write lock at BEGIN.
+
+        For read-then-write sequences that must not interleave across processes (claims,
+        token refreshes): a deferred SQLite transaction that upgrades to writing fails with
+        SQLITE_BUSY instead of waiting. PostgreSQL ignores the option; its callers lock rows
+        with FOR UPDATE. The session comes from the app's factory, so tests that bind the
+        factory to their own connection see the same rows.
+        """
+        with self.sessions() as session, session.begin():
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+            yield session
+
 
 def init_app(app: Flask, engine: Engine | None = None) -> Database:
     database = Database(engine or make_engine(app.config["DATABASE_URL"]))

@@ -6,6 +6,8 @@ Each subscriber (feed cache, auto-posting, grantee corrections...) keeps a curso
 of the last event it has handled. It handles the next events and advances its cursor in one
 transaction, so an event is handled once per subscriber whatever crashes, and any number of
 scheduler processes may run the consumer at once (the cursor row is locked while in use).
+Because a cursor skips ids it has passed, event writers take an advisory lock on PostgreSQL
+so that ids become visible in the order they were allocated.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, select, update
+from sqlalchemy import ForeignKey, String, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from syndicate.db import Base, Database
+
+EVENT_LOCK_KEY = 0x5E_E7_00_01
 
 
 class Event(Base):
@@ -49,6 +53,11 @@ def emit(
     now: datetime,
     actor_id: int | None = None,
 ) -> Event:
+    if session.get_bind().dialect.name == "postgresql":
+        # Subscribers read past the last id they saw, so ids must become visible in order:
+        # writers of events take turns until commit (article changes are rare; SQLite
+        # serialises writers anyway).
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
     event = Event(kind=kind, subject=subject, payload=payload, created_at=now, actor_id=actor_id)
     session.add(event)
     session.flush()
@@ -73,25 +82,24 @@ def consume(
     work nor the cursor move is kept, and the same event is offered again next time.
     """
     kinds = set(kinds) if kinds is not None else None
-    with database.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
-        with Session(bind=conn, expire_on_commit=False) as session, session.begin():
-            cursor = session.execute(
-                select(EventCursor).where(EventCursor.subscriber == subscriber).with_for_update()
-            ).scalar_one_or_none()
-            if cursor is None:
-                cursor = EventCursor(subscriber=subscriber, last_event_id=0)
-                session.add(cursor)
-                session.flush()
-            events = session.scalars(
-                select(Event).where(Event.id > cursor.last_event_id).order_by(Event.id).limit(batch)
-            ).all()
-            for event in events:
-                if kinds is None or event.kind in kinds:
-                    handler(session, event)
-            if events:
-                session.execute(
-                    update(EventCursor)
-                    .where(EventCursor.subscriber == subscriber)
-                    .values(last_event_id=events[-1].id, updated_at=now)
-                )
-            return len(events)
+    with database.write_transaction() as session:
+        cursor = session.execute(
+            select(EventCursor).where(EventCursor.subscriber == subscriber).with_for_update()
+        ).scalar_one_or_none()
+        if cursor is None:
+            cursor = EventCursor(subscriber=subscriber, last_event_id=0)
+            session.add(cursor)
+            session.flush()
+        events = session.scalars(
+            select(Event).where(Event.id > cursor.last_event_id).order_by(Event.id).limit(batch)
+        ).all()
+        for event in events:
+            if kinds is None or event.kind in kinds:
+                handler(session, event)
+        if events:
+            session.execute(
+                update(EventCursor)
+                .where(EventCursor.subscriber == subscriber)
+                .values(last_event_id=events[-1].id, updated_at=now)
+            )
+        return len(events)

@@ -409,6 +409,22 @@ class Fetcher:
             target = following
         raise TooManyRedirects(f"more than {self.max_redirects} redirects from {start.display}")
 
+    def post(
+        self, url: str, *, data: bytes, headers: dict[str, str] | None = None
+    ) -> FetchedResponse:
+        """POST data to url once, following no redirect; anything but 2xx raises.
+
+        Same guard, deadline and byte cap as ``get``. Not following redirects keeps a
+        POST from being replayed at an address the caller never chose.
+        """
+        deadline = time.monotonic() + self.timeout
+        extra = {k: v for k, v in (headers or {}).items() if k.lower() != "cookie"}
+        target = _parse_url(url)
+        hop = self._hop(target, extra, deadline, method="POST", body=data)
+        if hop.location is not None or not 200 <= hop.status < 300:
+            raise HttpStatusError(hop.status, f"{target.display} answered HTTP {hop.status}")
+        return FetchedResponse(target.url, hop.status, hop.headers, hop.body)
+
     def _addresses(self, target: _Target) -> list[str]:
         """Resolve the host once and refuse if any of its addresses is forbidden."""
         literal = _numeric_ipv4(target.host)
@@ -453,7 +469,15 @@ class Fetcher:
                 raise
         return _DeadlineSocket(sock, deadline)
 
-    def _hop(self, target: _Target, extra: dict[str, str], deadline: float) -> _Hop:
+    def _hop(
+        self,
+        target: _Target,
+        extra: dict[str, str],
+        deadline: float,
+        *,
+        method: str = "GET",
+        body: bytes | None = None,
+    ) -> _Hop:
         """One request on a fresh pinned connection, with errors turned into FetchErrors."""
         request_headers = {
             "User-Agent": self.user_agent,
@@ -465,7 +489,7 @@ class Fetcher:
         }
         conn = _PinnedConnection(target, lambda: self._open(target, deadline))
         try:
-            conn.request("GET", target.request_path, headers=request_headers)
+            conn.request(method, target.request_path, body=body, headers=request_headers)
             with conn.getresponse() as response:
                 return self._read(response)
         except TimeoutError:

@@ -19,8 +19,19 @@ log = logging.getLogger(__name__)
 def periodic_jobs() -> dict[str, Callable[[Flask], Any]]:
     """Every feature's periodic jobs by name."""
     from syndicate.articles.jobs import sync_due_sources
+    from syndicate.feeds.jobs import deliver_websub
+    from syndicate.linkedin.jobs import maintain_connections
+    from syndicate.mail.jobs import deliver_mail
+    from syndicate.posts.jobs import apply_auto_post_rules, dispatch_posts
 
-    return {"sources.sync": sync_due_sources}
+    return {
+        "sources.sync": sync_due_sources,
+        "linkedin.connections": maintain_connections,
+        "posts.auto_post": apply_auto_post_rules,
+        "posts.dispatch": dispatch_posts,
+        "mail.deliver": deliver_mail,
+        "feeds.websub": deliver_websub,
+    }
 
 
 def _guarded(app: Flask, name: str, job: Callable[[Flask], Any]) -> Callable[[], None]:

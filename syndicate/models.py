@@ -2,6 +2,23 @@
 
 from syndicate.articles import models as articles_models
 from syndicate.events import Event, EventCursor
+from syndicate.feeds import models as feeds_models
+from syndicate.linkedin import models as linkedin_models
+from syndicate.mail import models as mail_models
+from syndicate.outbox import OutboxMessage
+from syndicate.posts import models as posts_models
 from syndicate.staff import models as staff_models
+from syndicate.web import models as web_models
 
-__all__ = ["Event", "EventCursor", "articles_models", "staff_models"]
+__all__ = [
+    "Event",
+    "EventCursor",
+    "OutboxMessage",
+    "articles_models",
+    "feeds_models",
+    "linkedin_models",
+    "mail_models",
+    "posts_models",
+    "staff_models",
+    "web_models",
+]

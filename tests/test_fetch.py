@@ -638,3 +638,50 @@ def test_allow_private_examples(ip: str, allowed_when_private_ok: bool) -> None:
 def test_public_addresses_allowed() -> None:
     for ip in ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"]:
         assert not is_forbidden_address(ip, allow_private=False), ip
+
+
+def test_post_sends_the_body_once_and_follows_no_redirect():
+    import http.server
+    import threading
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            length = int(self.headers["Content-Length"])
+            received.append((self.path, self.rfile.read(length), self.headers["Content-Type"]))
+            if self.path == "/moved":
+                self.send_response(307)
+                self.send_header("Location", "/elsewhere")
+                self.end_headers()
+                return
+            self.send_response(202)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        fetcher = Fetcher(allow_private=True, timeout=5)
+        answer = fetcher.post(
+            base + "/hook", data=b"payload", headers={"Content-Type": "text/plain"}
+        )
+        assert answer.status == 202 and answer.body == b"ok"
+        with pytest.raises(HttpStatusError) as caught:
+            fetcher.post(base + "/moved", data=b"x")
+        assert caught.value.status == 307
+        assert [r[0] for r in received] == ["/hook", "/moved"]
+        assert received[0][1:] == (b"payload", "text/plain")
+        with pytest.raises(BlockedAddress):
+            Fetcher(allow_private=False).post(base + "/hook", data=b"x")
+        assert len(received) == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

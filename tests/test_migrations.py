@@ -32,3 +32,11 @@ def test_migrations_match_the_models(fresh_database):
         assert differences == []
     finally:
         engine.dispose()
+
+
+def test_history_is_one_line_with_a_single_head():
+    from alembic.script import ScriptDirectory
+
+    from syndicate.migrate import _config
+
+    assert len(ScriptDirectory.from_config(_config()).get_heads()) == 1

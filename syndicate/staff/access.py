@@ -99,4 +99,8 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject() -> dict[str, Any]:
-        return {"current_user": current_user()}
+        from syndicate.web.services import open_alerts
+
+        user = current_user()
+        alerts = open_alerts(get_session(), user.id) if user is not None else []
+        return {"current_user": user, "staff_alerts": alerts}

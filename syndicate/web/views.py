@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, abort, jsonify, redirect, request, url_for
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from syndicate.clock import app_now
 from syndicate.db import get_session
+from syndicate.staff.access import current_user, login_required
+from syndicate.staff.forms import ConfirmForm
+from syndicate.web import services
+from syndicate.web.security import safe_next
 
 bp = Blueprint("web", __name__)
 
@@ -23,3 +28,14 @@ def readyz() -> tuple[Response, int]:
     except SQLAlchemyError:
         return jsonify(status="unavailable", database="unreachable"), 503
     return jsonify(status="ok", database="ok"), 200
+
+
+@bp.post("/dashboard/alerts/<int:alert_id>/dismiss")
+@login_required
+def dismiss_alert(alert_id: int) -> Response:
+    ConfirmForm().validate_on_submit() or abort(400)
+    db = get_session()
+    if not services.dismiss_alert(db, alert_id, user_id=current_user().id, now=app_now()):
+        abort(404)
+    db.commit()
+    return redirect(safe_next(request.form.get("next"), url_for("articles_dashboard.index")))

@@ -1,0 +1,324 @@
+"""Benchmark: the cached feed against a constant-bytes ceiling and a naive render, under gunicorn.
+
+Serves the app with gunicorn (2 sync workers) on 127.0.0.1 and drives it from separate client
+processes (a small Python load generator; wrk is not installed here). In one run it measures
+
+  (a) /feeds/rss.xml with 50 full-content items, plain and with Accept-Encoding: gzip,
+  (b) the same with If-None-Match (304),
+  (c) the ceiling: routes in the same app returning constant bytes of the same size and
+      encoding, and an empty 304,
+  (d) a naive handler that queries and renders with feedgen on every request,
+
+with 100 and with 100,000 published articles in the database, then prints requests per second
+and the ratios a/c, b/c, a/d and a(100k)/a(100) against the goals of issue 7.
+
+    .venv/bin/python bench/feeds_bench.py [--seconds 3] [--clients 4] [--large 100000]
+                                          [--recheck 1]
+
+A temporary SQLite database is used per size (PostgreSQL: --database-url, a temporary
+database is created beside the given one and dropped at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FEED_ITEMS = 50
+GOALS = {"a/c": 0.8, "b/c": 0.9, "a(100k)/a(100)": 0.9, "a/d": 4.0}
+PARAGRAPH = ("Readers in their feed readers see this paragraph, with “typographic quotes”, an em "
+             "dash — and names such as Zoë Šimić or Łukasz, plus a <a href=\"/about\">link</a>. ")
+
+
+# ---------------------------------------------------------------------------------------------
+# The app gunicorn serves: the real app plus the ceiling and naive routes.
+
+
+def bench_app() -> Any:
+    """create_app() with the feeds blueprint and the comparison routes (gunicorn factory)."""
+    from flask import Response
+
+    from syndicate import create_app
+    from syndicate.db import get_database
+    from syndicate.feeds import views as feeds_views
+    from syndicate.feeds.services import FeedKey, FeedSettings, render_feed
+    from syndicate.web import security
+
+    app = create_app()
+    if "feeds" not in app.blueprints:
+        app.register_blueprint(feeds_views.bp)
+        app.register_blueprint(feeds_views.dashboard)
+        security.csrf.exempt(feeds_views.hub)
+    app.config["FEED_ITEMS"] = FEED_ITEMS
+    app.config["FEED_RECHECK_SECONDS"] = float(os.environ.get("FEEDS_BENCH_RECHECK", "0"))
+    key = FeedKey("site", None, "rss")
+    with app.app_context(), get_database(app).sessions() as session:
+        constant = render_feed(session, key, FeedSettings.from_config(app.config))
+
+    @app.get("/bench/constant")
+    def constant_plain() -> Response:
+        return Response(constant.body, headers={"Content-Type": constant.content_type,
+                                                "ETag": constant.etag})
+
+    @app.get("/bench/constant-gzip")
+    def constant_gzip() -> Response:
+        return Response(constant.gzipped, headers={
+            "Content-Type": constant.content_type, "ETag": constant.etag,
+            "Content-Encoding": "gzip"})
+
+    @app.get("/bench/not-modified")
+    def not_modified() -> Response:
+        return Response(status=304, headers={"ETag": constant.etag})
+
+    @app.get("/bench/naive")
+    def naive() -> Response:
+        with get_database(app).sessions() as session:
+            feed = render_feed(session, key, FeedSettings.from_config(app.config))
+        return Response(feed.body, headers={"Content-Type": feed.content_type})
+
+    return app
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeding
+
+
+def seed(url: str, count: int) -> None:
+    """``count`` published articles of about 2 KB each, with authors, categories and events."""
+    from sqlalchemy import insert
+
+    from syndicate import migrate
+    from syndicate.articles.models import (
+        Article,
+        ArticleAuthor,
+        Author,
+        Category,
+        article_categories,
+    )
+    from syndicate.db import make_engine
+    from syndicate.events import Event
+
+    engine = make_engine(url)
+    migrate.upgrade(engine, "heads")
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(insert(Author), [{"id": i + 1, "name": n, "slug": s} for i, (n, s) in
+                                      enumerate([("Zoë Šimić", "zoe-simic"),
+                                                 ("Ada Writer", "ada-writer")])])
+        conn.execute(insert(Category), [{"id": i + 1, "name": n, "slug": n.lower()}
+                                        for i, n in enumerate(["World", "Culture", "Tech"])])
+        for first in range(0, count, 5000):
+            rows, authors, categories, events = [], [], [], []
+            for n in range(first, min(first + 5000, count)):
+                when = start + timedelta(minutes=n)
+                public_id = str(uuid.uuid4())
+                body = "".join(f"<p>{PARAGRAPH * (2 + (n + k) % 3)}</p>" for k in range(3))
+                rows.append({
+                    "id": n + 1, "public_id": public_id, "slug": f"article-{n}",
+                    "title": f"Article {n}: “Why feeds still matter” & more",
+                    "summary": f"Summary of article {n}.", "body_format": "html",
+                    "body_source": body, "body_html": body, "hero_image_alt": "",
+                    "status": "published", "published_at": when, "updated_at": when,
+                    "created_at": when, "content_hash": "",
+                })
+                authors.append({"article_id": n + 1, "author_id": 1 + n % 2, "position": 0})
+                categories.append({"article_id": n + 1, "category_id": 1 + n % 3})
+                events.append({"kind": "article.published", "subject": public_id,
+                               "payload": {}, "created_at": when})
+            conn.execute(insert(Article), rows)
+            conn.execute(insert(ArticleAuthor), authors)
+            conn.execute(insert(article_categories), categories)
+            conn.execute(insert(Event), events)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+
+
+# ---------------------------------------------------------------------------------------------
+# Load generation
+
+
+def _hammer(args: tuple[int, str, dict[str, str], float, int]) -> int:
+    """Requests one client process completes with the expected status before the deadline."""
+    port, path, headers, seconds, expected = args
+    done = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status == expected:
+                done += 1
+        finally:
+            conn.close()
+    return done
+
+
+def measure(pool: Any, port: int, path: str, headers: dict[str, str], *, seconds: float,
+            clients: int, expected: int = 200) -> float:
+    _hammer((port, path, headers, 0.3, expected))  # warm every worker's cache
+    counts = pool.map(_hammer, [(port, path, headers, seconds, expected)] * clients)
+    return sum(counts) / seconds
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(database_url: str, instance: Path, recheck: float
+          ) -> tuple[subprocess.Popen[bytes], int]:
+    from cryptography.fernet import Fernet
+
+    port = _free_port()
+    env = {**os.environ, "SYNDICATE_DATABASE_URL": database_url, "SYNDICATE_ENV": "testing",
+           "SYNDICATE_SECRET_KEY": secrets.token_urlsafe(32),
+           "SYNDICATE_TOKEN_KEYS": Fernet.generate_key().decode(),
+           "SYNDICATE_SITE_URL": "https://bench.example.test",
+           "SYNDICATE_INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT),
+           "FEEDS_BENCH_RECHECK": str(recheck)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
+         "--pythonpath", str(ROOT / "bench"), "--log-level", "warning",
+         "feeds_bench:bench_app()"],
+        cwd=ROOT, env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            conn.close()
+            return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("gunicorn did not start within 60 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _database(base: str | None, directory: Path, name: str) -> tuple[str, Any]:
+    if not base:
+        path = directory / f"{name}.db"
+        return f"sqlite:///{path}", lambda: None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    db_name = f"feeds_bench_{name}_{secrets.token_hex(3)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin_url.set(database=db_name).render_as_string(hide_password=False), drop
+
+
+def run(args: argparse.Namespace) -> dict[str, float]:
+    gzip = {"Accept-Encoding": "gzip"}
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp, multiprocessing.Pool(args.clients) as pool:
+        for count in (args.small, args.large):
+            url, drop = _database(args.database_url, Path(tmp), str(count))
+            started = time.monotonic()
+            seed(url, count)
+            print(f"seeded {count} articles in {time.monotonic() - started:.1f} s", flush=True)
+            process, port = serve(url, Path(tmp) / f"instance-{count}", args.recheck)
+            try:
+                def rps(path: str, headers: dict[str, str], expected: int = 200,
+                        port: int = port) -> float:
+                    return measure(pool, port, path, headers, seconds=args.seconds,
+                                   clients=args.clients, expected=expected)
+
+                suffix = "" if count == args.small else f"({count})"
+                results[f"a plain{suffix}"] = rps("/feeds/rss.xml", {})
+                results[f"a gzip{suffix}"] = rps("/feeds/rss.xml", gzip)
+                results[f"c plain{suffix}"] = rps("/bench/constant", {})
+                results[f"c gzip{suffix}"] = rps("/bench/constant-gzip", gzip)
+                if count == args.small:
+                    conn = http.client.HTTPConnection("127.0.0.1", port)
+                    conn.request("GET", "/feeds/rss.xml")
+                    response = conn.getresponse()
+                    etag, size = response.getheader("ETag"), len(response.read())
+                    conn.close()
+                    print(f"feed: {size} bytes, {FEED_ITEMS} items", flush=True)
+                    results["b 304"] = rps("/feeds/rss.xml", {"If-None-Match": etag}, 304)
+                    results["c 304"] = rps("/bench/not-modified", {}, 304)
+                    results["d naive"] = rps("/bench/naive", {})
+            finally:
+                stop(process)
+                drop()
+    return results
+
+
+def report(results: dict[str, float], small: int, large: int) -> None:
+    print("\nrequests per second")
+    for name, value in results.items():
+        print(f"  {name:<22} {value:10.0f}")
+    ratios = {
+        "a/c plain": results["a plain"] / results["c plain"],
+        "a/c gzip": results["a gzip"] / results["c gzip"],
+        "b/c": results["b 304"] / results["c 304"],
+        "a/d": results["a plain"] / results["d naive"],
+        "a(100k)/a(100) plain": results[f"a plain({large})"] / results["a plain"],
+        "a(100k)/a(100) gzip": results[f"a gzip({large})"] / results["a gzip"],
+        f"a/c plain at {large}": results[f"a plain({large})"] / results[f"c plain({large})"],
+        f"a/c gzip at {large}": results[f"a gzip({large})"] / results[f"c gzip({large})"],
+    }
+    print(f"\nratios ({large} vs {small} articles for the last two)")
+    for name, value in ratios.items():
+        goal = GOALS[name.split(" ")[0]]
+        verdict = "meets" if value >= goal else "below"
+        print(f"  {name:<22} {value:6.2f}   goal >= {goal}: {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--large", type=int, default=100_000)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--recheck", type=float, default=0.0,
+                        help="FEED_RECHECK_SECONDS for the served app (0: ask the database "
+                             "on every request)")
+    args = parser.parse_args()
+    results = run(args)
+    report(results, args.small, args.large)
+
+
+if __name__ == "__main__":
+    main()

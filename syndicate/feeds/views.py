@@ -1,0 +1,152 @@
+"""Feed URLs with conditional GET and gzip, the WebSub hub endpoint and the Feeds dashboard."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, abort, current_app, render_template, request, session
+from werkzeug.http import http_date
+from werkzeug.wrappers import Response
+
+from syndicate.articles.models import Article
+from syndicate.clock import app_now
+from syndicate.db import get_session
+from syndicate.feeds import services, websub
+from syndicate.feeds.services import BY_FILENAME, FeedCache, FeedKey, FeedSettings, RenderedFeed
+from syndicate.staff.access import login_required
+
+bp = Blueprint("feeds", __name__)
+dashboard = Blueprint("feeds_dashboard", __name__, url_prefix="/dashboard")
+
+_FILES = "any('rss.xml', 'atom.xml', 'feed.json')"
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_MAX_PAGE = 10_000_000
+
+
+def _settings() -> FeedSettings:
+    return FeedSettings.from_config(current_app.config)
+
+
+def _cache() -> FeedCache:
+    cache = current_app.extensions.get("feed_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault("feed_cache", FeedCache(
+            recheck_seconds=float(current_app.config.get("FEED_RECHECK_SECONDS", 0) or 0)))
+    return cache
+
+
+def _serve(key: FeedKey | str) -> Response:
+    if isinstance(key, FeedKey) and key.slug is not None and (
+            len(key.slug) > 200 or not _SLUG.fullmatch(key.slug)):
+        abort(404, "There is no feed at this address.")
+    if isinstance(key, FeedKey) and key.page is not None and not 1 <= key.page <= _MAX_PAGE:
+        abort(404, "There is no such archive page.")
+    try:
+        feed = _cache().get(get_session(), key, _settings())
+    except services.FeedNotFound as exc:
+        abort(404, str(exc))
+    return feed_response(feed)
+
+
+def feed_response(feed: RenderedFeed) -> Response:
+    """Bytes or 304, with validators, gzip when asked and the WebSub discovery headers."""
+    gzipped = request.accept_encodings["gzip"] > 0
+    etag = feed.etag[:-1] + '-gzip"' if gzipped else feed.etag
+    cache_control = f"public, max-age={feed.max_age}" + (", immutable" if feed.is_archive else "")
+    headers: list[tuple[str, str]] = [
+        ("Content-Type", feed.content_type),
+        ("ETag", etag),
+        ("Last-Modified", http_date(feed.last_modified)),
+        ("Cache-Control", cache_control),
+        ("Vary", "Accept-Encoding"),
+    ]
+    if feed.hub_url:
+        headers.append(("Link", f'<{feed.hub_url}>; rel="hub"'))
+    headers.append(("Link", f'<{feed.self_url}>; rel="self"'))
+    # A feed is the same for everyone: the sign-in loader only looked at the cookie, and a
+    # "Vary: Cookie" would make shared caches keep one copy per reader.
+    session.accessed = False
+    if _not_modified(feed):
+        response = Response(status=304, headers=headers)
+        response.headers.remove("Content-Type")
+        return response
+    if gzipped:
+        headers.append(("Content-Encoding", "gzip"))
+    return Response(feed.gzipped if gzipped else feed.body, status=200, headers=headers)
+
+
+def _not_modified(feed: RenderedFeed) -> bool:
+    if "If-None-Match" in request.headers:
+        # One resource in two encodings: either tag names the same content (weak comparison).
+        tags = request.if_none_match
+        bare = feed.etag.strip('"')
+        return tags.star_tag or tags.contains_weak(bare) or tags.contains_weak(bare + "-gzip")
+    since = request.if_modified_since
+    return since is not None and feed.last_modified <= since
+
+
+@bp.get(f"/feeds/<{_FILES}:filename>")
+def site_feed(filename: str) -> Response:
+    return _serve(FeedKey("site", None, BY_FILENAME[filename]))
+
+
+@bp.get(f"/feeds/<any(category, tag, author):kind>/<slug>/<{_FILES}:filename>")
+def subject_feed(kind: str, slug: str, filename: str) -> Response:
+    return _serve(FeedKey(kind, slug, BY_FILENAME[filename]))
+
+
+@bp.get(f"/feeds/archive/<int:page>/<{_FILES}:filename>")
+def site_archive(page: int, filename: str) -> Response:
+    return _serve(FeedKey("site", None, BY_FILENAME[filename], page))
+
+
+@bp.get(f"/feeds/archive/<any(category, tag, author):kind>/<slug>/<int:page>/<{_FILES}:filename>")
+def subject_archive(kind: str, slug: str, page: int, filename: str) -> Response:
+    return _serve(FeedKey(kind, slug, BY_FILENAME[filename], page))
+
+
+@bp.get("/feeds/opml.xml")
+def opml() -> Response:
+    return _serve("opml")
+
+
+@bp.post("/websub")
+def hub() -> tuple[str, int, dict[str, str]]:
+    """A subscriber's (un)subscription request: 202 now, intent verified by the scheduler."""
+    db = get_session()
+    try:
+        websub.request_subscription(db, request.form, _settings(), now=app_now())
+    except websub.WebSubError as exc:
+        db.rollback()
+        return str(exc) + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
+    db.commit()
+    return ("Accepted; the hub will verify your intent at hub.callback.\n", 202,
+            {"Content-Type": "text/plain; charset=utf-8"})
+
+
+@bp.app_context_processor
+def _discovery() -> dict[str, Any]:
+    def feed_discovery_links(article: Article | None = None) -> list[services.DiscoveryLink]:
+        return services.discovery_links(_settings(), article)
+
+    return {"feed_discovery_links": feed_discovery_links}
+
+
+@dashboard.get("/feeds")
+@login_required
+def feeds_page() -> str:
+    number = request.args.get("page", 1, type=int)
+    if number is None or not 1 <= number <= 100_000:
+        abort(400, "page must be a whole number from 1.")
+    db = get_session()
+    settings = _settings()
+    listings = services.all_feeds(db, settings)
+    size = current_app.config["PAGE_SIZE"]
+    pages = max(1, -(-len(listings) // size))
+    shown = listings[(number - 1) * size: number * size]
+    return render_template(
+        "feeds/dashboard.html", stats=services.feed_stats(db, shown),
+        topics=websub.topic_states(db), number=number, pages=pages, settings=settings,
+        labels=services.FORMAT_LABELS,
+    )

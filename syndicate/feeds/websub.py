@@ -1,0 +1,538 @@
+"""Our own WebSub hub: subscription requests, intent verification, leases, signed deliveries.
+
+Requests are stored and answered 202 at once; the scheduler verifies intent (a GET with
+``hub.challenge``), queues one delivery per subscriber whenever a topic's bytes change
+(driven by the article events), and sends them with retries and backoff. Every outgoing
+request goes through the URL guard (``syndicate.fetch.Fetcher``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from syndicate import events
+from syndicate.db import Database
+from syndicate.feeds.models import (
+    DeliveryState,
+    SubscriptionState,
+    WebSubDelivery,
+    WebSubSubscription,
+)
+from syndicate.feeds.services import (
+    ARTICLE_EVENT_KINDS,
+    BY_FILENAME,
+    CONTENT_TYPES,
+    FeedKey,
+    FeedNotFound,
+    FeedSettings,
+    feed_exists,
+    render_feed,
+)
+from syndicate.fetch import FetchedResponse, FetchError, HttpStatusError
+
+DEFAULT_LEASE_SECONDS = 10 * 24 * 3600
+MIN_LEASE_SECONDS = 3600
+MAX_LEASE_SECONDS = 30 * 24 * 3600
+MAX_SECRET_BYTES = 199  # the spec: "MUST be less than 200 bytes"
+MAX_URL = 1000  # topic and callback share one unique index (PostgreSQL caps its rows)
+MAX_ATTEMPTS = 8
+# Seconds to wait after the n-th failed attempt.
+BACKOFF_SECONDS = (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
+SEND_LEASE = timedelta(minutes=5)
+CONSUMER = "feeds.websub"
+_TOPIC_PATH = re.compile(
+    r"/feeds/(?:(?P<kind>category|tag|author)/(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)/)?"
+    r"(?P<file>rss\.xml|atom\.xml|feed\.json)"
+)
+
+
+class WebSubError(ValueError):
+    """A subscription request we refuse; the message says why and is fit to show."""
+
+
+class Poster(Protocol):
+    """What the hub needs from the URL guard: a checked GET and a checked POST."""
+
+    def get(self, url: str, *, headers: dict[str, str] | None = None) -> FetchedResponse: ...
+
+    def post(self, url: str, *, data: bytes, headers: dict[str, str] | None = None
+             ) -> FetchedResponse: ...
+
+
+def topic_key(topic: str, settings: FeedSettings) -> FeedKey | None:
+    """The current feed a topic URL names, or None if it is not one of ours."""
+    if not topic.startswith(settings.site_url + "/"):
+        return None
+    path = topic[len(settings.site_url):]
+    match = _TOPIC_PATH.fullmatch(path)
+    if match is None:
+        return None
+    kind = match["kind"] or "site"
+    return FeedKey(kind, match["slug"], BY_FILENAME[match["file"]])
+
+
+def _check_callback(callback: str) -> str:
+    parts = urlsplit(callback)
+    if (parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment
+            or len(callback) > MAX_URL or "@" in parts.netloc):
+        raise WebSubError("hub.callback must be an absolute http(s) URL without a fragment "
+                          f"or credentials, of at most {MAX_URL} characters.")
+    return callback
+
+
+def _lease(raw: str | None) -> int:
+    if raw is None or raw.strip() == "":
+        return DEFAULT_LEASE_SECONDS
+    if not raw.strip().isdigit():
+        raise WebSubError("hub.lease_seconds must be a whole number of seconds.")
+    return min(max(int(raw.strip()), MIN_LEASE_SECONDS), MAX_LEASE_SECONDS)
+
+
+@dataclass(frozen=True)
+class SubscriptionRequest:
+    mode: str
+    topic: str
+    callback: str
+    lease_seconds: int
+    secret: str | None
+
+
+def parse_request(form: Mapping[str, str], session: Session, settings: FeedSettings
+                  ) -> SubscriptionRequest:
+    """Check a hub request's fields; raise WebSubError with the reason for a 400."""
+    mode = (form.get("hub.mode") or "").strip()
+    if mode == "publish":
+        raise WebSubError("This hub learns of changes by itself; publish requests are not "
+                          "needed.")
+    if mode not in {"subscribe", "unsubscribe"}:
+        raise WebSubError("hub.mode must be subscribe or unsubscribe.")
+    callback = _check_callback((form.get("hub.callback") or "").strip())
+    topic = (form.get("hub.topic") or "").strip()
+    key = topic_key(topic, settings)
+    if key is None:
+        raise WebSubError("hub.topic must be the URL of one of this site's feeds "
+                          f"(for example {settings.site_url}/feeds/rss.xml).")
+    if not feed_exists(session, key):
+        raise WebSubError("hub.topic names no feed: its category, tag or author does not "
+                          "exist.")
+    secret = form.get("hub.secret")
+    if secret is not None and len(secret.encode()) > MAX_SECRET_BYTES:
+        raise WebSubError("hub.secret must be less than 200 bytes.")
+    return SubscriptionRequest(mode, topic, callback, _lease(form.get("hub.lease_seconds")),
+                               secret or None)
+
+
+def request_subscription(session: Session, form: Mapping[str, str], settings: FeedSettings,
+                         *, now: datetime) -> WebSubSubscription | None:
+    """Record a (un)subscription request for verification; None for an unknown unsubscribe."""
+    wanted = parse_request(form, session, settings)
+    found = session.scalar(select(WebSubSubscription).where(
+        WebSubSubscription.topic == wanted.topic,
+        WebSubSubscription.callback == wanted.callback))
+    if found is None:
+        if wanted.mode == "unsubscribe":
+            return None
+        found = WebSubSubscription(
+            topic=wanted.topic, callback=wanted.callback, state=SubscriptionState.PENDING,
+            lease_seconds=wanted.lease_seconds, created_at=now, updated_at=now)
+        session.add(found)
+    found.pending_mode = wanted.mode
+    found.pending_secret = wanted.secret
+    found.pending_lease_seconds = wanted.lease_seconds
+    found.pending_since = now
+    found.updated_at = now
+    session.flush()
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Scheduler side
+
+
+def verify_pending(database: Database, poster: Poster, settings: FeedSettings, *,
+                   now: datetime, limit: int = 50) -> int:
+    """Confirm the intent of waiting requests with a challenge; return how many were settled."""
+    with database.transaction() as session:
+        waiting = session.execute(
+            select(WebSubSubscription.id, WebSubSubscription.pending_since)
+            .where(WebSubSubscription.pending_mode.is_not(None))
+            .order_by(WebSubSubscription.pending_since).limit(limit)
+        ).all()
+    settled = 0
+    for sub_id, since in waiting:
+        with database.transaction() as session:
+            sub = session.get(WebSubSubscription, sub_id)
+            if sub is None or sub.pending_since != since or sub.pending_mode is None:
+                continue
+            mode, topic, callback = sub.pending_mode, sub.topic, sub.callback
+            lease = sub.pending_lease_seconds or DEFAULT_LEASE_SECONDS
+        confirmed, error = _challenge(poster, callback, mode, topic, lease)
+        with database.transaction() as session:
+            sub = session.get(WebSubSubscription, sub_id)
+            # A newer request arrived while we asked: it gets its own verification.
+            if sub is None or sub.pending_since != since:
+                continue
+            _settle(session, sub, confirmed, error, settings, now=now)
+            settled += 1
+    return settled
+
+
+def _challenge(poster: Poster, callback: str, mode: str, topic: str, lease: int
+               ) -> tuple[bool, str | None]:
+    challenge = secrets.token_urlsafe(32)
+    query = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
+    if mode == "subscribe":
+        query["hub.lease_seconds"] = str(lease)
+    url = callback + ("&" if "?" in callback else "?") + urlencode(query)
+    try:
+        response = poster.get(url)
+    except HttpStatusError as exc:
+        return False, f"the callback answered HTTP {exc.status}"
+    except FetchError as exc:
+        return False, str(exc)
+    if response.body.strip() != challenge.encode():
+        return False, "the callback did not echo hub.challenge"
+    return True, None
+
+
+def _settle(session: Session, sub: WebSubSubscription, confirmed: bool, error: str | None,
+            settings: FeedSettings, *, now: datetime) -> None:
+    mode = sub.pending_mode
+    if confirmed and mode == "subscribe":
+        renewal = sub.state is SubscriptionState.ACTIVE
+        sub.state = SubscriptionState.ACTIVE
+        sub.secret = sub.pending_secret
+        sub.lease_seconds = sub.pending_lease_seconds or DEFAULT_LEASE_SECONDS
+        sub.lease_expires_at = now + timedelta(seconds=sub.lease_seconds)
+        sub.verified_at = now
+        sub.last_error = None
+        # Deliveries start with the next change, not with what the subscriber just saw.
+        key = topic_key(sub.topic, settings)
+        if key is not None and not renewal:
+            try:
+                sub.last_etag = render_feed(session, key, settings).etag
+            except FeedNotFound:
+                sub.last_etag = None
+    elif confirmed and mode == "unsubscribe":
+        sub.state = SubscriptionState.UNSUBSCRIBED
+        _drop_pending(session, sub)
+    elif sub.state is SubscriptionState.PENDING:
+        sub.state = SubscriptionState.REFUSED
+    if error:
+        sub.last_error = f"verification of {mode} failed: {error}"
+    sub.pending_mode = None
+    sub.pending_secret = None
+    sub.pending_lease_seconds = None
+    sub.pending_since = None
+    sub.updated_at = now
+
+
+def _drop_pending(session: Session, sub: WebSubSubscription) -> None:
+    session.execute(
+        update(WebSubDelivery)
+        .where(WebSubDelivery.subscription_id == sub.id,
+               WebSubDelivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING]))
+        .values(state=DeliveryState.DROPPED)
+    )
+
+
+def queue_deliveries(session: Session, settings: FeedSettings, *, now: datetime) -> int:
+    """Queue one delivery for each live subscriber whose topic's bytes changed; expire leases."""
+    for sub in session.scalars(select(WebSubSubscription).where(
+            WebSubSubscription.state == SubscriptionState.ACTIVE,
+            WebSubSubscription.lease_expires_at <= now)):
+        sub.state = SubscriptionState.EXPIRED
+        sub.updated_at = now
+        _drop_pending(session, sub)
+    live = session.scalars(
+        select(WebSubSubscription)
+        .where(WebSubSubscription.state == SubscriptionState.ACTIVE)
+        .order_by(WebSubSubscription.id)
+    ).all()
+    etags: dict[str, str | None] = {}
+    queued = 0
+    for sub in live:
+        if sub.topic not in etags:
+            key = topic_key(sub.topic, settings)
+            try:
+                etags[sub.topic] = render_feed(session, key, settings).etag if key else None
+            except FeedNotFound:
+                etags[sub.topic] = None
+        etag = etags[sub.topic]
+        if etag is None or etag == sub.last_etag:
+            continue
+        session.add(WebSubDelivery(
+            subscription_id=sub.id, etag=etag, state=DeliveryState.PENDING, attempts=0,
+            next_attempt_at=now, created_at=now))
+        sub.last_etag = etag
+        queued += 1
+    session.flush()
+    return queued
+
+
+def consume_article_events(database: Database, settings: FeedSettings, *, now: datetime) -> int:
+    """Turn new article events into deliveries, once per change whatever crashes."""
+    queued = 0
+    done = False
+
+    def handle(session: Session, _event: events.Event) -> None:
+        nonlocal queued, done
+        # One pass over the current state covers every event of the batch.
+        if not done:
+            queued += queue_deliveries(session, settings, now=now)
+            done = True
+
+    while events.consume(database, CONSUMER, handle, now=now, kinds=ARTICLE_EVENT_KINDS):
+        done = False
+    return queued
+
+
+PING_KIND = "websub.ping"
+
+
+def affected_topics(event: events.Event, settings: FeedSettings) -> list[str]:
+    """Every current feed URL an article event touches: site-wide and its taxonomy, each format.
+
+    The payload names the article's taxonomy after the change; a feed the article just left
+    is not named, so an external hub learns of that removal with the next change there.
+    """
+    from syndicate.feeds.services import FORMATS, feed_path
+
+    payload = event.payload or {}
+    subjects: list[tuple[str, str | None]] = [("site", None)]
+    for kind, field_name in (("category", "categories"), ("tag", "tags"),
+                             ("author", "authors")):
+        subjects += [(kind, str(slug)) for slug in payload.get(field_name, []) or []]
+    return [settings.site_url + feed_path(kind, slug, fmt)
+            for kind, slug in dict.fromkeys(subjects) for fmt in FORMATS]
+
+
+def queue_pings(database: Database, settings: FeedSettings, *, now: datetime) -> int:
+    """For an external hub: one outbox ping per affected topic of each new article event."""
+    from syndicate import outbox
+
+    queued = 0
+
+    def handle(session: Session, event: events.Event) -> None:
+        nonlocal queued
+        for topic in affected_topics(event, settings):
+            outbox.enqueue(session, PING_KIND, {"hub": settings.hub_url, "topic": topic},
+                           now=now)
+            queued += 1
+
+    while events.consume(database, CONSUMER, handle, now=now, kinds=ARTICLE_EVENT_KINDS):
+        pass
+    return queued
+
+
+def ping_hub(poster: Poster, hub: str, topic: str) -> str:
+    """Tell an external hub that a topic changed (``hub.mode=publish``); raise to retry."""
+    body = urlencode({"hub.mode": "publish", "hub.topic": topic, "hub.url": topic}).encode()
+    try:
+        response = poster.post(hub, data=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+    except HttpStatusError as exc:
+        if 400 <= exc.status < 500 and exc.status not in (408, 429):
+            from syndicate.outbox import PermanentFailure
+
+            raise PermanentFailure(f"the hub refused the ping: HTTP {exc.status}") from None
+        raise
+    return f"hub answered {response.status}"
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The X-Hub-Signature value for a body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _claim(database: Database, *, now: datetime, limit: int) -> list[int]:
+    """Take due deliveries (or ones whose sender died) so no other process sends them."""
+    with database.transaction() as session:
+        candidates = session.scalars(
+            select(WebSubDelivery.id).where(or_(
+                (WebSubDelivery.state == DeliveryState.PENDING)
+                & (WebSubDelivery.next_attempt_at <= now),
+                (WebSubDelivery.state == DeliveryState.SENDING)
+                & (WebSubDelivery.lease_expires_at <= now),
+            )).order_by(WebSubDelivery.id).limit(limit)
+        ).all()
+    claimed = []
+    for delivery_id in candidates:
+        with database.transaction() as session:
+            result = session.execute(
+                update(WebSubDelivery)
+                .where(WebSubDelivery.id == delivery_id, or_(
+                    WebSubDelivery.state == DeliveryState.PENDING,
+                    (WebSubDelivery.state == DeliveryState.SENDING)
+                    & (WebSubDelivery.lease_expires_at <= now)))
+                .values(state=DeliveryState.SENDING, lease_expires_at=now + SEND_LEASE)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(delivery_id)
+    return claimed
+
+
+@dataclass
+class _Outgoing:
+    callback: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def send_due_deliveries(database: Database, poster: Poster, settings: FeedSettings, *,
+                        now: datetime, limit: int = 50) -> dict[str, int]:
+    """POST each claimed delivery's current topic body; record success, retry or the end."""
+    counts = {"delivered": 0, "retrying": 0, "failed": 0, "dropped": 0}
+    for delivery_id in _claim(database, now=now, limit=limit):
+        with database.transaction() as session:
+            outgoing = _prepare(session, delivery_id, settings, now=now)
+        if outgoing is None:
+            counts["dropped"] += 1
+            continue
+        status: int | None = None
+        error: str | None = None
+        try:
+            response = poster.post(outgoing.callback, data=outgoing.body,
+                                   headers=outgoing.headers)
+            status = response.status
+        except HttpStatusError as exc:
+            status, error = exc.status, str(exc)
+        except FetchError as exc:
+            error = str(exc)
+        with database.transaction() as session:
+            counts[_record(session, delivery_id, status, error, now=now)] += 1
+    return counts
+
+
+def _prepare(session: Session, delivery_id: int, settings: FeedSettings, *, now: datetime
+             ) -> _Outgoing | None:
+    delivery = session.get(WebSubDelivery, delivery_id)
+    if delivery is None:
+        return None
+    sub = delivery.subscription
+    newer = session.scalar(select(WebSubDelivery.id).where(
+        WebSubDelivery.subscription_id == sub.id, WebSubDelivery.id > delivery.id,
+        WebSubDelivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING])).limit(1))
+    key = topic_key(sub.topic, settings)
+    live = sub.state is SubscriptionState.ACTIVE and (
+        sub.lease_expires_at is None or sub.lease_expires_at > now)
+    if newer is not None or key is None or not live:
+        # A newer delivery will carry the newest body anyway.
+        delivery.state = DeliveryState.DROPPED
+        return None
+    try:
+        feed = render_feed(session, key, settings)
+    except FeedNotFound:
+        delivery.state = DeliveryState.DROPPED
+        return None
+    headers = {
+        "Content-Type": CONTENT_TYPES[key.fmt],
+        "Link": f'<{settings.hub_url}>; rel="hub", <{sub.topic}>; rel="self"',
+    }
+    if sub.secret:
+        headers["X-Hub-Signature"] = signature(sub.secret, feed.body)
+    return _Outgoing(sub.callback, feed.body, headers)
+
+
+def _record(session: Session, delivery_id: int, status: int | None, error: str | None, *,
+            now: datetime) -> str:
+    delivery = session.get(WebSubDelivery, delivery_id)
+    if delivery is None:
+        return "dropped"
+    sub = delivery.subscription
+    delivery.attempts += 1
+    delivery.last_status = status
+    delivery.last_error = error
+    delivery.lease_expires_at = None
+    if status is not None and 200 <= status < 300:
+        delivery.state = DeliveryState.DELIVERED
+        delivery.delivered_at = now
+        return "delivered"
+    if status == 410:
+        # The subscriber is gone for good: end the subscription (WebSub §7).
+        delivery.state = DeliveryState.DROPPED
+        sub.state = SubscriptionState.GONE
+        sub.last_error = "the callback answered 410 Gone"
+        sub.updated_at = now
+        _drop_pending(session, sub)
+        return "dropped"
+    sub.last_error = error or f"the callback answered HTTP {status}"
+    if delivery.attempts >= MAX_ATTEMPTS:
+        delivery.state = DeliveryState.FAILED
+        return "failed"
+    delivery.state = DeliveryState.PENDING
+    wait = BACKOFF_SECONDS[min(delivery.attempts, len(BACKOFF_SECONDS)) - 1]
+    delivery.next_attempt_at = now + timedelta(seconds=wait)
+    return "retrying"
+
+
+def run_hub(database: Database, poster: Poster, settings: FeedSettings, *, now: datetime
+            ) -> dict[str, Any]:
+    """One scheduler tick of the hub: verify, queue from events, send what is due."""
+    verified = verify_pending(database, poster, settings, now=now)
+    queued = consume_article_events(database, settings, now=now)
+    sent = send_due_deliveries(database, poster, settings, now=now)
+    with database.transaction() as session:
+        pruned = prune_deliveries(session, now=now)
+    return {"verified": verified, "queued": queued, **sent, "pruned": pruned}
+
+
+# ---------------------------------------------------------------------------------------------
+# Dashboard
+
+
+@dataclass(frozen=True)
+class TopicState:
+    subscribers: int
+    pending: int
+    failing: int
+    last_delivered_at: datetime | None
+
+
+def topic_states(session: Session) -> dict[str, TopicState]:
+    """Subscribers and delivery state per topic URL, for the dashboard (grouped queries)."""
+    active = WebSubSubscription.state == SubscriptionState.ACTIVE
+    subscribers = dict(session.execute(
+        select(WebSubSubscription.topic, func.count())
+        .where(active).group_by(WebSubSubscription.topic)).all())
+    waiting = [DeliveryState.PENDING, DeliveryState.SENDING]
+    rows = session.execute(
+        select(
+            WebSubSubscription.topic,
+            func.count().filter(WebSubDelivery.state.in_(waiting)),
+            func.count().filter(or_(
+                WebSubDelivery.state == DeliveryState.FAILED,
+                WebSubDelivery.state.in_(waiting) & (WebSubDelivery.attempts > 0))),
+            func.max(WebSubDelivery.delivered_at),
+        )
+        .join(WebSubDelivery.subscription)
+        .where(active)
+        .group_by(WebSubSubscription.topic)
+    ).all()
+    deliveries = {topic: (pending, failing, last) for topic, pending, failing, last in rows}
+    return {
+        topic: TopicState(count, *deliveries.get(topic, (0, 0, None)))
+        for topic, count in subscribers.items()
+    }
+
+
+def prune_deliveries(session: Session, *, now: datetime, keep: timedelta = timedelta(days=30)
+                     ) -> int:
+    """Forget settled deliveries older than ``keep`` so the table stays small."""
+    result = session.execute(
+        delete(WebSubDelivery).where(
+            WebSubDelivery.state.in_([DeliveryState.DELIVERED, DeliveryState.DROPPED,
+                                      DeliveryState.FAILED]),
+            WebSubDelivery.created_at < now - keep))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""LinkedIn posts: composing, scheduling, queue slots, auto-post rules and the dispatcher."""

@@ -1,0 +1,681 @@
+"""The dispatcher: claims due posts and publishes each exactly once, or says why not.
+
+The post row is the truth; APScheduler only ticks. One pass:
+
+1. **Claim** due rows in one short transaction (PostgreSQL ``FOR UPDATE SKIP LOCKED``;
+   SQLite ``BEGIN IMMEDIATE`` plus an ``UPDATE … WHERE state=…`` that must change one row):
+   ``scheduled``/``unknown`` → ``sending`` with a lease and a new attempt number. Rows left in
+   ``sending`` by a dead worker are recovered here: never started → claimed again; started
+   → ``unknown``.
+2. **Fence** before the request: a committed, fenced write of ``request_started_at``. A worker
+   whose lease was taken over cannot pass it, so it never calls LinkedIn.
+3. **Call** LinkedIn once.
+4. **Record** the result with a fenced write. An answer LinkedIn may or may not have acted
+   on (a timeout) becomes ``unknown``; it is settled later by sending the identical body
+   again: LinkedIn's ``DUPLICATE_POST`` names the post that exists, or the 201 shows the first
+   never landed. Nothing is ever retried blind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from syndicate import events
+from syndicate.clock import Clock
+from syndicate.crypto import TokenVault
+from syndicate.db import Database
+from syndicate.fetch import Fetcher, FetchError
+from syndicate.linkedin import client as li
+from syndicate.linkedin import services as connections
+from syndicate.linkedin.models import ConnectionState, LinkedInConnection, LinkedInTarget
+from syndicate.linkedin.text import escape_little_text
+from syndicate.posts.models import LinkedInImage, Post, PostState
+from syndicate.posts.services import record
+from syndicate.staff.models import User
+from syndicate.web.models import Alert
+from syndicate.web.services import raise_alert
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def version_alert_key(version: str) -> str:
+    return f"linkedin.version.{version}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    post_id: int
+    attempt: int
+    reconciling: bool
+
+
+@dataclass
+class DispatchResult:
+    claimed: int = 0
+    published: int = 0
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    waiting: int = 0
+    lost: int = 0
+    outcomes: dict[int, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = [f"{v} {k}" for k, v in vars(self).items() if isinstance(v, int) and v]
+        return ", ".join(parts)
+
+
+@dataclass
+class DispatchSettings:
+    site_url: str
+    lease: timedelta = timedelta(minutes=2)
+    missed_after: timedelta = timedelta(days=2)
+    max_retries: int = 5
+    backoff: timedelta = timedelta(seconds=60)
+    backoff_cap: timedelta = timedelta(hours=1)
+    reconcile_after: timedelta = timedelta(minutes=2)
+    static_folder: Path | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        client: li.LinkedInClient,
+        vault: TokenVault,
+        clock: Clock,
+        settings: DispatchSettings,
+        fetcher: Fetcher | None = None,
+        owner: str | None = None,
+        jitter: random.Random | None = None,
+    ) -> None:
+        self.database = database
+        self.client = client
+        self.vault = vault
+        self.clock = clock
+        self.settings = settings
+        self.fetcher = fetcher
+        self.owner = owner or worker_name()
+        self.random = jitter or random.Random()  # noqa: S311 (jitter, not secrets)
+
+    # --- claiming -------------------------------------------------------------------------
+
+    def sending_paused(self, session: Session) -> bool:
+        """A 426 for the configured version stops all sending until the setting changes."""
+        key = version_alert_key(self.client.version)
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(Alert)
+                .where(Alert.key == key, Alert.resolved_at.is_(None))
+            )
+            > 0
+        )
+
+    def claim(self, limit: int = 10) -> list[Claim]:
+        now = self.clock.now()
+        claims: list[Claim] = []
+        with self.database.write_transaction() as session:
+            if self.sending_paused(session):
+                return []
+            due = or_(
+                and_(Post.state.in_([PostState.SCHEDULED, PostState.UNKNOWN]), Post.due_at <= now),
+                and_(Post.state == PostState.SENDING, Post.lease_expires_at < now),
+            )
+            rows = session.execute(
+                select(Post.id, Post.state, Post.request_started_at, Post.lease_owner)
+                .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
+                .join(LinkedInConnection, LinkedInConnection.id == LinkedInTarget.connection_id)
+                # A post whose connection needs reconnecting waits; one stranded in
+                # "sending" by a dead worker is recovered whatever its connection's state.
+                .where(
+                    due,
+                    or_(
+                        LinkedInConnection.state == ConnectionState.ACTIVE,
+                        Post.state == PostState.SENDING,
+                    ),
+                )
+                .order_by(Post.due_at, Post.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=Post)
+            ).all()
+            for post_id, state, started, old_owner in rows:
+                if state is PostState.SENDING and started is not None:
+                    self._lost_after_sending(session, post_id, old_owner, now)
+                    continue
+                claim = self._take(session, post_id, state, now)
+                if claim is not None:
+                    claims.append(claim)
+        return claims
+
+    def _take(
+        self, session: Session, post_id: int, state: PostState, now: datetime
+    ) -> Claim | None:
+        condition = Post.state == state
+        if state is PostState.SENDING:
+            condition = and_(condition, Post.lease_expires_at < now)
+        changed = session.execute(
+            update(Post)
+            .where(Post.id == post_id, condition)
+            .values(
+                state=PostState.SENDING,
+                attempt=Post.attempt + 1,
+                lease_owner=self.owner,
+                lease_expires_at=now + self.settings.lease,
+                updated_at=now,
+                request_started_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed != 1:
+            return None
+        post = session.get(Post, post_id, populate_existing=True)
+        reconciling = state is PostState.UNKNOWN
+        detail = {
+            PostState.SCHEDULED: "claimed",
+            PostState.UNKNOWN: "claimed to settle an unknown outcome",
+            PostState.SENDING: "recovered from a worker that stopped before sending",
+        }[state]
+        post.state = state  # so that history shows where it came from
+        record(session, post, PostState.SENDING, now=now, actor=self.owner, detail=detail)
+        return Claim(post_id, post.attempt, reconciling)
+
+    def _lost_after_sending(
+        self, session: Session, post_id: int, old_owner: str | None, now: datetime
+    ) -> None:
+        post = session.get(Post, post_id)
+        post.lease_owner = None
+        post.due_at = now + self.settings.reconcile_after
+        record(
+            session,
+            post,
+            PostState.UNKNOWN,
+            now=now,
+            actor=self.owner,
+            detail=f"worker {old_owner} stopped after its request to LinkedIn left; "
+            "the outcome will be checked",
+        )
+
+    # --- one post -------------------------------------------------------------------------
+
+    def run_once(self, limit: int = 10) -> DispatchResult:
+        result = DispatchResult()
+        for claim in self.claim(limit):
+            result.claimed += 1
+            outcome = self.process(claim)
+            result.outcomes[claim.post_id] = outcome
+            if hasattr(result, outcome):
+                setattr(result, outcome, getattr(result, outcome) + 1)
+        return result
+
+    def run_until_idle(self, *, limit: int = 10, max_passes: int = 10_000) -> DispatchResult:
+        total = DispatchResult()
+        for _ in range(max_passes):
+            result = self.run_once(limit)
+            if not result.claimed:
+                break
+            for key, value in vars(result).items():
+                if isinstance(value, int):
+                    setattr(total, key, getattr(total, key) + value)
+            total.outcomes.update(result.outcomes)
+        return total
+
+    def _fenced(self, claim: Claim):  # noqa: ANN202
+        """Rows still ours: same owner, same attempt, still sending."""
+        return and_(
+            Post.id == claim.post_id,
+            Post.lease_owner == self.owner,
+            Post.attempt == claim.attempt,
+            Post.state == PostState.SENDING,
+        )
+
+    def process(self, claim: Claim) -> str:
+        now = self.clock.now()
+        with self.database.write_transaction() as session:
+            post = session.get(Post, claim.post_id)
+            target = post.target
+            connection = target.connection
+            if (
+                not claim.reconciling
+                and post.scheduled_at
+                and (now - post.scheduled_at > self.settings.missed_after)
+            ):
+                late = now - post.scheduled_at
+                return self._finish(
+                    session,
+                    claim,
+                    PostState.MISSED,
+                    now,
+                    detail=f"{_hours(late)} late; not sent (SYNDICATE_MISSED_AFTER)",
+                    notify=True,
+                )
+            if not claim.reconciling and self._over_daily_cap(session, target, now):
+                return self._defer_for_cap(session, claim, target, now)
+            try:
+                token = connections.access_token(session, connection, vault=self.vault, now=now)
+            except connections.ReconnectNeeded as exc:
+                return self._wait(session, claim, now, f"waiting: {exc}")
+            thumbnail = self._thumbnail(session, post, token, target.urn, now)
+            body = post_body(post, author=target.urn, thumbnail=thumbnail)
+            if not self._start_request(session, claim, now):
+                return "lost"
+        try:
+            urn = self.client.create_post(token, body)
+        except li.LinkedInError as exc:
+            return self._after_error(claim, exc)
+        return self._published(claim, urn, note="")
+
+    def _start_request(self, session: Session, claim: Claim, now: datetime) -> bool:
+        changed = session.execute(
+            update(Post)
+            .where(self._fenced(claim), Post.lease_expires_at > now)
+            .values(request_started_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed != 1:
+            log.warning("post %s: lease lost before sending; another worker has it", claim.post_id)
+            session.rollback()
+            return False
+        return True
+
+    def _published(self, claim: Claim, urn: str, *, note: str) -> str:
+        now = self.clock.now()
+        with self.database.write_transaction() as session:
+            post = self._fenced_post(session, claim)
+            if post is None:
+                log.warning(
+                    "post %s: published as %s but the lease was lost; the new owner will settle it",
+                    claim.post_id,
+                    urn,
+                )
+                return "lost"
+            post.linkedin_urn = urn
+            post.published_at = now
+            post.lease_owner = None
+            post.target.connection.last_used_at = now
+            record(
+                session,
+                post,
+                PostState.PUBLISHED,
+                now=now,
+                actor=self.owner,
+                detail=note or f"published as {urn}",
+                http_status=201 if not note else 422,
+            )
+            events.emit(
+                session,
+                "post.published",
+                str(post.id),
+                {
+                    "post_id": post.id,
+                    "urn": urn,
+                    "article": post.article.public_id,
+                    "target": post.target.urn,
+                },
+                now=now,
+            )
+        return "published"
+
+    def _fenced_post(self, session: Session, claim: Claim) -> Post | None:
+        return session.scalar(select(Post).where(self._fenced(claim)).with_for_update(of=Post))
+
+    def _after_error(self, claim: Claim, error: li.LinkedInError) -> str:
+        if isinstance(error, li.DuplicatePost):
+            if error.urn:
+                return self._published(
+                    claim,
+                    error.urn,
+                    note=(
+                        f"LinkedIn already had this post as {error.urn} (settled by its duplicate "
+                        "answer)"
+                    ),
+                )
+            return self._end(
+                claim,
+                PostState.NEEDS_ATTENTION,
+                error,
+                "LinkedIn calls it a duplicate but names no post; check LinkedIn",
+            )
+        now = self.clock.now()
+        with self.database.write_transaction() as session:
+            post = self._fenced_post(session, claim)
+            if post is None:
+                log.warning(
+                    "post %s: lost the lease while LinkedIn answered %s", claim.post_id, error
+                )
+                return "lost"
+            if isinstance(error, li.OutcomeUnknown):
+                return self._unknown(session, post, error, now)
+            if isinstance(error, li.AuthError):
+                connections.handle_auth_failure(session, post.target.connection, error, now=now)
+                return self._requeue(
+                    session,
+                    post,
+                    now,
+                    error,
+                    count=False,
+                    detail=f"waiting for reconnection: {error}",
+                )
+            if isinstance(error, li.VersionInactive):
+                raise_alert(
+                    session,
+                    version_alert_key(self.client.version),
+                    f"LinkedIn no longer accepts API version {self.client.version}. Sending "
+                    "is paused: set SYNDICATE_LINKEDIN_VERSION to a current version (YYYYMM) "
+                    "and restart. LinkedIn said: " + str(error),
+                    now=now,
+                    level="error",
+                )
+                return self._requeue(
+                    session,
+                    post,
+                    now,
+                    error,
+                    count=False,
+                    detail="paused: LinkedIn-Version is no longer active",
+                )
+            if error.retryable:
+                return self._retry(session, post, now, error)
+            return self._fail(session, post, now, error)
+
+    def _end(self, claim: Claim, state: PostState, error: li.LinkedInError, detail: str) -> str:
+        now = self.clock.now()
+        with self.database.write_transaction() as session:
+            post = self._fenced_post(session, claim)
+            if post is None:
+                return "lost"
+            post.last_error = f"{detail}: {error}"[:4000]
+            post.lease_owner = None
+            record(
+                session,
+                post,
+                state,
+                now=now,
+                actor=self.owner,
+                detail=detail,
+                http_status=error.status,
+            )
+            _notify(session, post, now)
+        return "failed"
+
+    def _unknown(self, session: Session, post: Post, error: li.LinkedInError, now: datetime) -> str:
+        post.retry_count += 1
+        post.last_error = str(error)[:4000]
+        post.lease_owner = None
+        if post.retry_count > self.settings.max_retries:
+            record(
+                session,
+                post,
+                PostState.NEEDS_ATTENTION,
+                now=now,
+                actor=self.owner,
+                detail="LinkedIn never confirmed or denied this post; check LinkedIn",
+            )
+            _notify(session, post, now)
+            return "failed"
+        post.due_at = now + self.settings.reconcile_after
+        record(
+            session,
+            post,
+            PostState.UNKNOWN,
+            now=now,
+            actor=self.owner,
+            detail=f"no answer from LinkedIn ({error}); will check at {post.due_at.isoformat()}",
+        )
+        if post.retry_count == 1:
+            _notify(session, post, now)
+        return "unknown"
+
+    def _retry(self, session: Session, post: Post, now: datetime, error: li.LinkedInError) -> str:
+        post.retry_count += 1
+        if post.retry_count > self.settings.max_retries:
+            return self._fail(
+                session, post, now, error, prefix=f"gave up after {post.retry_count} tries: "
+            )
+        delay = min(self.settings.backoff * 2 ** (post.retry_count - 1), self.settings.backoff_cap)
+        delay = delay * self.random.uniform(0.8, 1.2)
+        return self._requeue(
+            session,
+            post,
+            now,
+            error,
+            count=False,
+            delay=delay,
+            detail=f"LinkedIn answered {error.status or 'nothing'} ({error}); "
+            f"try {post.retry_count + 1} in {int(delay.total_seconds())} s",
+        )
+
+    def _requeue(
+        self,
+        session: Session,
+        post: Post,
+        now: datetime,
+        error: li.LinkedInError | None,
+        *,
+        count: bool,
+        detail: str,
+        delay: timedelta = timedelta(0),
+    ) -> str:
+        post.lease_owner = None
+        post.request_started_at = None
+        post.due_at = now + delay
+        if error is not None:
+            post.last_error = str(error)[:4000]
+        record(
+            session,
+            post,
+            PostState.SCHEDULED,
+            now=now,
+            actor=self.owner,
+            detail=detail,
+            http_status=error.status if error else None,
+        )
+        return "retried" if delay else "waiting"
+
+    def _fail(
+        self, session: Session, post: Post, now: datetime, error: li.LinkedInError, prefix: str = ""
+    ) -> str:
+        post.lease_owner = None
+        post.last_error = f"{prefix}{error}"[:4000]
+        record(
+            session,
+            post,
+            PostState.FAILED,
+            now=now,
+            actor=self.owner,
+            detail=post.last_error,
+            http_status=error.status,
+        )
+        _notify(session, post, now)
+        return "failed"
+
+    def _finish(
+        self,
+        session: Session,
+        claim: Claim,
+        state: PostState,
+        now: datetime,
+        *,
+        detail: str,
+        notify: bool,
+    ) -> str:
+        post = self._fenced_post(session, claim)
+        if post is None:
+            return "lost"
+        post.lease_owner = None
+        post.last_error = detail
+        record(session, post, state, now=now, actor=self.owner, detail=detail)
+        if notify:
+            _notify(session, post, now)
+        return "failed"
+
+    def _wait(self, session: Session, claim: Claim, now: datetime, detail: str) -> str:
+        post = self._fenced_post(session, claim)
+        if post is None:
+            return "lost"
+        return self._requeue(session, post, now, None, count=False, detail=detail)
+
+    def _over_daily_cap(self, session: Session, target: LinkedInTarget, now: datetime) -> bool:
+        if not target.daily_cap:
+            return False
+        zone = ZoneInfo(target.time_zone)
+        local = now.astimezone(zone)
+        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(
+            ZoneInfo("UTC")
+        )
+        sent = (
+            session.scalar(
+                select(func.count())
+                .select_from(Post)
+                .where(
+                    Post.target_id == target.id,
+                    Post.state == PostState.PUBLISHED,
+                    Post.published_at >= day_start,
+                )
+            )
+            or 0
+        )
+        return sent >= target.daily_cap
+
+    def _defer_for_cap(
+        self, session: Session, claim: Claim, target: LinkedInTarget, now: datetime
+    ) -> str:
+        post = self._fenced_post(session, claim)
+        if post is None:
+            return "lost"
+        zone = ZoneInfo(target.time_zone)
+        tomorrow = (now.astimezone(zone) + timedelta(days=1)).date()
+        local_time = (post.scheduled_at or now).astimezone(zone).time()
+        from syndicate.posts.services import from_local
+
+        later = from_local(tomorrow, local_time, target.time_zone).instant
+        return self._requeue(
+            session,
+            post,
+            now,
+            None,
+            count=False,
+            delay=later - now,
+            detail=f"{target.display_name} reached its daily cap of "
+            f"{target.daily_cap}; moved to {later.isoformat()}",
+        )
+
+    # --- thumbnails -----------------------------------------------------------------------
+
+    def _thumbnail(
+        self, session: Session, post: Post, token: str, owner: str, now: datetime
+    ) -> str | None:
+        """The image URN for the card, uploaded once per article and owner and reused."""
+        if not post.thumbnail_url:
+            return None
+        cached = session.scalar(
+            select(LinkedInImage.image_urn).where(
+                LinkedInImage.article_id == post.article_id,
+                LinkedInImage.owner_urn == owner,
+                LinkedInImage.source_url == post.thumbnail_url,
+            )
+        )
+        if cached:
+            return cached
+        try:
+            data = self._image_bytes(post.thumbnail_url)
+            upload = self.client.initialize_image_upload(token, owner)
+            image = self.client.upload_image(token, upload, data)
+        except (FetchError, li.LinkedInError, OSError) as exc:
+            # A card without its picture is better than no post: say so and go on.
+            record(
+                session,
+                post,
+                PostState.SENDING,
+                now=now,
+                actor=self.owner,
+                detail=f"thumbnail not attached: {exc}",
+            )
+            return None
+        session.add(
+            LinkedInImage(
+                article_id=post.article_id,
+                owner_urn=owner,
+                source_url=post.thumbnail_url,
+                image_urn=image,
+                uploaded_at=now,
+            )
+        )
+        session.flush()
+        return image
+
+    def _image_bytes(self, url: str) -> bytes:
+        own_static = self.settings.site_url + "/static/"
+        if self.settings.static_folder and url.startswith(own_static):
+            # Our own files are read from disk: no request to ourselves.
+            path = (self.settings.static_folder / url.removeprefix(own_static)).resolve()
+            if self.settings.static_folder.resolve() in path.parents and path.is_file():
+                return path.read_bytes()
+        if self.fetcher is None:
+            raise FetchError("no fetcher configured for remote thumbnails")
+        return self.fetcher.get(url).body
+
+
+def post_body(post: Post, *, author: str, thumbnail: str | None) -> dict[str, Any]:
+    """The Posts API body: an article card LinkedIn cannot scrape itself, so we fill it."""
+    article: dict[str, Any] = {"source": post.link_url, "title": post.card_title}
+    if post.card_description:
+        article["description"] = post.card_description
+    if thumbnail:
+        article["thumbnail"] = thumbnail
+    return {
+        "author": author,
+        "commentary": escape_little_text(post.commentary),
+        "visibility": "PUBLIC",
+        "distribution": {
+            "feedDistribution": "MAIN_FEED",
+            "targetEntities": [],
+            "thirdPartyDistributionChannels": [],
+        },
+        "content": {"article": article},
+        "lifecycleState": "PUBLISHED",
+        "isReshareDisabledByAuthor": False,
+    }
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f} hours" if hours >= 2 else f"{delta.total_seconds() / 60:.0f} minutes"
+
+
+def _notify(session: Session, post: Post, now: datetime) -> None:
+    """Email the staff member who scheduled the post about its trouble."""
+    if post.created_by_id is None:
+        return
+    user = session.get(User, post.created_by_id)
+    if user is None or not user.is_active:
+        return
+    from syndicate.mail.services import queue_mail
+
+    state = post.state.value.replace("_", " ")
+    queue_mail(
+        session,
+        to=user.email,
+        now=now,
+        subject=f"LinkedIn post {state}: {post.card_title[:80]}",
+        text=(
+            f"The post of “{post.article.title}” to {post.target.display_name} is {state}.\n\n"
+            f"{post.last_error}\n\nSee it in the dashboard under Posts."
+        ),
+    )

@@ -1,0 +1,55 @@
+import pytest
+from sqlalchemy import select
+
+from syndicate import events
+from syndicate.events import EventCursor
+
+
+def _emit(session, clock, n):
+    for i in range(n):
+        events.emit(session, "article.published", f"id-{i}", {"i": i}, now=clock.now())
+    session.commit()
+
+
+def test_each_subscriber_sees_every_event_once_in_order(app, session, clock):
+    _emit(session, clock, 3)
+    database = app.extensions["database"]
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+    for name in seen:
+        handled = events.consume(
+            database, name, lambda s, e, n=name: seen[n].append(e.payload["i"]), now=clock.now()
+        )
+        assert handled == 3
+    assert seen == {"a": [0, 1, 2], "b": [0, 1, 2]}
+    assert events.consume(database, "a", lambda s, e: seen["a"].append(-1), now=clock.now()) == 0
+
+
+def test_a_failing_handler_keeps_the_event_for_next_time(app, session, clock):
+    _emit(session, clock, 2)
+    database = app.extensions["database"]
+
+    def explode(_session, _event):
+        raise RuntimeError("downstream is down")
+
+    with pytest.raises(RuntimeError):
+        events.consume(database, "fragile", explode, now=clock.now())
+    seen = []
+    events.consume(database, "fragile", lambda s, e: seen.append(e.subject), now=clock.now())
+    assert seen == ["id-0", "id-1"]
+    cursor = session.scalar(select(EventCursor).where(EventCursor.subscriber == "fragile"))
+    assert cursor.last_event_id > 0
+
+
+def test_kinds_filter_skips_other_events_but_moves_past_them(app, session, clock):
+    events.emit(session, "article.published", "x", {}, now=clock.now())
+    events.emit(session, "share.created", "y", {}, now=clock.now())
+    session.commit()
+    seen = []
+    handled = events.consume(
+        app.extensions["database"],
+        "only-articles",
+        lambda s, e: seen.append(e.kind),
+        now=clock.now(),
+        kinds={"article.published"},
+    )
+    assert handled == 2 and seen == ["article.published"]
