@@ -16,8 +16,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 
 run: $(VENV)/.installed
 	$(BIN)/syndicate db upgrade
-	$(BIN)/syndicate demo --if-empty
-	$(BIN)/syndicate serve --with-scheduler
+	SYNDICATE_LINKEDIN_SANDBOX=$${SYNDICATE_LINKEDIN_SANDBOX-1} $(BIN)/syndicate demo --if-empty
+	SYNDICATE_LINKEDIN_SANDBOX=$${SYNDICATE_LINKEDIN_SANDBOX-1} $(BIN)/syndicate serve --with-scheduler
 
 # pytest exits 5 when it collected no test: that is a failure here.
 test: $(VENV)/.installed

@@ -67,6 +67,13 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
+        "RATELIMIT_STORAGE_URI",
+        "memory://",
+        _as_str,
+        "Rate-limit counters: memory:// (one process) or redis://host:6379/0 (shared by "
+        "every worker, needed with several).",
+    ),
+    Setting(
         "ENV",
         "development",
         _as_str,

@@ -25,13 +25,14 @@ from syndicate.staff.forms import (
     ProfileForm,
 )
 from syndicate.staff.models import ApiToken, Role, User
-from syndicate.web.security import safe_next
+from syndicate.web.security import limiter, safe_next
 
 bp = Blueprint("staff", __name__)
 api_bp = Blueprint("staff_api", __name__, url_prefix="/api/v1")
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute;50 per hour", methods=["POST"])
 def login() -> str | Response:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():

@@ -5,10 +5,18 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, Response
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 csrf = CSRFProtect()
+# One limiter for the process; each app's init_app gives it that app's storage
+# (SYNDICATE_RATELIMIT_STORAGE_URI: memory:// per process, redis:// shared by all workers).
+# The key is the client address as ProxyFix leaves it, so X-Forwarded-For is only believed
+# from as many proxies as SYNDICATE_PROXY_FIX_X_FOR says.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True,
+                  strategy="moving-window")
 
 CSP = (
     "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
@@ -18,6 +26,7 @@ CSP = (
 
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    limiter.init_app(app)
     hops = app.config["PROXY_FIX_X_FOR"]
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]

@@ -225,3 +225,15 @@ def test_another_users_token_cannot_be_revoked(client, make_user, login, session
     assert client.post(f"/dashboard/tokens/{token.id}/revoke").status_code == 404
     session.refresh(token)
     assert token.revoked_at is None
+
+
+def test_login_attempts_are_rate_limited_per_address(client, make_user):
+    make_user(email="ed@example.test")
+    answers = [client.post("/login", data={"email": "ed@example.test", "password": "guess"})
+               .status_code for _ in range(11)]
+    assert answers[:10] == [401] * 10
+    assert answers[10] == 429
+    # Another address is not held back by the first one's failures.
+    other = client.post("/login", data={"email": "ed@example.test", "password": "guess"},
+                        environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert other.status_code == 401
