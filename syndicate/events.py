@@ -53,15 +53,29 @@ def emit(
     now: datetime,
     actor_id: int | None = None,
 ) -> Event:
+    return emit_many(session, [(kind, subject, payload)], now=now, actor_id=actor_id)[0]
+
+
+def emit_many(
+    session: Session,
+    items: Iterable[tuple[str, str, dict[str, Any]]],
+    *,
+    now: datetime,
+    actor_id: int | None = None,
+) -> list[Event]:
+    """Emit several (kind, subject, payload) events with one flush (bulk imports)."""
     if session.get_bind().dialect.name == "postgresql":
         # Subscribers read past the last id they saw, so ids must become visible in order:
         # writers of events take turns until commit (article changes are rare; SQLite
         # serialises writers anyway).
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
-    event = Event(kind=kind, subject=subject, payload=payload, created_at=now, actor_id=actor_id)
-    session.add(event)
+    created = [
+        Event(kind=kind, subject=subject, payload=payload, created_at=now, actor_id=actor_id)
+        for kind, subject, payload in items
+    ]
+    session.add_all(created)
     session.flush()
-    return event
+    return created
 
 
 Handler = Callable[[Session, Event], None]

@@ -189,7 +189,7 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-def _get_or_create(session: Session, model: type, name: str) -> Author | Category | Tag:
+def get_or_create(session: Session, model: type, name: str) -> Author | Category | Tag:
     name = re.sub(r"\s+", " ", name).strip()[:200]
     slug = slugify(name)
     found = session.scalar(select(model).where(model.slug == slug))
@@ -201,15 +201,15 @@ def _get_or_create(session: Session, model: type, name: str) -> Author | Categor
 
 
 def authors_named(session: Session, names: Sequence[str]) -> list[Author]:
-    return _unique([_get_or_create(session, Author, n) for n in names if n.strip()])
+    return _unique([get_or_create(session, Author, n) for n in names if n.strip()])
 
 
 def categories_named(session: Session, names: Sequence[str]) -> list[Category]:
-    return _unique([_get_or_create(session, Category, n) for n in names if n.strip()])
+    return _unique([get_or_create(session, Category, n) for n in names if n.strip()])
 
 
 def tags_named(session: Session, names: Sequence[str]) -> list[Tag]:
-    return _unique([_get_or_create(session, Tag, n) for n in names if n.strip()])
+    return _unique([get_or_create(session, Tag, n) for n in names if n.strip()])
 
 
 def _unique(items: list) -> list:
@@ -234,7 +234,7 @@ class ArticleInput:
     tags: list[str] = field(default_factory=list)
 
 
-def _validate(data: ArticleInput) -> None:
+def validate_input(data: ArticleInput) -> None:
     title = data.title.strip()
     if not title:
         raise ArticleError("An article needs a title.", "title")
@@ -250,16 +250,16 @@ def _validate(data: ArticleInput) -> None:
         raise ArticleError("Describe the hero image in its alt text.", "hero_image_alt")
 
 
-def _unique_slug(session: Session, wanted: str, article_id: int | None) -> str:
+def unique_slug(session: Session, wanted: str, article_id: int | None) -> str:
     slug, n = wanted, 2
-    while _slug_owner(session, slug) not in (None, article_id):
+    while slug_owner(session, slug) not in (None, article_id):
         suffix = f"-{n}"
         slug = wanted[: MAX_SLUG - len(suffix)] + suffix
         n += 1
     return slug
 
 
-def _slug_owner(session: Session, slug: str) -> int | None:
+def slug_owner(session: Session, slug: str) -> int | None:
     owner = session.scalar(select(Article.id).where(Article.slug == slug))
     if owner is None:
         owner = session.scalar(select(SlugHistory.article_id).where(SlugHistory.slug == slug))
@@ -267,16 +267,16 @@ def _slug_owner(session: Session, slug: str) -> int | None:
 
 
 def _apply(session: Session, article: Article, data: ArticleInput, *, now: datetime) -> None:
-    _validate(data)
+    validate_input(data)
     if data.slug:
         slug = check_slug(data.slug.strip())
-        owner = _slug_owner(session, slug)
+        owner = slug_owner(session, slug)
         if owner not in (None, article.id):
             raise SlugTaken(f"The slug {slug!r} belongs to another article.", "slug")
     elif article.slug:
         slug = article.slug
     else:
-        slug = _unique_slug(session, slugify(data.title), article.id)
+        slug = unique_slug(session, slugify(data.title), article.id)
     if article.slug and slug != article.slug:
         _remember_slug(session, article, article.slug, now=now)
     article.slug = slug
@@ -347,7 +347,7 @@ def update_article(
                 session,
                 "article.updated",
                 article.public_id,
-                _event_payload(article, old_slug=old_slug),
+                event_payload(article, old_slug=old_slug),
                 now=now,
                 actor_id=actor_id,
             )
@@ -356,7 +356,7 @@ def update_article(
             session,
             "article.moved",
             article.public_id,
-            _event_payload(article, old_slug=old_slug),
+            event_payload(article, old_slug=old_slug),
             now=now,
             actor_id=actor_id,
         )
@@ -382,7 +382,7 @@ def publish_article(
         article.updated_at = now
     kind = "article.published" if first_time else "article.republished"
     events.emit(
-        session, kind, article.public_id, _event_payload(article), now=now, actor_id=actor_id
+        session, kind, article.public_id, event_payload(article), now=now, actor_id=actor_id
     )
     session.flush()
 
@@ -398,14 +398,14 @@ def unpublish_article(
         session,
         "article.unpublished",
         article.public_id,
-        _event_payload(article),
+        event_payload(article),
         now=now,
         actor_id=actor_id,
     )
     session.flush()
 
 
-def _event_payload(article: Article, old_slug: str | None = None) -> dict:
+def event_payload(article: Article, old_slug: str | None = None) -> dict:
     payload = {
         "article_id": article.id,
         "slug": article.slug,

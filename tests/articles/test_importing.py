@@ -1,0 +1,624 @@
+"""Importing from the publisher's site, against a real site served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from syndicate import create_app
+from syndicate.articles import importing
+from syndicate.articles.models import Article, ArticleStatus, Source, SourceKind
+from syndicate.clock import FixedClock
+from syndicate.db import get_database
+from syndicate.events import Event
+from syndicate.fetch import Fetcher
+from tests.articles.publisher_site import PublisherSite, Response
+from tests.conftest import START, app_config
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, object]:
+    return {"FETCH_MAX_BYTES": 200_000, "FETCH_TIMEOUT": 5}
+
+
+@pytest.fixture
+def fetcher(app: Flask) -> Fetcher:
+    return Fetcher.from_config(app.config)
+
+
+@pytest.fixture
+def run_import(session: Session, fetcher: Fetcher, clock: FixedClock):  # noqa: ANN201
+    def run(url: str, **options: object) -> importing.ImportSummary:
+        summary = importing.import_url(session, url, fetcher=fetcher, now=clock.now(), **options)
+        session.flush()
+        return summary
+
+    return run
+
+
+def articles(session: Session) -> list[Article]:
+    session.expire_all()
+    return list(session.scalars(select(Article).order_by(Article.published_at)))
+
+
+def events(session: Session, kind: str) -> list[Event]:
+    return list(session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
+
+
+def by_title(session: Session, title: str) -> Article:
+    return session.scalars(select(Article).where(Article.title == title)).one()
+
+
+# --- feeds --------------------------------------------------------------------------------
+
+def test_feed_import_creates_published_articles_with_their_metadata(
+        session, run_import, publisher_site: PublisherSite):
+    summary = run_import(f"{publisher_site.url}/feed.xml")
+
+    assert (summary.new, summary.updated, summary.unchanged, summary.failed) == (3, 0, 0, 1)
+    assert str(summary) == "3 new, 0 updated, 0 unchanged, 1 failed"
+    quiet = by_title(session, "The “quiet” revolution — how feeds came back")
+    assert quiet.status is ArticleStatus.PUBLISHED
+    assert quiet.published_at == datetime(2026, 2, 2, 7, 30, tzinfo=UTC)
+    assert [a.name for a in quiet.authors] == ["Zoë Šimić", "Łukasz Nowak"]
+    assert [c.name for c in quiet.categories] == ["Culture"]
+    assert sorted(t.name for t in quiet.tags) == ["feeds", "web"]
+    assert quiet.slug == "quiet-revolution"
+    assert quiet.canonical_url == publisher_site.link("quiet-revolution")
+    assert quiet.source_guid == "urn:site:quiet-revolution"
+    assert quiet.summary == "Why feeds matter again."
+    assert "“I never left,” says Zoë." in quiet.body_html
+    # Relative links in the content point at the publisher's site.
+    assert f'href="{publisher_site.url}/articles/older-piece"' in quiet.body_html
+    assert (f'srcset="{publisher_site.url}/images/inline.jpg 1x, '
+            f'{publisher_site.url}/images/inline-2x.jpg 2x"') in quiet.body_html
+    assert quiet.hero_image_url == f"{publisher_site.url}/images/quiet.jpg"
+    # RSS has no alt text for media; the title stands in (services require one).
+    assert quiet.hero_image_alt == quiet.title
+    source = session.get(Source, summary.source_id)
+    assert source.kind is SourceKind.FEED and quiet.source_id == source.id
+    assert len(events(session, "article.published")) == 3
+
+
+def test_feed_broken_item_is_reported_and_the_rest_imported(
+        session, run_import, publisher_site):
+    summary = run_import(f"{publisher_site.url}/feed.xml")
+
+    assert summary.failures == [importing.ImportFailure(
+        "urn:site:broken", "it has neither a title nor a link")]
+    assert len(articles(session)) == 3
+    assert session.scalar(select(Article).where(Article.source_guid == "urn:site:broken")) is None
+
+
+def test_feed_reimport_unchanged_changes_nothing_and_emits_nothing(
+        session, run_import, publisher_site):
+    run_import(f"{publisher_site.url}/feed.xml")
+    before = {a.id: (a.updated_at, a.content_hash) for a in articles(session)}
+    event_count = session.scalar(select(func.count()).select_from(Event))
+
+    summary = run_import(f"{publisher_site.url}/feed.xml")
+
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 0, 3)
+    assert {a.id: (a.updated_at, a.content_hash) for a in articles(session)} == before
+    assert session.scalar(select(func.count()).select_from(Event)) == event_count
+    assert session.scalar(select(func.count()).select_from(Source)) == 1
+
+
+def test_feed_changed_item_updates_its_article_with_one_event(
+        session, run_import, publisher_site, clock):
+    run_import(f"{publisher_site.url}/feed.xml")
+    publisher_site.articles["sailing-north"].body = "<p>Day one, rewritten.</p>"
+    publisher_site.articles["budget-2026"].keywords = ["budget", "tax", "households"]
+    clock.advance(timedelta(hours=1))
+
+    summary = run_import(f"{publisher_site.url}/feed.xml")
+
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 2, 1)
+    sailing = by_title(session, "Sailing north: a journal")
+    assert sailing.body_html == "<p>Day one, rewritten.</p>"
+    assert sailing.updated_at == clock.now()
+    budget = by_title(session, "Budget 2026 explained")
+    assert sorted(t.slug for t in budget.tags) == ["budget", "households", "tax"]
+    updated = events(session, "article.updated")
+    assert sorted(e.subject for e in updated) == sorted([sailing.public_id, budget.public_id])
+    assert len(articles(session)) == 3
+
+
+def test_feed_without_guids_matches_by_canonical_url(session, run_import, publisher_site):
+    run_import(f"{publisher_site.url}/noguid.xml")
+    publisher_site.articles["sailing-north"].title = "Sailing north: the whole journal"
+
+    summary = run_import(f"{publisher_site.url}/noguid.xml")
+
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 1, 2)
+    assert [a.title for a in articles(session)] == [
+        "The “quiet” revolution — how feeds came back", "Sailing north: the whole journal",
+        "Budget 2026 explained"]
+    assert all(a.source_guid is None for a in articles(session))
+
+
+def test_feed_item_matches_an_article_written_here_by_canonical_url(
+        session, run_import, publisher_site, make_article):
+    mine = make_article(title="Draft of sailing", canonical_url=publisher_site.link(
+        "sailing-north"))
+
+    summary = run_import(f"{publisher_site.url}/feed.xml")
+
+    assert (summary.new, summary.updated) == (2, 1)
+    session.refresh(mine)
+    assert mine.title == "Sailing north: a journal"
+    assert mine.source_id == summary.source_id
+    assert mine.source_guid == "urn:site:sailing-north"
+    assert len(articles(session)) == 3
+
+
+def test_feed_repeating_a_guid_makes_no_duplicate(session, run_import, publisher_site):
+    feed = publisher_site.rss(broken=False)
+    doubled = feed.replace(b"</channel>", feed[feed.index(b"<item>"):feed.index(b"</item>") + 7]
+                           + b"</channel>")
+    publisher_site.extra["/doubled.xml"] = Response(content_type="application/rss+xml",
+                                                    body=doubled)
+
+    summary = run_import(f"{publisher_site.url}/doubled.xml")
+
+    assert (summary.new, summary.unchanged, summary.failed) == (3, 1, 0)
+    assert len(articles(session)) == 3
+
+
+def test_feed_item_with_unreadable_date_or_overlong_title_is_skipped(
+        session, run_import, publisher_site):
+    publisher_site.articles["sailing-north"].published = "the day after tomorrow"
+    publisher_site.articles["budget-2026"].title = "B" * 501
+
+    summary = run_import(f"{publisher_site.url}/feed.xml")
+
+    reasons = {f.item: f.reason for f in summary.failures}
+    assert reasons["urn:site:sailing-north"] == \
+        "its date 'the day after tomorrow' is not a date"
+    assert reasons["urn:site:budget-2026"] == "A title has at most 500 characters."
+    assert [a.slug for a in articles(session)] == ["quiet-revolution"]
+
+
+def test_atom_feed_entries_inherit_the_feed_author(session, run_import, publisher_site):
+    summary = run_import(f"{publisher_site.url}/atom.xml")
+
+    assert (summary.new, summary.failed) == (3, 0)
+    budget = by_title(session, "Budget 2026 explained")
+    assert [a.name for a in budget.authors] == ["Redaktion Ünterwegs"]
+    assert [c.name for c in budget.categories] == ["Politics"]
+    assert budget.body_html == "<p>Numbers, plainly.</p><ul><li>One</li><li>Two</li></ul>"
+    assert budget.source_guid == "tag:example.test,2026:budget-2026"
+
+
+def test_feed_body_naming_a_local_file_is_parsed_not_opened(
+        session, run_import, publisher_site, tmp_path):
+    local_feed = tmp_path / "local.xml"
+    local_feed.write_bytes(publisher_site.rss())
+    publisher_site.extra["/path.xml"] = Response(content_type="application/rss+xml",
+                                                 body=str(local_feed).encode())
+
+    with pytest.raises(importing.SourceError, match="is not an RSS or Atom feed"):
+        run_import(f"{publisher_site.url}/path.xml", kind="feed")
+    assert articles(session) == []
+
+
+def test_feed_followed_through_a_redirect_is_imported(session, run_import, publisher_site):
+    summary = run_import(f"{publisher_site.url}/feed-moved")
+
+    assert summary.new == 3
+    assert session.get(Source, summary.source_id).url == f"{publisher_site.url}/feed-moved"
+
+
+def test_feed_without_content_takes_the_page_body_only_when_asked(
+        session, run_import, publisher_site):
+    feed = re.sub(rb"<content:encoded>.*?</content:encoded>", b"",
+                  publisher_site.rss(broken=False), flags=re.S)
+    publisher_site.extra["/summaries.xml"] = Response(content_type="application/rss+xml",
+                                                      body=feed)
+
+    run_import(f"{publisher_site.url}/summaries.xml")
+
+    assert by_title(session, "Sailing north: a journal").body_html == "A week on the water."
+    assert publisher_site.requests == ["/summaries.xml"]
+
+    summary = run_import(f"{publisher_site.url}/summaries.xml", fetch_pages=True)
+
+    assert (summary.updated, summary.failed) == (3, 0)
+    sailing = by_title(session, "Sailing north: a journal")
+    assert sailing.body_html == "<p>Day one. The wind — finally — turned.</p>"
+    assert sailing.summary == "A week on the water."
+
+
+def test_batch_refused_by_the_database_is_stored_item_by_item(
+        session, publisher_site, make_article, clock):
+    # Another writer took a slug after it was looked up: the batch insert fails.
+    make_article(title="Someone else's", slug="sailing-north")
+    source = Source(url=f"{publisher_site.url}/feed.xml", kind=SourceKind.FEED,
+                    created_at=clock.now())
+    session.add(source)
+    session.flush()
+    summary = importing.ImportSummary(source_id=source.id)
+    index = importing._Index(session, source)
+    creator = importing._Creator(session, index, summary, source=source, now=clock.now(),
+                                 actor_id=None)
+    creator.slugs.checked.add("sailing-north")
+    items = importing.parse_feed(publisher_site.rss(broken=False), url=source.url)
+
+    for item in items:
+        creator.add(item)
+    creator.flush()
+
+    assert (summary.new, summary.failed) == (3, 0)
+    slugs = session.scalars(select(Article.slug).where(Article.source_id == source.id)).all()
+    assert sorted(slugs) == ["budget-2026", "quiet-revolution", "sailing-north-2"]
+    assert len(events(session, "article.published")) == 4
+
+
+# --- refusals -----------------------------------------------------------------------------
+
+def test_redirect_to_metadata_address_is_refused_and_stores_nothing(
+        session, run_import, publisher_site):
+    with pytest.raises(importing.SourceError) as refused:
+        run_import(f"{publisher_site.url}/to-metadata")
+
+    assert str(refused.value) == (
+        "169.254.169.254 is not a public address; fetching it is refused")
+    assert articles(session) == []
+    assert session.scalar(select(func.count()).select_from(Source)) == 0
+
+
+def test_oversized_body_is_refused_and_stores_nothing(session, run_import, publisher_site):
+    with pytest.raises(importing.SourceError, match="more than 200000"):
+        run_import(f"{publisher_site.url}/huge.xml")
+
+    assert articles(session) == []
+    assert session.scalar(select(func.count()).select_from(Source)) == 0
+
+
+def test_unrecognised_document_is_refused(session, run_import, publisher_site):
+    publisher_site.extra["/data.json"] = Response(content_type="application/json",
+                                                  body=b'{"items": []}')
+
+    with pytest.raises(importing.SourceError, match="not an RSS or Atom feed, a sitemap"):
+        run_import(f"{publisher_site.url}/data.json")
+
+
+# --- sitemaps and pages -------------------------------------------------------------------
+
+def test_sitemap_imports_pages_with_json_ld_and_open_graph(
+        session, run_import, publisher_site):
+    summary = run_import(f"{publisher_site.url}/sitemap.xml")
+
+    assert (summary.new, summary.failed) == (4, 0)
+    assert session.get(Source, summary.source_id).kind is SourceKind.SITEMAP
+    quiet = by_title(session, "The “quiet” revolution — how feeds came back")
+    assert quiet.summary == "Why feeds matter again."
+    assert [a.name for a in quiet.authors] == ["Zoë Šimić", "Łukasz Nowak"]
+    assert [c.name for c in quiet.categories] == ["Culture"]
+    assert sorted(t.name for t in quiet.tags) == ["feeds", "web"]
+    assert quiet.published_at == datetime(2026, 2, 2, 7, 30, tzinfo=UTC)
+    assert quiet.canonical_url == publisher_site.link("quiet-revolution")
+    assert quiet.hero_image_url == f"{publisher_site.url}/images/quiet.jpg"
+    assert quiet.hero_image_alt == "A reader holding a tablet"
+    # The readable body: the article's text without page chrome, scripts or forms.
+    assert "“I never left,” says Zoë." in quiet.body_html
+    assert f'src="{publisher_site.url}/images/inline.jpg"' in quiet.body_html
+    assert f'{publisher_site.url}/images/inline-2x.jpg 2x"' in quiet.body_html
+    for chrome in ("Home", "Related", "Share this", "alert", "subscribe", "By someone"):
+        assert chrome not in quiet.body_html
+    og_only = by_title(session, "Only OpenGraph here")
+    assert og_only.summary == "Described by OpenGraph alone."
+    assert [a.name for a in og_only.authors] == ["Mira Čolak"]
+    assert [c.name for c in og_only.categories] == ["Science"]
+    assert sorted(t.name for t in og_only.tags) == ["rockets", "space"]
+    assert og_only.published_at == datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+    assert og_only.body_html == "<h2>Launch day</h2><p>The rocket rose at dawn.</p>"
+
+
+def test_sitemap_index_follows_its_child_sitemaps(session, run_import, publisher_site):
+    summary = run_import(f"{publisher_site.url}/sitemap_index.xml")
+
+    assert (summary.new, summary.failed) == (3, 0)
+    assert {"/sitemap-1.xml", "/sitemap-2.xml"} <= set(publisher_site.requests)
+
+
+def test_sitemap_reimport_skips_pages_not_modified_since(
+        session, run_import, publisher_site, clock):
+    run_import(f"{publisher_site.url}/sitemap.xml")
+    publisher_site.requests.clear()
+
+    summary = run_import(f"{publisher_site.url}/sitemap.xml")
+
+    assert (summary.new, summary.updated, summary.unchanged) == (0, 0, 4)
+    assert publisher_site.requests == ["/sitemap.xml"]
+    publisher_site.sitemap_lastmod = (clock.now() + timedelta(minutes=5)).isoformat()
+    publisher_site.articles["budget-2026"].body = "<p>Numbers, corrected.</p>"
+    clock.advance(timedelta(minutes=10))
+
+    summary = run_import(f"{publisher_site.url}/sitemap.xml")
+
+    assert (summary.updated, summary.unchanged) == (1, 3)
+    assert by_title(session, "Budget 2026 explained").body_html == "<p>Numbers, corrected.</p>"
+
+
+def test_sitemap_and_feed_of_one_site_share_articles(session, run_import, publisher_site):
+    run_import(f"{publisher_site.url}/sitemap.xml")
+
+    summary = run_import(f"{publisher_site.url}/feed.xml")
+
+    assert summary.new == 0
+    assert len(articles(session)) == 4
+
+
+def test_single_page_is_recognised_and_imported(session, run_import, publisher_site):
+    url = publisher_site.link("sailing-north")
+
+    summary = run_import(url)
+
+    assert summary.new == 1
+    assert session.get(Source, summary.source_id).kind is SourceKind.PAGE
+    article = by_title(session, "Sailing north: a journal")
+    assert article.body_html == "<p>Day one. The wind — finally — turned.</p>"
+    assert run_import(url).unchanged == 1
+
+
+def test_sitemap_page_that_cannot_be_fetched_is_reported(session, run_import, publisher_site):
+    publisher_site.extra["/articles/sailing-north"] = Response(status=500, body=b"oops")
+
+    summary = run_import(f"{publisher_site.url}/sitemap.xml")
+
+    assert summary.new == 3
+    assert [f.reason for f in summary.failures] == [
+        f"{publisher_site.link('sailing-north')} answered HTTP 500"]
+
+
+# --- the command --------------------------------------------------------------------------
+
+def test_cli_import_prints_the_summary_and_failures(runner, session, publisher_site):
+    result = runner.invoke(args=["import", f"{publisher_site.url}/feed.xml"])
+
+    assert result.exit_code == 0, result.output
+    assert "3 new, 0 updated, 0 unchanged, 1 failed" in result.output
+    assert "urn:site:broken: it has neither a title nor a link" in result.output
+    assert len(articles(session)) == 3
+
+
+def test_cli_import_refused_fetch_exits_with_the_guard_message(runner, session,
+                                                               publisher_site):
+    result = runner.invoke(args=["import", f"{publisher_site.url}/to-metadata"])
+
+    assert result.exit_code == 1
+    assert "169.254.169.254 is not a public address; fetching it is refused" in result.output
+    assert session.scalar(select(func.count()).select_from(Source)) == 0
+
+
+def test_cli_import_every_schedules_the_source(runner, session, publisher_site, clock):
+    result = runner.invoke(args=["import", f"{publisher_site.url}/feed.xml", "--every", "30"])
+
+    assert result.exit_code == 0, result.output
+    source = session.scalars(select(Source)).one()
+    assert source.interval_minutes == 30
+    assert source.next_sync_at == clock.now() + timedelta(minutes=30)
+    assert source.last_result["new"] == 3
+
+
+# --- periodic sync ------------------------------------------------------------------------
+
+def add_source(session: Session, url: str, *, due_at: datetime, every: int = 60) -> Source:
+    source = Source(url=url, kind=SourceKind.FEED, interval_minutes=every, next_sync_at=due_at,
+                    created_at=due_at)
+    session.add(source)
+    session.commit()
+    return source
+
+
+def test_sync_due_imports_a_due_source_and_schedules_the_next(
+        app, session, publisher_site, clock):
+    source = add_source(session, f"{publisher_site.url}/feed.xml",
+                        due_at=clock.now() - timedelta(minutes=1))
+
+    report = importing.sync_due(app)
+
+    assert report == f"{source.url}: 3 new, 0 updated, 0 unchanged, 1 failed"
+    session.expire_all()
+    assert source.last_synced_at == clock.now()
+    assert source.next_sync_at == clock.now() + timedelta(minutes=60)
+    assert source.last_result["failures"] == [
+        {"item": "urn:site:broken", "reason": "it has neither a title nor a link"}]
+    assert len(articles(session)) == 3
+
+
+def test_sync_due_leaves_a_source_that_is_not_due(app, session, publisher_site, clock):
+    later = clock.now() + timedelta(minutes=5)
+    source = add_source(session, f"{publisher_site.url}/feed.xml", due_at=later)
+
+    assert importing.sync_due(app) == "no source due"
+
+    session.expire_all()
+    assert source.next_sync_at == later and source.last_synced_at is None
+    assert publisher_site.requests == []
+
+
+def test_sync_due_records_a_source_that_fails(app, session, publisher_site, clock):
+    source = add_source(session, f"{publisher_site.url}/to-metadata",
+                        due_at=clock.now())
+
+    report = importing.sync_due(app)
+
+    assert "failed: 169.254.169.254 is not a public address" in report
+    session.expire_all()
+    assert source.last_result["error"].startswith("169.254.169.254 is not a public address")
+    assert source.next_sync_at == clock.now() + timedelta(minutes=60)
+
+
+def test_cli_sources_sync_runs_the_due_sources(runner, session, publisher_site, clock):
+    source = add_source(session, f"{publisher_site.url}/feed.xml", due_at=clock.now())
+
+    result = runner.invoke(args=["sources", "sync"])
+
+    assert result.exit_code == 0, result.output
+    assert f"{source.url}: 3 new, 0 updated, 0 unchanged, 1 failed" in result.output
+
+
+def test_a_due_source_is_claimed_by_one_scheduler_only(app, session, publisher_site, clock):
+    source = add_source(session, f"{publisher_site.url}/feed.xml", due_at=clock.now())
+
+    assert importing._claim(app, source.id, clock.now()) is True
+    assert importing._claim(app, source.id, clock.now()) is False
+    # Claimed elsewhere meanwhile: this scheduler's tick finds nothing left to do.
+    assert importing.sync_due(app) == "no source due"
+
+
+# --- the Sources page ---------------------------------------------------------------------
+
+def test_sources_page_sends_anonymous_visitors_to_login(client):
+    response = client.get("/dashboard/sources/")
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_sources_page_lists_sources_with_their_last_result(
+        client, login, make_user, session, fetcher, clock, publisher_site):
+    importing.import_source(session, f"{publisher_site.url}/feed.xml", fetcher=fetcher,
+                            now=clock.now())
+    session.commit()
+    login(make_user())
+
+    page = client.get("/dashboard/sources/").get_data(as_text=True)
+
+    assert f"{publisher_site.url}/feed.xml" in page
+    assert "3 new, 0 updated, 0 unchanged, 1 failed" in page
+    assert "Sync now" in page
+
+
+def test_sources_page_empty_says_what_to_do(client, login, make_user):
+    login(make_user())
+
+    page = client.get("/dashboard/sources/").get_data(as_text=True)
+
+    assert "No sources yet" in page
+
+
+def test_editor_adds_a_source_and_its_articles_are_imported(
+        client, login, make_user, session, publisher_site):
+    login(make_user())
+
+    response = client.post("/dashboard/sources/", data={
+        "url": f"{publisher_site.url}/feed.xml", "kind": "auto", "interval": "120"})
+
+    assert response.status_code == 302
+    source = session.scalars(select(Source)).one()
+    assert (source.kind, source.interval_minutes) == (SourceKind.FEED, 120)
+    assert len(articles(session)) == 3
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Imported" in detail and "it has neither a title nor a link" in detail
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("ftp://example.test/feed.xml", "Give the absolute http(s) address"),
+    ("/to-metadata", "169.254.169.254 is not a public address"),
+])
+def test_adding_a_bad_source_answers_422_and_stores_nothing(
+        client, login, make_user, session, publisher_site, url, message):
+    login(make_user())
+    if url.startswith("/"):
+        url = publisher_site.url + url
+
+    response = client.post("/dashboard/sources/", data={"url": url, "kind": "auto"})
+
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Source)) == 0
+
+
+def test_adding_a_source_with_a_bad_interval_answers_422(client, login, make_user, session,
+                                                        publisher_site):
+    login(make_user())
+
+    response = client.post("/dashboard/sources/", data={
+        "url": f"{publisher_site.url}/feed.xml", "kind": "auto", "interval": "1"})
+
+    assert response.status_code == 422
+    assert session.scalar(select(func.count()).select_from(Source)) == 0
+
+
+def test_sync_now_imports_and_shows_the_summary(client, login, make_user, session,
+                                                publisher_site, clock):
+    source = add_source(session, f"{publisher_site.url}/feed.xml",
+                        due_at=clock.now() + timedelta(days=1))
+    login(make_user())
+
+    response = client.post(f"/dashboard/sources/{source.id}/sync", follow_redirects=True)
+
+    assert response.status_code == 200
+    assert f"Synced {source.url}: 3 new, 0 updated, 0 unchanged, 1 failed." in \
+        response.get_data(as_text=True)
+    assert len(articles(session)) == 3
+
+
+def test_sync_now_of_a_failing_source_shows_why(client, login, make_user, session,
+                                               publisher_site, clock):
+    source = add_source(session, f"{publisher_site.url}/huge.xml", due_at=clock.now())
+    login(make_user())
+
+    page = client.post(f"/dashboard/sources/{source.id}/sync",
+                       follow_redirects=True).get_data(as_text=True)
+
+    assert "Could not sync" in page and "more than 200000" in page
+    session.expire_all()
+    assert "more than 200000" in source.last_result["error"]
+
+
+def test_deleting_a_source_keeps_its_articles(client, login, make_user, session, run_import,
+                                             publisher_site):
+    summary = run_import(f"{publisher_site.url}/feed.xml")
+    session.commit()
+    login(make_user())
+
+    response = client.post(f"/dashboard/sources/{summary.source_id}/delete")
+
+    assert response.status_code == 302
+    assert session.scalar(select(func.count()).select_from(Source)) == 0
+    assert [a.source_id for a in articles(session)] == [None, None, None]
+
+
+def test_unknown_source_is_404(client, login, make_user):
+    login(make_user())
+
+    assert client.get("/dashboard/sources/999").status_code == 404
+    assert client.post("/dashboard/sources/999/sync").status_code == 404
+
+
+def test_two_schedulers_ticking_at_once_sync_a_due_source_once(
+        fresh_database, tmp_path, publisher_site):
+    app = create_app(app_config(fresh_database, INSTANCE_PATH=str(tmp_path / "instance"),
+                                CLOCK=FixedClock(START)))
+    database = get_database(app)
+    url = f"{publisher_site.url}/feed.xml"
+    with database.sessions() as session:
+        add_source(session, url, due_at=START)
+    start_together = threading.Barrier(2)
+    reports: list[str] = []
+
+    def tick() -> None:
+        start_together.wait()
+        reports.append(importing.sync_due(app))
+
+    schedulers = [threading.Thread(target=tick) for _ in range(2)]
+    for scheduler in schedulers:
+        scheduler.start()
+    for scheduler in schedulers:
+        scheduler.join(timeout=60)
+
+    assert sorted(reports) == sorted(
+        ["no source due", f"{url}: 3 new, 0 updated, 0 unchanged, 1 failed"])
+    with database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Article)) == 3
+    database.engine.dispose()
