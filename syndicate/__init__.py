@@ -15,6 +15,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints and commands. Nothing runs at import."""
     from syndicate import cli, db
+    from syndicate.articles import sources_views
     from syndicate.articles import views as articles_views
     from syndicate.clock import SystemClock
     from syndicate.config import read_environment, resolve
@@ -24,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from syndicate.linkedin import views as linkedin_views
     from syndicate.linkedin.client import LinkedInClient
     from syndicate.mail import views as mail_views
+    from syndicate.posts import views as posts_views
     from syndicate.staff import access
     from syndicate.staff import views as staff_views
     from syndicate.web import errors, security, templating
@@ -75,8 +77,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.csrf.exempt(staff_views.api_bp)
     app.register_blueprint(articles_views.public)
     app.register_blueprint(articles_views.dashboard)
+    app.register_blueprint(sources_views.sources)
     app.register_blueprint(linkedin_views.bp)
     app.register_blueprint(mail_views.mail)
+    app.register_blueprint(posts_views.bp)
     app.register_blueprint(feeds_views.bp)
     app.register_blueprint(feeds_views.dashboard)
     # WebSub subscribers are other servers: they cannot hold a CSRF token.

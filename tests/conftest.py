@@ -34,6 +34,8 @@ from syndicate.clock import FixedClock
 from syndicate.db import make_engine
 from tests import factories
 
+pytest_plugins = ("tests.sandbox_fixtures",)
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("SYNDICATE_TEST_DATABASE_URL", "")
 BROWSER = os.environ.get("SYNDICATE_TEST_BROWSER", "")
@@ -235,10 +237,10 @@ def fresh_database(
 class LiveServer:
     """The app served over real HTTP on 127.0.0.1 in a background thread."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, port: int = 0) -> None:
         from werkzeug.serving import make_server
 
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", port, app, threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

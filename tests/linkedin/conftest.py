@@ -2,42 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from syndicate.linkedin.sandbox import running_sandbox
-from syndicate.linkedin.sandbox_state import SandboxClient
-
-SITE_URL = "https://news.example.test"
-CLIENT_ID, CLIENT_SECRET = "syndicate-test", "syndicate-test-secret"
-
 
 @pytest.fixture
-def linkedin_sandbox():
-    registered = SandboxClient(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        redirect_uris=frozenset({SITE_URL + "/dashboard/connections/callback"}),
-    )
-    # The sandbox keeps real time: authlib checks id_token expiry against the real clock.
-    with running_sandbox(clients={CLIENT_ID: registered}) as (base, sandbox):
-        sandbox.state.set_switches(auto_consent=True)
-        sandbox.base_url = base
-        yield sandbox
-
-
-@pytest.fixture
-def app_overrides(linkedin_sandbox):
-    base = linkedin_sandbox.base_url
-    return {
-        "LINKEDIN_AUTH_BASE": base,
-        "LINKEDIN_API_BASE": base,
-        "LINKEDIN_CLIENT_ID": CLIENT_ID,
-        "LINKEDIN_CLIENT_SECRET": CLIENT_SECRET,
-    }
+def app_overrides(sandbox_settings):
+    return sandbox_settings
 
 
 class Browser:

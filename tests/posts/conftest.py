@@ -13,7 +13,6 @@ from syndicate.linkedin.models import (
     TargetKind,
 )
 from syndicate.posts.dispatcher import Dispatcher, DispatchSettings
-from tests.linkedin.conftest import app_overrides, linkedin_sandbox  # noqa: F401
 
 SCOPES = [
     "openid",
@@ -73,6 +72,11 @@ def connect_target(
 
 
 @pytest.fixture
+def app_overrides(sandbox_settings):
+    return sandbox_settings
+
+
+@pytest.fixture
 def target(session, app, linkedin_sandbox, clock, make_user):
     owner = make_user(email="owner@example.test")
     return connect_target(session, app, linkedin_sandbox, clock.now(), user=owner)
@@ -83,11 +87,18 @@ def dispatcher(app, clock):
     from pathlib import Path
 
     def make(owner: str = "w1", client=None, **settings) -> Dispatcher:
-        options = {"site_url": app.config["SITE_URL"], "static_folder": Path(app.static_folder),
-                   **settings}
-        return Dispatcher(app.extensions["database"],
-                          client=client or app.extensions["linkedin_client"],
-                          vault=app.extensions["token_vault"], clock=clock,
-                          settings=DispatchSettings(**options), owner=owner)
+        options = {
+            "site_url": app.config["SITE_URL"],
+            "static_folder": Path(app.static_folder),
+            **settings,
+        }
+        return Dispatcher(
+            app.extensions["database"],
+            client=client or app.extensions["linkedin_client"],
+            vault=app.extensions["token_vault"],
+            clock=clock,
+            settings=DispatchSettings(**options),
+            owner=owner,
+        )
 
     return make

@@ -31,7 +31,6 @@ from syndicate.posts import services as posts
 from syndicate.posts.models import Post, PostState
 from syndicate.staff.models import Role
 from syndicate.staff.services import create_user
-from tests.linkedin.conftest import linkedin_sandbox  # noqa: F401
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,8 +135,11 @@ class World:
             log = (self.tmp_path / f"s{len(self.processes)}.log").open("w")
             self.logs_open.append(log)
             process = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "syndicate", "scheduler"], cwd=ROOT, env=self.env,
-                stdout=subprocess.DEVNULL, stderr=log,
+                [sys.executable, "-m", "syndicate", "scheduler"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
             )
             self.processes.append(process)
             started.append(process)

@@ -1,0 +1,591 @@
+"""The dashboard's posting pages: compose, the post, the calendar, targets' settings, rules."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
+
+from syndicate.articles.models import Article
+from syndicate.articles.services import published_page
+from syndicate.clock import app_now
+from syndicate.db import get_session
+from syndicate.linkedin.models import LinkedInTarget
+from syndicate.linkedin.services import list_targets
+from syndicate.linkedin.text import MAX_COMMENTARY
+from syndicate.posts import services
+from syndicate.posts.forms import (
+    MAX_TYPED,
+    ComposeForm,
+    EditPostForm,
+    RuleForm,
+    TargetSettingsForm,
+)
+from syndicate.posts.models import EDITABLE_STATES, AutoPostRule, Post, PostState
+from syndicate.staff.access import admin_required, current_user, login_required
+from syndicate.staff.forms import ConfirmForm
+from syndicate.staff.models import User
+from syndicate.staff.services import time_zone_choices
+from syndicate.web.security import safe_next
+from syndicate.web.templating import format_time
+
+bp = Blueprint("posts", __name__, url_prefix="/dashboard/posts")
+
+MAX_ID = 2_147_483_647
+LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type=datetime-local> shows and sends
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# --- small helpers ---------------------------------------------------------------------
+
+
+def _user() -> User:
+    user = current_user()
+    assert user is not None  # login_required ran
+    return user
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        abort(400, "page must be a whole number from 1 to 100000.")
+    return int(raw)
+
+
+def _id_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+        abort(400, f"{name} must be the number of an existing {name}.")
+    return int(raw)
+
+
+def _site_url() -> str:
+    return current_app.config["SITE_URL"]
+
+
+def _campaign() -> str:
+    return current_app.config["UTM_CAMPAIGN"]
+
+
+def _local_input(moment: datetime | None, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime(LOCAL_INPUT) if moment else ""
+
+
+def _field_error(form: FlaskForm, exc: services.PostError) -> None:
+    """Show a service's error beside its field, or at the top when the form has no such field."""
+    name = {"queue": "when"}.get(exc.field_name or "", exc.field_name or "")
+    field = form._fields.get(name)
+    if field is not None:
+        field.errors = [*field.errors, str(exc)]
+    else:
+        flash(str(exc), "error")
+
+
+@bp.app_template_global()
+def live_post_url(post: Post) -> str | None:
+    """Where the published post can be seen: LinkedIn, or the sandbox's page when we talk to one."""
+    if not post.linkedin_urn:
+        return None
+    api_base = current_app.config["LINKEDIN_API_BASE"].rstrip("/")
+    if current_app.config["LINKEDIN_SANDBOX"] or api_base != "https://api.linkedin.com":
+        return api_base + "/sandbox/"
+    return post.live_url
+
+
+@bp.app_template_global()
+def posting_targets() -> list[LinkedInTarget]:
+    """Active targets, for "Post to LinkedIn" links on other pages."""
+    return list_targets(get_session())
+
+
+@bp.app_template_global()
+def article_posts(article_id: int) -> list[Post]:
+    return services.posts_for_article(get_session(), article_id)
+
+
+# --- the list --------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+def index() -> str:
+    state_arg = request.args.get("state", "")
+    try:
+        state = PostState(state_arg) if state_arg else None
+    except ValueError:
+        abort(400, "state must be one of: " + ", ".join(s.value for s in PostState) + ".")
+    db = get_session()
+    page = services.posts_page(
+        db, state=state, number=_page_number(), size=current_app.config["PAGE_SIZE"]
+    )
+    return render_template(
+        "posts/index.html",
+        page=page,
+        state=state_arg,
+        states=list(PostState),
+        attention=services.posts_needing_attention(db),
+        has_targets=bool(list_targets(db)),
+    )
+
+
+# --- compose ---------------------------------------------------------------------------
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new() -> str | Response | tuple[str, int]:
+    db = get_session()
+    article_id, target_id = _id_arg("article"), _id_arg("target")
+    if article_id is None or target_id is None:
+        if request.method == "POST":
+            abort(400, "Choose an article and a target first.")
+        return _choose(article_id, target_id)
+    article = db.get(Article, article_id) or abort(404, "There is no article with this number.")
+    target = db.get(LinkedInTarget, target_id) or abort(404, "There is no target with this number.")
+    if not article.is_published:
+        abort(422, "Only published articles can be posted; publish the article first.")
+    if not target.is_active:
+        abort(422, f"{target.display_name} cannot be posted to now; reconnect it first.")
+    user = _user()
+    form = ComposeForm()
+    if request.method == "GET":
+        defaults = services.compose_defaults(
+            article, target, site_url=_site_url(), campaign=_campaign()
+        )
+        form.commentary.data = defaults.commentary
+        form.card_title.data = defaults.card_title
+        form.card_description.data = defaults.card_description
+        form.when.data = "queue" if target.queue_slots else "at"
+        next_hour = (app_now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+        form.scheduled_at.data = _local_input(next_hour, user.time_zone)
+        return _compose_page(form, article, target)
+    if not form.validate_on_submit():
+        return _compose_page(form, article, target), 422
+    if form.preview.data:
+        return _compose_page(form, article, target)
+    try:
+        data, note = _post_input(form, user.time_zone)
+        post = services.create_post(
+            db,
+            article,
+            target,
+            data,
+            user=user,
+            now=app_now(),
+            site_url=_site_url(),
+            campaign=_campaign(),
+            reshare=bool(form.reshare.data),
+        )
+    except services.PostExists as exc:
+        existing_id = exc.existing.id if exc.existing is not None else None
+        db.rollback()
+        return _compose_page(form, article, target, existing_id=existing_id), 409
+    except services.PostError as exc:
+        db.rollback()
+        _field_error(form, exc)
+        return _compose_page(form, article, target), 422
+    db.commit()
+    flash(_saved_message(post, user.time_zone), "success")
+    if note:
+        flash(note, "info")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+def _choose(article_id: int | None, target_id: int | None) -> str:
+    db = get_session()
+    article = db.get(Article, article_id) if article_id else None
+    return render_template(
+        "posts/choose.html",
+        article=article,
+        articles=[] if article else published_page(db, 1, 100).items,
+        targets=list_targets(db),
+        target_id=target_id,
+    )
+
+
+def _post_input(form: ComposeForm, zone: str) -> tuple[services.PostInput, str]:
+    """What the form asks for, with the DST note when the local time was bent."""
+    data = services.PostInput(
+        commentary=form.commentary.data or "",
+        card_title=form.card_title.data or "",
+        card_description=form.card_description.data or "",
+    )
+    services.check_commentary(data.commentary)
+    if form.when.data == "draft":
+        data.as_draft = True
+        return data, ""
+    if form.when.data == "queue":
+        return data, ""
+    raw = (form.scheduled_at.data or "").strip()
+    if not raw:
+        raise services.PostError("Pick a date and time, or another choice below.", "scheduled_at")
+    local = services.parse_local(raw, zone)
+    data.when = local.instant
+    return data, local.note
+
+
+def _saved_message(post: Post, zone: str) -> str:
+    if post.state is PostState.DRAFT:
+        return "Saved as a draft. Give it a time to schedule it."
+    when = format_time(post.scheduled_at, zone)
+    if post.target.time_zone != zone:
+        when += f", {format_time(post.scheduled_at, post.target.time_zone)} for the target"
+    if post.state is PostState.AWAITING_APPROVAL:
+        return f"Saved for {when}. An administrator must approve it before it goes out."
+    return f"Scheduled for {when}."
+
+
+def _compose_page(
+    form: ComposeForm, article: Article, target: LinkedInTarget, existing_id: int | None = None
+) -> str:
+    zone = _user().time_zone
+    form.scheduled_at.label.text = f"Date and time in {zone}"
+    return render_template(
+        "posts/compose.html",
+        form=form,
+        article=article,
+        target=target,
+        zone=zone,
+        slots=services.format_slots(target.queue_slots),
+        shown=services.typed_preview(form.commentary.data or ""),
+        link=services.article_url(article, _site_url()),
+        existing_id=existing_id,
+        max_length=MAX_COMMENTARY,
+    )
+
+
+@bp.post("/preview")
+@login_required
+def preview() -> Response:
+    """The counter and escaped text for the compose page's script; the page works without it."""
+    commentary = request.form.get("commentary", "")
+    if len(commentary) > MAX_TYPED:
+        abort(413, f"The text is longer than {MAX_TYPED} characters.")
+    shown = services.typed_preview(commentary)
+    return jsonify(
+        length=shown.length, too_long=shown.too_long, sent=shown.sent, max=MAX_COMMENTARY
+    )
+
+
+# --- one post --------------------------------------------------------------------------
+
+
+@bp.route(f"/<int(max={MAX_ID}):post_id>", methods=["GET", "POST"])
+@login_required
+def show(post_id: int) -> str | Response | tuple[str, int]:
+    db = get_session()
+    post = db.get(Post, post_id) or abort(404, "There is no post with this number.")
+    user = _user()
+    form = EditPostForm()
+    shown_time = _local_input(post.scheduled_at, user.time_zone)
+    if request.method == "GET":
+        form.commentary.data = post.commentary
+        form.card_title.data = post.card_title
+        form.card_description.data = post.card_description
+        form.scheduled_at.data = shown_time
+        return _post_page(post, form)
+    if not form.validate_on_submit():
+        return _post_page(post, form), 422
+    if form.preview.data:
+        return _post_page(post, form)
+    try:
+        data, note = _edit_input(form, user.time_zone, shown_time)
+        services.update_post(db, post, data, user=user, now=app_now())
+    except services.NotEditable as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return _post_page(post, form), 409
+    except services.PostError as exc:
+        db.rollback()
+        _field_error(form, exc)
+        return _post_page(post, form), 422
+    db.commit()
+    flash("Saved. " + _saved_message(post, user.time_zone), "success")
+    if note:
+        flash(note, "info")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+def _edit_input(form: EditPostForm, zone: str, shown_time: str) -> tuple[services.PostInput, str]:
+    data = services.PostInput(
+        commentary=form.commentary.data or "",
+        card_title=form.card_title.data or "",
+        card_description=form.card_description.data or "",
+    )
+    raw = (form.scheduled_at.data or "").strip()
+    # The time as shown, unchanged, keeps the stored instant (seconds, the second 02:30).
+    if not raw or raw == shown_time:
+        return data, ""
+    local = services.parse_local(raw, zone)
+    data.when = local.instant
+    return data, local.note
+
+
+def _post_page(post: Post, form: EditPostForm) -> str:
+    zone = _user().time_zone
+    form.scheduled_at.label.text = f"Date and time in {zone}"
+    return render_template(
+        "posts/post.html",
+        post=post,
+        form=form,
+        zone=zone,
+        editable=post.state in EDITABLE_STATES,
+        shown=services.typed_preview(form.commentary.data or post.commentary),
+        max_length=MAX_COMMENTARY,
+    )
+
+
+def _post_or_404(post_id: int) -> Post:
+    ConfirmForm().validate_on_submit() or abort(400)
+    return get_session().get(Post, post_id) or abort(404, "There is no post with this number.")
+
+
+@bp.post(f"/<int(max={MAX_ID}):post_id>/cancel")
+@login_required
+def cancel(post_id: int) -> Response:
+    post = _post_or_404(post_id)
+    db = get_session()
+    try:
+        services.cancel_post(db, post, user=_user(), now=app_now())
+    except services.PostError as exc:
+        db.rollback()
+        abort(409, str(exc))
+    db.commit()
+    flash("The post is cancelled; it will not be sent.", "success")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+@bp.post(f"/<int(max={MAX_ID}):post_id>/approve")
+@login_required
+def approve(post_id: int) -> Response:
+    post = _post_or_404(post_id)
+    db = get_session()
+    try:
+        services.approve_post(db, post, user=_user(), now=app_now())
+    except services.NotAllowed as exc:
+        db.rollback()
+        abort(403, str(exc))
+    except services.NotEditable as exc:
+        db.rollback()
+        abort(409, str(exc))
+    except services.PostError as exc:
+        db.rollback()
+        abort(422, str(exc))
+    db.commit()
+    flash(f"Approved: {_saved_message(post, _user().time_zone)}", "success")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+@bp.post(f"/<int(max={MAX_ID}):post_id>/dismiss")
+@login_required
+def dismiss(post_id: int) -> Response:
+    post = _post_or_404(post_id)
+    db = get_session()
+    services.dismiss_post(db, post, now=app_now())
+    db.commit()
+    flash("Dismissed. The post stays in the list with its state.", "success")
+    return redirect(safe_next(request.form.get("next"), url_for("posts.index")))
+
+
+# --- calendar --------------------------------------------------------------------------
+
+
+@bp.get("/calendar")
+@login_required
+def calendar() -> str:
+    view = request.args.get("view", "week")
+    if view not in ("week", "month"):
+        abort(400, "view must be week or month.")
+    zone = _user().time_zone
+    today = app_now().astimezone(ZoneInfo(zone)).date()
+    anchor = _start_arg() or today
+    first, last, previous, following = _calendar_range(view, anchor)
+    entries = services.calendar_entries(get_session(), first, last, zone)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return render_template(
+        "posts/calendar.html",
+        view=view,
+        zone=zone,
+        today=today,
+        anchor=anchor,
+        first=first,
+        last=last,
+        previous=previous,
+        following=following,
+        weeks=[days[i : i + 7] for i in range(0, len(days), 7)],
+        entries=entries,
+    )
+
+
+def _start_arg() -> date | None:
+    raw = request.args.get("start", "")
+    if not raw:
+        return None
+    try:
+        if not _ISO_DAY.fullmatch(raw):
+            raise ValueError
+        day = date.fromisoformat(raw)
+    except ValueError:
+        abort(400, "start must be a date written YYYY-MM-DD.")
+    if not 1900 <= day.year <= 2999:
+        abort(400, "start must be a date between the years 1900 and 2999.")
+    return day
+
+
+def _calendar_range(view: str, anchor: date) -> tuple[date, date, date, date]:
+    """First and last day shown (whole weeks from Monday), and where prev/next lead."""
+    if view == "week":
+        first = anchor - timedelta(days=anchor.weekday())
+        return first, first + timedelta(days=6), first - timedelta(days=7), first + timedelta(7)
+    month_start = anchor.replace(day=1)
+    following = (month_start + timedelta(days=32)).replace(day=1)
+    month_end = following - timedelta(days=1)
+    previous = (month_start - timedelta(days=1)).replace(day=1)
+    first = month_start - timedelta(days=month_start.weekday())
+    last = month_end + timedelta(days=6 - month_end.weekday())
+    return first, last, previous, following
+
+
+# --- targets ---------------------------------------------------------------------------
+
+
+@bp.get("/targets")
+@login_required
+def targets() -> str:
+    return render_template(
+        "posts/targets.html",
+        targets=list_targets(get_session()),
+        format_slots=services.format_slots,
+    )
+
+
+@bp.route(f"/targets/<int(max={MAX_ID}):target_id>", methods=["GET", "POST"])
+@login_required
+def target_settings(target_id: int) -> str | Response | tuple[str, int]:
+    db = get_session()
+    target = db.get(LinkedInTarget, target_id) or abort(404, "There is no target with this number.")
+    user = _user()
+    form = TargetSettingsForm()
+    example = services.example_article(db)
+    if request.method == "GET":
+        form.time_zone.data = target.time_zone
+        form.queue_slots.data = services.format_slots(target.queue_slots)
+        form.daily_cap.data = target.daily_cap
+        form.template.data = target.template or services.DEFAULT_TEMPLATE
+        form.needs_approval.data = target.needs_approval
+        return _target_page(target, form, example)
+    if not form.validate_on_submit():
+        return _target_page(target, form, example), 422
+    settings = services.TargetSettings(
+        time_zone=form.time_zone.data or "",
+        queue_slots=form.queue_slots.data or "",
+        daily_cap=form.daily_cap.data,
+        template=form.template.data or "",
+        needs_approval=bool(form.needs_approval.data) if user.is_admin else None,
+    )
+    try:
+        services.update_target_settings(
+            db, target, settings, user=user, now=app_now(), example=example
+        )
+    except services.NotAllowed as exc:
+        db.rollback()
+        abort(403, str(exc))
+    except services.PostError as exc:
+        db.rollback()
+        _field_error(form, exc)
+        return _target_page(target, form, example), 422
+    db.commit()
+    flash(f"Saved the settings of {target.display_name}.", "success")
+    return redirect(url_for("posts.target_settings", target_id=target.id))
+
+
+def _target_page(target: LinkedInTarget, form: TargetSettingsForm, example: Article) -> str:
+    try:
+        sample = services.compose_defaults(
+            example, target, site_url=_site_url(), campaign=_campaign()
+        ).commentary
+    except services.PostError:
+        sample = None
+    return render_template(
+        "posts/target.html",
+        target=target,
+        form=form,
+        example=example,
+        sample=sample,
+        placeholders=services.PLACEHOLDERS,
+        zones=time_zone_choices(),
+    )
+
+
+# --- auto-post rules -------------------------------------------------------------------
+
+
+@bp.route("/rules", methods=["GET", "POST"])
+@login_required
+def rules() -> str | Response | tuple[str, int]:
+    db = get_session()
+    user = _user()
+    form = RuleForm()
+    form.categories.choices = [
+        SelectChoice(slug, name) for slug, name in services.category_choices(db)
+    ]
+    form.targets.choices = [
+        SelectChoice(t.id, f"{t.display_name} ({t.kind.value}, {t.time_zone})")
+        for t in list_targets(db)
+    ]
+    status = 200
+    if request.method == "POST":
+        if not user.is_admin:
+            abort(403, "Only an administrator can manage auto-post rules.")
+        status = 422
+        if form.validate_on_submit():
+            try:
+                rule = services.create_rule(
+                    db,
+                    name=form.name.data or "",
+                    category_slugs=list(form.categories.data or []),
+                    target_ids=list(form.targets.data or []),
+                    publish_directly=form.publish.data == "directly",
+                    is_active=bool(form.is_active.data),
+                    user=user,
+                    now=app_now(),
+                )
+            except services.PostError as exc:
+                db.rollback()
+                _field_error(form, exc)
+            else:
+                db.commit()
+                flash(f"The rule “{rule.name}” is saved.", "success")
+                return redirect(url_for("posts.rules"))
+    page = services.rules_page(db, number=_page_number(), size=current_app.config["PAGE_SIZE"])
+    names = {t.id: t.display_name for t in list_targets(db, active_only=False)}
+    return render_template("posts/rules.html", form=form, page=page, target_names=names), status
+
+
+@bp.post(f"/rules/<int(max={MAX_ID}):rule_id>/delete")
+@admin_required
+def delete_rule(rule_id: int) -> Response:
+    ConfirmForm().validate_on_submit() or abort(400)
+    db = get_session()
+    rule = db.get(AutoPostRule, rule_id) or abort(404, "There is no rule with this number.")
+    services.delete_rule(db, rule, user=_user())
+    db.commit()
+    flash(f"The rule “{rule.name}” is deleted.", "success")
+    return redirect(url_for("posts.rules"))
