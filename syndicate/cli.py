@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
         settings_command,
         tokens_group,
         linkedin_sandbox,
+        posts_group,
     ):
         app.cli.add_command(command)
 
@@ -288,6 +289,23 @@ def tokens_rotate() -> None:
             "their connections will ask to be reconnected.",
             err=True,
         )
+
+
+@click.group("posts")
+def posts_group() -> None:
+    """Scheduled LinkedIn posts."""
+
+
+@posts_group.command("dispatch")
+@click.option("--until-idle", is_flag=True, help="Keep going until no post is due.")
+@with_appcontext
+def posts_dispatch(until_idle: bool) -> None:
+    """Publish the posts that are due now (what the scheduler does every tick)."""
+    from syndicate.posts.jobs import make_dispatcher
+
+    dispatcher = make_dispatcher(current_app._get_current_object())  # type: ignore[attr-defined]
+    result = dispatcher.run_until_idle() if until_idle else dispatcher.run_once()
+    click.echo(str(result) or "nothing due")
 
 
 @click.command("linkedin-sandbox")
