@@ -45,7 +45,6 @@ def upgrade() -> None:
         sa.Column("connected_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", syndicate.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", syndicate.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_used_at", syndicate.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_refreshed_at", syndicate.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("expiry_warned_days", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(

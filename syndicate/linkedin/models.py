@@ -47,13 +47,12 @@ class LinkedInConnection(Base):
     connected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-    last_used_at: Mapped[datetime | None]
     last_refreshed_at: Mapped[datetime | None]
     # The smallest "days left" threshold (14, 7, 1) already warned about for this token.
     expiry_warned_days: Mapped[int | None]
 
     targets: Mapped[list[LinkedInTarget]] = relationship(
-        back_populates="connection", order_by="LinkedInTarget.id", lazy="selectin"
+        back_populates="connection", order_by="LinkedInTarget.id"
     )
 
     @property

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 
 from syndicate.crypto import TokenVault, UndecryptableSecret
 from syndicate.db import Database
@@ -383,7 +383,25 @@ def rotate_tokens(session: Session, *, vault: TokenVault) -> tuple[int, int]:
 
 
 def list_connections(session: Session) -> list[LinkedInConnection]:
-    return list(session.scalars(select(LinkedInConnection).order_by(LinkedInConnection.name)))
+    return list(
+        session.scalars(
+            select(LinkedInConnection)
+            .options(selectinload(LinkedInConnection.targets))
+            .order_by(LinkedInConnection.name)
+        )
+    )
+
+
+def last_posts(session: Session) -> dict[int, datetime]:
+    """When each connection last published (derived from posts, not stored twice)."""
+    from syndicate.posts.models import Post
+
+    rows = session.execute(
+        select(LinkedInTarget.connection_id, func.max(Post.published_at))
+        .join(Post, Post.target_id == LinkedInTarget.id)
+        .group_by(LinkedInTarget.connection_id)
+    ).all()
+    return {connection_id: last for connection_id, last in rows if last is not None}
 
 
 def list_targets(session: Session, *, active_only: bool = True) -> list[LinkedInTarget]:

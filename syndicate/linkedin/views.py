@@ -41,6 +41,7 @@ def index() -> str:
     return render_template(
         "linkedin/connections.html",
         connections=services.list_connections(db),
+        last_posts=services.last_posts(db),
         form=ConfirmForm(),
         sandbox=current_app.config["LINKEDIN_SANDBOX"],
         now=app_now(),
@@ -90,8 +91,10 @@ def callback() -> Response | tuple[str, int]:
         return _refuse(f"LinkedIn did not give us a token: {exc.description or exc.error}.")
     except JoseError as exc:
         log.warning("LinkedIn id_token rejected: %s", exc)
-        return _refuse("LinkedIn's answer did not pass verification (its signed identity "
-                       "token was invalid or expired). Start again.")
+        return _refuse(
+            "LinkedIn's answer did not pass verification (its signed identity "
+            "token was invalid or expired). Start again."
+        )
     except (OSError, ValueError) as exc:
         log.warning("LinkedIn token exchange failed: %s", exc)
         return _refuse("LinkedIn could not be reached to finish connecting. Try again.")

@@ -28,19 +28,20 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from syndicate import events
+from syndicate.articles.models import Article
 from syndicate.clock import Clock
-from syndicate.crypto import TokenVault
+from syndicate.crypto import TokenVault, UndecryptableSecret
 from syndicate.db import Database
 from syndicate.fetch import Fetcher, FetchError
 from syndicate.linkedin import client as li
 from syndicate.linkedin import services as connections
 from syndicate.linkedin.models import ConnectionState, LinkedInConnection, LinkedInTarget
 from syndicate.linkedin.text import escape_little_text
-from syndicate.posts.models import LinkedInImage, Post, PostState
+from syndicate.posts.models import LinkedInImage, Post, PostHistory, PostState
 from syndicate.posts.services import record
 from syndicate.staff.models import User
 from syndicate.web.models import Alert
@@ -62,6 +63,28 @@ class Claim:
     post_id: int
     attempt: int
     reconciling: bool
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed post and what sending it needs, as plain values."""
+
+    post_id: int
+    commentary: str
+    link_url: str
+    card_title: str
+    card_description: str
+    thumbnail_url: str | None
+    scheduled_at: datetime | None
+    article_id: int
+    target_id: int
+    target_urn: str
+    target_name: str
+    time_zone: str
+    daily_cap: int | None
+    connection_id: int
+    connection_state: ConnectionState
+    token_encrypted: str | None
 
 
 @dataclass
@@ -170,7 +193,7 @@ class Dispatcher:
         condition = Post.state == state
         if state is PostState.SENDING:
             condition = and_(condition, Post.lease_expires_at < now)
-        changed = session.execute(
+        attempt = session.execute(
             update(Post)
             .where(Post.id == post_id, condition)
             .values(
@@ -181,20 +204,43 @@ class Dispatcher:
                 updated_at=now,
                 request_started_at=None,
             )
+            .returning(Post.attempt)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed != 1:
+        ).scalar_one_or_none()
+        if attempt is None:
             return None
-        post = session.get(Post, post_id, populate_existing=True)
-        reconciling = state is PostState.UNKNOWN
         detail = {
             PostState.SCHEDULED: "claimed",
             PostState.UNKNOWN: "claimed to settle an unknown outcome",
             PostState.SENDING: "recovered from a worker that stopped before sending",
         }[state]
-        post.state = state  # so that history shows where it came from
-        record(session, post, PostState.SENDING, now=now, actor=self.owner, detail=detail)
-        return Claim(post_id, post.attempt, reconciling)
+        self._history(session, post_id, state, PostState.SENDING, attempt, now, detail)
+        return Claim(post_id, attempt, state is PostState.UNKNOWN)
+
+    def _history(
+        self,
+        session: Session,
+        post_id: int,
+        from_state: PostState,
+        to_state: PostState,
+        attempt: int,
+        now: datetime,
+        detail: str,
+        http_status: int | None = None,
+    ) -> None:
+        """A history row written without loading the post (the hot path)."""
+        session.execute(
+            insert(PostHistory).values(
+                post_id=post_id,
+                at=now,
+                from_state=from_state.value,
+                to_state=to_state.value,
+                attempt=attempt,
+                actor=self.owner[:200],
+                http_status=http_status,
+                detail=detail[:4000],
+            )
+        )
 
     def _lost_after_sending(
         self, session: Session, post_id: int, old_owner: str | None, now: datetime
@@ -245,34 +291,66 @@ class Dispatcher:
             Post.state == PostState.SENDING,
         )
 
+    def _load(self, session: Session, claim: Claim) -> Job | None:
+        """What sending needs, read in one query without loading ORM objects."""
+        row = session.execute(
+            select(
+                Post.id,
+                Post.commentary,
+                Post.link_url,
+                Post.card_title,
+                Post.card_description,
+                Post.thumbnail_url,
+                Post.scheduled_at,
+                Post.article_id,
+                LinkedInTarget.id,
+                LinkedInTarget.urn,
+                LinkedInTarget.display_name,
+                LinkedInTarget.time_zone,
+                LinkedInTarget.daily_cap,
+                LinkedInConnection.id,
+                LinkedInConnection.state,
+                LinkedInConnection.access_token_encrypted,
+            )
+            .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
+            .join(LinkedInConnection, LinkedInConnection.id == LinkedInTarget.connection_id)
+            .where(self._fenced(claim))
+        ).one_or_none()
+        return Job(*row) if row is not None else None
+
     def process(self, claim: Claim) -> str:
         now = self.clock.now()
-        with self.database.write_transaction() as session:
-            post = session.get(Post, claim.post_id)
-            target = post.target
-            connection = target.connection
-            if (
-                not claim.reconciling
-                and post.scheduled_at
-                and (now - post.scheduled_at > self.settings.missed_after)
-            ):
-                late = now - post.scheduled_at
+        # Reads and network calls happen outside write transactions, so that SQLite's single
+        # writer is held only for the short fenced writes.
+        with self.database.transaction() as session:
+            job = self._load(session, claim)
+        if job is None:
+            return "lost"
+        if (
+            not claim.reconciling
+            and job.scheduled_at
+            and now - job.scheduled_at > self.settings.missed_after
+        ):
+            late = now - job.scheduled_at
+            with self.database.write_transaction() as session:
                 return self._finish(
                     session,
                     claim,
                     PostState.MISSED,
                     now,
-                    detail=f"{_hours(late)} late; not sent (SYNDICATE_MISSED_AFTER)",
                     notify=True,
+                    detail=f"{_hours(late)} late; not sent (SYNDICATE_MISSED_AFTER)",
                 )
-            if not claim.reconciling and self._over_daily_cap(session, target, now):
-                return self._defer_for_cap(session, claim, target, now)
-            try:
-                token = connections.access_token(session, connection, vault=self.vault, now=now)
-            except connections.ReconnectNeeded as exc:
-                return self._wait(session, claim, now, f"waiting: {exc}")
-            thumbnail = self._thumbnail(session, post, token, target.urn, now)
-            body = post_body(post, author=target.urn, thumbnail=thumbnail)
+        if not claim.reconciling and job.daily_cap:
+            with self.database.write_transaction() as session:
+                if self._over_daily_cap(session, job, now):
+                    return self._defer_for_cap(session, claim, job, now)
+        token = self._token(job, claim, now)
+        if token is None:
+            return "waiting"
+        thumbnail = self._thumbnail(job, claim, token, now)
+        body = post_body(job, author=job.target_urn, thumbnail=thumbnail)
+        with self.database.write_transaction() as session:
             if not self._start_request(session, claim, now):
                 return "lost"
         try:
@@ -280,6 +358,21 @@ class Dispatcher:
         except li.LinkedInError as exc:
             return self._after_error(claim, exc)
         return self._published(claim, urn, note="")
+
+    def _token(self, job: Job, claim: Claim, now: datetime) -> str | None:
+        """The plaintext token; None (and the post back to waiting) when it cannot be had."""
+        if job.connection_state is ConnectionState.ACTIVE and job.token_encrypted:
+            try:
+                return self.vault.decrypt(job.token_encrypted)
+            except UndecryptableSecret:
+                pass
+        with self.database.write_transaction() as session:
+            connection = session.get(LinkedInConnection, job.connection_id)
+            try:
+                return connections.access_token(session, connection, vault=self.vault, now=now)
+            except connections.ReconnectNeeded as exc:
+                self._wait(session, claim, now, f"waiting: {exc}")
+                return None
 
     def _start_request(self, session: Session, claim: Claim, now: datetime) -> bool:
         changed = session.execute(
@@ -297,37 +390,48 @@ class Dispatcher:
     def _published(self, claim: Claim, urn: str, *, note: str) -> str:
         now = self.clock.now()
         with self.database.write_transaction() as session:
-            post = self._fenced_post(session, claim)
-            if post is None:
+            row = session.execute(
+                update(Post)
+                .where(self._fenced(claim))
+                .values(
+                    state=PostState.PUBLISHED,
+                    linkedin_urn=urn,
+                    published_at=now,
+                    lease_owner=None,
+                    updated_at=now,
+                )
+                .returning(Post.id)
+                .execution_options(synchronize_session=False)
+            ).one_or_none()
+            if row is None:
                 log.warning(
                     "post %s: published as %s but the lease was lost; the new owner will settle it",
                     claim.post_id,
                     urn,
                 )
                 return "lost"
-            post.linkedin_urn = urn
-            post.published_at = now
-            post.lease_owner = None
-            post.target.connection.last_used_at = now
-            record(
+            self._history(
                 session,
-                post,
+                claim.post_id,
+                PostState.SENDING,
                 PostState.PUBLISHED,
-                now=now,
-                actor=self.owner,
-                detail=note or f"published as {urn}",
-                http_status=201 if not note else 422,
+                claim.attempt,
+                now,
+                note or f"published as {urn}",
+                http_status=422 if note else 201,
             )
+            public_id, target_urn = session.execute(
+                select(Article.public_id, LinkedInTarget.urn)
+                .select_from(Post)
+                .join(Article, Article.id == Post.article_id)
+                .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
+                .where(Post.id == claim.post_id)
+            ).one()
             events.emit(
                 session,
                 "post.published",
-                str(post.id),
-                {
-                    "post_id": post.id,
-                    "urn": urn,
-                    "article": post.article.public_id,
-                    "target": post.target.urn,
-                },
+                str(claim.post_id),
+                {"post_id": claim.post_id, "urn": urn, "article": public_id, "target": target_urn},
                 now=now,
             )
         return "published"
@@ -531,10 +635,10 @@ class Dispatcher:
             return "lost"
         return self._requeue(session, post, now, None, count=False, detail=detail)
 
-    def _over_daily_cap(self, session: Session, target: LinkedInTarget, now: datetime) -> bool:
-        if not target.daily_cap:
+    def _over_daily_cap(self, session: Session, job: Job, now: datetime) -> bool:
+        if not job.daily_cap:
             return False
-        zone = ZoneInfo(target.time_zone)
+        zone = ZoneInfo(job.time_zone)
         local = now.astimezone(zone)
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(
             ZoneInfo("UTC")
@@ -544,27 +648,25 @@ class Dispatcher:
                 select(func.count())
                 .select_from(Post)
                 .where(
-                    Post.target_id == target.id,
+                    Post.target_id == job.target_id,
                     Post.state == PostState.PUBLISHED,
                     Post.published_at >= day_start,
                 )
             )
             or 0
         )
-        return sent >= target.daily_cap
+        return sent >= job.daily_cap
 
-    def _defer_for_cap(
-        self, session: Session, claim: Claim, target: LinkedInTarget, now: datetime
-    ) -> str:
+    def _defer_for_cap(self, session: Session, claim: Claim, job: Job, now: datetime) -> str:
         post = self._fenced_post(session, claim)
         if post is None:
             return "lost"
-        zone = ZoneInfo(target.time_zone)
+        zone = ZoneInfo(job.time_zone)
         tomorrow = (now.astimezone(zone) + timedelta(days=1)).date()
-        local_time = (post.scheduled_at or now).astimezone(zone).time()
+        local_time = (job.scheduled_at or now).astimezone(zone).time()
         from syndicate.posts.services import from_local
 
-        later = from_local(tomorrow, local_time, target.time_zone).instant
+        later = from_local(tomorrow, local_time, job.time_zone).instant
         return self._requeue(
             session,
             post,
@@ -572,52 +674,53 @@ class Dispatcher:
             None,
             count=False,
             delay=later - now,
-            detail=f"{target.display_name} reached its daily cap of "
-            f"{target.daily_cap}; moved to {later.isoformat()}",
+            detail=f"{job.target_name} reached its daily cap of "
+            f"{job.daily_cap}; moved to {later.isoformat()}",
         )
 
     # --- thumbnails -----------------------------------------------------------------------
 
-    def _thumbnail(
-        self, session: Session, post: Post, token: str, owner: str, now: datetime
-    ) -> str | None:
+    def _thumbnail(self, job: Job, claim: Claim, token: str, now: datetime) -> str | None:
         """The image URN for the card, uploaded once per article and owner and reused."""
-        if not post.thumbnail_url:
+        if not job.thumbnail_url:
             return None
-        cached = session.scalar(
-            select(LinkedInImage.image_urn).where(
-                LinkedInImage.article_id == post.article_id,
-                LinkedInImage.owner_urn == owner,
-                LinkedInImage.source_url == post.thumbnail_url,
-            )
+        key = (
+            LinkedInImage.article_id == job.article_id,
+            LinkedInImage.owner_urn == job.target_urn,
+            LinkedInImage.source_url == job.thumbnail_url,
         )
+        with self.database.transaction() as session:
+            cached = session.scalar(select(LinkedInImage.image_urn).where(*key))
         if cached:
             return cached
         try:
-            data = self._image_bytes(post.thumbnail_url)
-            upload = self.client.initialize_image_upload(token, owner)
+            data = self._image_bytes(job.thumbnail_url)
+            upload = self.client.initialize_image_upload(token, job.target_urn)
             image = self.client.upload_image(token, upload, data)
         except (FetchError, li.LinkedInError, OSError) as exc:
             # A card without its picture is better than no post: say so and go on.
-            record(
-                session,
-                post,
-                PostState.SENDING,
-                now=now,
-                actor=self.owner,
-                detail=f"thumbnail not attached: {exc}",
-            )
+            with self.database.write_transaction() as session:
+                self._history(
+                    session,
+                    job.post_id,
+                    PostState.SENDING,
+                    PostState.SENDING,
+                    claim.attempt,
+                    now,
+                    f"thumbnail not attached: {exc}",
+                )
             return None
-        session.add(
-            LinkedInImage(
-                article_id=post.article_id,
-                owner_urn=owner,
-                source_url=post.thumbnail_url,
-                image_urn=image,
-                uploaded_at=now,
-            )
-        )
-        session.flush()
+        with self.database.write_transaction() as session:
+            if session.scalar(select(LinkedInImage.id).where(*key)) is None:
+                session.add(
+                    LinkedInImage(
+                        article_id=job.article_id,
+                        owner_urn=job.target_urn,
+                        source_url=job.thumbnail_url,
+                        image_urn=image,
+                        uploaded_at=now,
+                    )
+                )
         return image
 
     def _image_bytes(self, url: str) -> bytes:
@@ -632,7 +735,7 @@ class Dispatcher:
         return self.fetcher.get(url).body
 
 
-def post_body(post: Post, *, author: str, thumbnail: str | None) -> dict[str, Any]:
+def post_body(post: Post | Job, *, author: str, thumbnail: str | None) -> dict[str, Any]:
     """The Posts API body: an article card LinkedIn cannot scrape itself, so we fill it."""
     article: dict[str, Any] = {"source": post.link_url, "title": post.card_title}
     if post.card_description:

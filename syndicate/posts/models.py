@@ -93,7 +93,9 @@ class Post(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    article: Mapped[Article] = relationship(lazy="joined")
+    # Loaded on demand: the dispatcher never needs the article's body or taxonomy, and lists
+    # ask for it with selectinload.
+    article: Mapped[Article] = relationship()
     target: Mapped[LinkedInTarget] = relationship(lazy="joined")
     history: Mapped[list[PostHistory]] = relationship(
         back_populates="post",

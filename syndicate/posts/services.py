@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from syndicate.articles.models import Article
 from syndicate.linkedin.models import LinkedInTarget
@@ -478,6 +478,7 @@ def posts_needing_attention(session: Session) -> list[Post]:
     return list(
         session.scalars(
             select(Post)
+            .options(selectinload(Post.article))
             .where(Post.state.in_(TROUBLE_STATES), Post.dismissed_at.is_(None))
             .order_by(Post.updated_at.desc())
             .limit(50)
@@ -491,6 +492,7 @@ def posts_between(session: Session, start: datetime, end: datetime) -> list[Post
     return list(
         session.scalars(
             select(Post)
+            .options(selectinload(Post.article))
             .where(moment >= start, moment < end, Post.state != PostState.CANCELLED)
             .order_by(moment)
         )
@@ -500,7 +502,7 @@ def posts_between(session: Session, start: datetime, end: datetime) -> list[Post
 def list_posts(
     session: Session, *, state: PostState | None, page: int, size: int
 ) -> tuple[list[Post], int]:
-    query = select(Post)
+    query = select(Post).options(selectinload(Post.article))
     count = select(func.count()).select_from(Post)
     if state is not None:
         query, count = query.where(Post.state == state), count.where(Post.state == state)
@@ -597,6 +599,7 @@ def posts_for_article(session: Session, article_id: int) -> list[Post]:
     return list(
         session.scalars(
             select(Post)
+            .options(selectinload(Post.article))
             .where(Post.article_id == article_id, Post.state != PostState.CANCELLED)
             .order_by(Post.created_at.desc(), Post.id.desc())
             .limit(100)
