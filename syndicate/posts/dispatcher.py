@@ -63,6 +63,7 @@ class Claim:
     post_id: int
     attempt: int
     reconciling: bool
+    job: Job | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Job:
     thumbnail_url: str | None
     scheduled_at: datetime | None
     article_id: int
+    article_public_id: str
     target_id: int
     target_urn: str
     target_name: str
@@ -85,6 +87,31 @@ class Job:
     connection_id: int
     connection_state: ConnectionState
     token_encrypted: str | None
+
+
+JOB_COLUMNS = (
+    Post.id,
+    Post.commentary,
+    Post.link_url,
+    Post.card_title,
+    Post.card_description,
+    Post.thumbnail_url,
+    Post.scheduled_at,
+    Post.article_id,
+    LinkedInTarget.id,
+    LinkedInTarget.urn,
+    LinkedInTarget.display_name,
+    LinkedInTarget.time_zone,
+    LinkedInTarget.daily_cap,
+    LinkedInConnection.id,
+    LinkedInConnection.state,
+    LinkedInConnection.access_token_encrypted,
+)
+CLAIM_DETAIL = {
+    PostState.SCHEDULED: "claimed",
+    PostState.UNKNOWN: "claimed to settle an unknown outcome",
+    PostState.SENDING: "recovered from a worker that stopped before sending",
+}
 
 
 @dataclass
@@ -152,8 +179,9 @@ class Dispatcher:
         )
 
     def claim(self, limit: int = 10) -> list[Claim]:
+        """Claim up to ``limit`` due posts in one short transaction: one locking read that
+        also fetches what sending needs, one UPDATE for the batch, one history insert."""
         now = self.clock.now()
-        claims: list[Claim] = []
         with self.database.write_transaction() as session:
             if self.sending_paused(session):
                 return []
@@ -162,7 +190,8 @@ class Dispatcher:
                 and_(Post.state == PostState.SENDING, Post.lease_expires_at < now),
             )
             rows = session.execute(
-                select(Post.id, Post.state, Post.request_started_at, Post.lease_owner)
+                select(Post.state, Post.request_started_at, Post.lease_owner, *JOB_COLUMNS)
+                .join(Article, Article.id == Post.article_id)
                 .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
                 .join(LinkedInConnection, LinkedInConnection.id == LinkedInTarget.connection_id)
                 # A post whose connection needs reconnecting waits; one stranded in
@@ -178,44 +207,53 @@ class Dispatcher:
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=Post)
             ).all()
-            for post_id, state, started, old_owner in rows:
+            taking: dict[int, tuple[PostState, Job]] = {}
+            for state, started, old_owner, *job_fields in rows:
+                job = Job(*job_fields)
                 if state is PostState.SENDING and started is not None:
-                    self._lost_after_sending(session, post_id, old_owner, now)
-                    continue
-                claim = self._take(session, post_id, state, now)
-                if claim is not None:
-                    claims.append(claim)
-        return claims
-
-    def _take(
-        self, session: Session, post_id: int, state: PostState, now: datetime
-    ) -> Claim | None:
-        condition = Post.state == state
-        if state is PostState.SENDING:
-            condition = and_(condition, Post.lease_expires_at < now)
-        attempt = session.execute(
-            update(Post)
-            .where(Post.id == post_id, condition)
-            .values(
-                state=PostState.SENDING,
-                attempt=Post.attempt + 1,
-                lease_owner=self.owner,
-                lease_expires_at=now + self.settings.lease,
-                updated_at=now,
-                request_started_at=None,
+                    self._lost_after_sending(session, job.post_id, old_owner, now)
+                else:
+                    taking[job.post_id] = (state, job)
+            if not taking:
+                return []
+            # The rows are locked (PostgreSQL) or the whole database is (SQLite), so the
+            # batch update changes exactly the rows just read.
+            attempts = dict(
+                session.execute(
+                    update(Post)
+                    .where(Post.id.in_(taking))
+                    .values(
+                        state=PostState.SENDING,
+                        attempt=Post.attempt + 1,
+                        lease_owner=self.owner,
+                        lease_expires_at=now + self.settings.lease,
+                        updated_at=now,
+                        request_started_at=None,
+                    )
+                    .returning(Post.id, Post.attempt)
+                    .execution_options(synchronize_session=False)
+                ).all()
             )
-            .returning(Post.attempt)
-            .execution_options(synchronize_session=False)
-        ).scalar_one_or_none()
-        if attempt is None:
-            return None
-        detail = {
-            PostState.SCHEDULED: "claimed",
-            PostState.UNKNOWN: "claimed to settle an unknown outcome",
-            PostState.SENDING: "recovered from a worker that stopped before sending",
-        }[state]
-        self._history(session, post_id, state, PostState.SENDING, attempt, now, detail)
-        return Claim(post_id, attempt, state is PostState.UNKNOWN)
+            session.execute(
+                insert(PostHistory),
+                [
+                    {
+                        "post_id": post_id,
+                        "at": now,
+                        "from_state": state.value,
+                        "to_state": PostState.SENDING.value,
+                        "attempt": attempts[post_id],
+                        "actor": self.owner[:200],
+                        "http_status": None,
+                        "detail": CLAIM_DETAIL[state],
+                    }
+                    for post_id, (state, _job) in taking.items()
+                ],
+            )
+        return [
+            Claim(post_id, attempts[post_id], state is PostState.UNKNOWN, job)
+            for post_id, (state, job) in taking.items()
+        ]
 
     def _history(
         self,
@@ -294,24 +332,8 @@ class Dispatcher:
     def _load(self, session: Session, claim: Claim) -> Job | None:
         """What sending needs, read in one query without loading ORM objects."""
         row = session.execute(
-            select(
-                Post.id,
-                Post.commentary,
-                Post.link_url,
-                Post.card_title,
-                Post.card_description,
-                Post.thumbnail_url,
-                Post.scheduled_at,
-                Post.article_id,
-                LinkedInTarget.id,
-                LinkedInTarget.urn,
-                LinkedInTarget.display_name,
-                LinkedInTarget.time_zone,
-                LinkedInTarget.daily_cap,
-                LinkedInConnection.id,
-                LinkedInConnection.state,
-                LinkedInConnection.access_token_encrypted,
-            )
+            select(*JOB_COLUMNS)
+            .join(Article, Article.id == Post.article_id)
             .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
             .join(LinkedInConnection, LinkedInConnection.id == LinkedInTarget.connection_id)
             .where(self._fenced(claim))
@@ -322,8 +344,10 @@ class Dispatcher:
         now = self.clock.now()
         # Reads and network calls happen outside write transactions, so that SQLite's single
         # writer is held only for the short fenced writes.
-        with self.database.transaction() as session:
-            job = self._load(session, claim)
+        job = claim.job
+        if job is None:
+            with self.database.transaction() as session:
+                job = self._load(session, claim)
         if job is None:
             return "lost"
         if (
@@ -420,13 +444,16 @@ class Dispatcher:
                 note or f"published as {urn}",
                 http_status=422 if note else 201,
             )
-            public_id, target_urn = session.execute(
-                select(Article.public_id, LinkedInTarget.urn)
-                .select_from(Post)
-                .join(Article, Article.id == Post.article_id)
-                .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
-                .where(Post.id == claim.post_id)
-            ).one()
+            if claim.job is not None:
+                public_id, target_urn = claim.job.article_public_id, claim.job.target_urn
+            else:
+                public_id, target_urn = session.execute(
+                    select(Article.public_id, LinkedInTarget.urn)
+                    .select_from(Post)
+                    .join(Article, Article.id == Post.article_id)
+                    .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
+                    .where(Post.id == claim.post_id)
+                ).one()
             events.emit(
                 session,
                 "post.published",
@@ -516,6 +543,7 @@ class Dispatcher:
                 http_status=error.status,
             )
             _notify(session, post, now)
+            _emit_failed(session, post, now)
         return "failed"
 
     def _unknown(self, session: Session, post: Post, error: li.LinkedInError, now: datetime) -> str:
@@ -607,6 +635,7 @@ class Dispatcher:
             http_status=error.status,
         )
         _notify(session, post, now)
+        _emit_failed(session, post, now)
         return "failed"
 
     def _finish(
@@ -760,6 +789,23 @@ def post_body(post: Post | Job, *, author: str, thumbnail: str | None) -> dict[s
 def _hours(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours:.0f} hours" if hours >= 2 else f"{delta.total_seconds() / 60:.0f} minutes"
+
+
+def _emit_failed(session: Session, post: Post, now: datetime) -> None:
+    """Tell subscribers (webhooks) that a post ended without being published."""
+    events.emit(
+        session,
+        "post.failed",
+        str(post.id),
+        {
+            "post_id": post.id,
+            "state": post.state.value,
+            "error": post.last_error,
+            "article": post.article.public_id,
+            "target": post.target.urn,
+        },
+        now=now,
+    )
 
 
 def _notify(session: Session, post: Post, now: datetime) -> None:
