@@ -98,6 +98,7 @@ JOB_COLUMNS = (
     Post.thumbnail_url,
     Post.scheduled_at,
     Post.article_id,
+    Article.public_id,
     LinkedInTarget.id,
     LinkedInTarget.urn,
     LinkedInTarget.display_name,
