@@ -46,8 +46,15 @@ from syndicate.linkedin.sandbox_text import render_little_text
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
-__all__ = ["SandboxApp", "SandboxClient", "SandboxState", "create_sandbox", "render_little_text",
-           "running_sandbox", "serve_sandbox"]
+__all__ = [
+    "SandboxApp",
+    "SandboxClient",
+    "SandboxState",
+    "create_sandbox",
+    "render_little_text",
+    "running_sandbox",
+    "serve_sandbox",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -82,10 +89,14 @@ def create_sandbox(
     active_versions: set[str] | None = None,
 ) -> SandboxApp:
     """A sandbox answering as if it lived at `base_url` (e.g. http://127.0.0.1:5001)."""
-    app = SandboxApp("syndicate.linkedin.sandbox",
-                     template_folder=str(PROJECT_ROOT / "templates"))
-    app.state = SandboxState(base_url=base_url, clients=clients, clock=clock,
-                             active_versions=active_versions)
+    app = SandboxApp(
+        "syndicate.linkedin.sandbox",
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "syndicate" / "static"),
+    )
+    app.state = SandboxState(
+        base_url=base_url, clients=clients, clock=clock, active_versions=active_versions
+    )
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES
     app.register_blueprint(bp)
     return app
@@ -113,8 +124,12 @@ def _inject_fault() -> None:
     elif fault.kind == "timeout-after-store":
         g.respond_after = fault.seconds
     else:
-        raise rest.fault_refusal(fault.kind, method=request.method, path=request.path,
-                                 version=request.headers.get("LinkedIn-Version"))
+        raise rest.fault_refusal(
+            fault.kind,
+            method=request.method,
+            path=request.path,
+            version=request.headers.get("LinkedIn-Version"),
+        )
 
 
 @bp.after_app_request
@@ -167,9 +182,12 @@ def _empty(status: int, headers: dict[str, str] | None = None) -> Response:
 
 def _rest_call() -> rest.RestCall:
     """Checks 1–3 for the current /rest request."""
-    return rest.rest_call(_state(), authorization=request.headers.get("Authorization"),
-                          version=request.headers.get("LinkedIn-Version"),
-                          protocol=request.headers.get("X-Restli-Protocol-Version"))
+    return rest.rest_call(
+        _state(),
+        authorization=request.headers.get("Authorization"),
+        version=request.headers.get("LinkedIn-Version"),
+        protocol=request.headers.get("X-Restli-Protocol-Version"),
+    )
 
 
 # OAuth and OpenID Connect (A–E)
@@ -195,8 +213,14 @@ def authorize() -> ResponseReturnValue:
     with state.lock:
         members, signed_in = list(state.members.values()), state.signed_in
     scopes = [(s, SCOPE_TEXT.get(s, s)) for s in sorted(auth.scopes)]
-    return render_template("linkedin/sandbox_consent.html", consent=consent, auth=auth,
-                           members=members, signed_in=signed_in, scopes=scopes), 200
+    return render_template(
+        "linkedin/sandbox_consent.html",
+        consent=consent,
+        auth=auth,
+        members=members,
+        signed_in=signed_in,
+        scopes=scopes,
+    ), 200
 
 
 @bp.post("/oauth/v2/authorization")
@@ -206,8 +230,12 @@ def authorize_decide() -> ResponseReturnValue:
     if decision not in {"allow", "cancel"}:
         return _auth_page("Choose Allow or Cancel.", 400)
     try:
-        target = oauth.answer_consent(_state(), request.form.get("consent", ""),
-                                      allow=decision == "allow", sub=request.form.get("member"))
+        target = oauth.answer_consent(
+            _state(),
+            request.form.get("consent", ""),
+            allow=decision == "allow",
+            sub=request.form.get("member"),
+        )
     except oauth.AuthorizeError as exc:
         return _auth_page(str(exc), 400)
     return redirect(target, 302)
@@ -291,8 +319,11 @@ def delete_post(urn: str) -> Response:
 @bp.post("/rest/images")
 def initialize_upload() -> Response:
     """Start an image upload."""
-    return _json(rest.initialize_upload(_state(), _rest_call(), request.args.get("action"),
-                                        request.get_data()))
+    return _json(
+        rest.initialize_upload(
+            _state(), _rest_call(), request.args.get("action"), request.get_data()
+        )
+    )
 
 
 @bp.get("/rest/images/<path:urn>")
@@ -345,10 +376,17 @@ def post_card(state: SandboxState, post: Post) -> PostCard:
     if article is not None:
         article = {**article, "thumbnail_url": _image_url(state, article.get("thumbnail"))}
     return PostCard(
-        urn=post.urn, author_name=state.author_name(post.author), author_urn=post.author,
-        text=post.text.rendered, sent=post.commentary, cut_at=post.text.cut_at,
-        cut_char=post.text.cut_char, created_at=post.created_at, article=article,
-        image_url=_image_url(state, media.get("id")), image_alt=media.get("altText", ""),
+        urn=post.urn,
+        author_name=state.author_name(post.author),
+        author_urn=post.author,
+        text=post.text.rendered,
+        sent=post.commentary,
+        cut_at=post.text.cut_at,
+        cut_char=post.text.cut_char,
+        created_at=post.created_at,
+        article=article,
+        image_url=_image_url(state, media.get("id")),
+        image_alt=media.get("altText", ""),
     )
 
 
@@ -364,11 +402,14 @@ def index() -> str:
     state = _state()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     live = state.post_list(include_deleted=False)
-    shown = live[(page - 1) * POSTS_PER_PAGE: page * POSTS_PER_PAGE]
+    shown = live[(page - 1) * POSTS_PER_PAGE : page * POSTS_PER_PAGE]
     return render_template(
-        "linkedin/sandbox_index.html", cards=[post_card(state, p) for p in shown],
-        page=page, has_next=len(live) > page * POSTS_PER_PAGE,
-        deleted=len(state.post_list()) - len(live), status=describe(state),
+        "linkedin/sandbox_index.html",
+        cards=[post_card(state, p) for p in shown],
+        page=page,
+        has_next=len(live) > page * POSTS_PER_PAGE,
+        deleted=len(state.post_list()) - len(live),
+        status=describe(state),
     )
 
 
@@ -392,9 +433,11 @@ def avatar(sub: str) -> Response:
     if member is None:
         return _json({"status": 404, "message": "No such member"}, 404)
     initials = escape(member.given_name[:1] + member.family_name[:1])
-    svg = ('<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
-           '<rect width="96" height="96" fill="#0a66c2"/><text x="48" y="60" font-size="36" '
-           f'text-anchor="middle" fill="#fff" font-family="sans-serif">{initials}</text></svg>')
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
+        '<rect width="96" height="96" fill="#0a66c2"/><text x="48" y="60" font-size="36" '
+        f'text-anchor="middle" fill="#fff" font-family="sans-serif">{initials}</text></svg>'
+    )
     return Response(svg, mimetype="image/svg+xml")
 
 
@@ -423,8 +466,10 @@ def describe(state: SandboxState) -> dict[str, Any]:
 def control_post_json(state: SandboxState, post: Post) -> dict[str, Any]:
     """A stored post for the controls: the API view plus what the sandbox knows besides."""
     return {
-        **rest.post_json(post), "sentCommentary": post.commentary,
-        "renderedCommentary": post.text.rendered, "cutAt": post.text.cut_at,
+        **rest.post_json(post),
+        "sentCommentary": post.commentary,
+        "renderedCommentary": post.text.rendered,
+        "cutAt": post.text.cut_at,
         "authorName": state.author_name(post.author),
         "deleted": post.deleted_at is not None,
     }
@@ -501,8 +546,9 @@ def control_add_fault() -> Response:
     if not isinstance(count, int) or isinstance(count, bool):
         raise ValueError("count must be an integer")
     seconds = _number(body, "seconds") if "seconds" in body else 0.0
-    fault = _state().inject(path, kind, count=count, seconds=seconds,
-                            method=method if isinstance(method, str) else None)
+    fault = _state().inject(
+        path, kind, count=count, seconds=seconds, method=method if isinstance(method, str) else None
+    )
     return _json(asdict(fault), 201)
 
 
@@ -632,12 +678,18 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _start(host: str, port: int, *, quiet: bool, **kwargs: Any) -> tuple[BaseWSGIServer,
-                                                                        SandboxApp]:
+def _start(
+    host: str, port: int, *, quiet: bool, **kwargs: Any
+) -> tuple[BaseWSGIServer, SandboxApp]:
     """Bind a server, then build the app that knows the server's URL."""
     late = _LateBoundApp()
-    server = make_server(host, port, cast("WSGIApplication", late), threaded=True,
-                         request_handler=_QuietHandler if quiet else None)
+    server = make_server(
+        host,
+        port,
+        cast("WSGIApplication", late),
+        threaded=True,
+        request_handler=_QuietHandler if quiet else None,
+    )
     base_url = kwargs.pop("base_url", None) or f"http://{_url_host(host)}:{server.server_port}"
     try:
         late.app = create_sandbox(base_url=base_url, **kwargs)
@@ -663,8 +715,12 @@ def serve_sandbox(host: str, port: int, **kwargs: Any) -> None:
 def running_sandbox(**kwargs: Any) -> Iterator[tuple[str, SandboxApp]]:
     """A sandbox on 127.0.0.1 and a free port in a background thread: (base_url, app)."""
     server, app = _start("127.0.0.1", 0, quiet=True, **kwargs)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              name="linkedin-sandbox", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.02},
+        name="linkedin-sandbox",
+        daemon=True,
+    )
     thread.start()
     try:
         yield app.state.base_url, app
