@@ -26,8 +26,14 @@ class Refusal(Exception):
         self.headers = headers or {}
 
 
-def _api(status: int, message: str, *, code: str | None = None,
-         service_code: int | None = None, **extra: Any) -> Refusal:
+def _api(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    service_code: int | None = None,
+    **extra: Any,
+) -> Refusal:
     """A LinkedIn API error body: status, serviceErrorCode, code, message."""
     body: dict[str, Any] = {"status": status}
     if service_code is not None:
@@ -41,8 +47,9 @@ def _api(status: int, message: str, *, code: str | None = None,
 
 def empty_token() -> Refusal:
     """No bearer token at all."""
-    return Refusal(401, {"message": "Empty oauth2_access_token", "serviceErrorCode": 401,
-                         "status": 401})
+    return Refusal(
+        401, {"message": "Empty oauth2_access_token", "serviceErrorCode": 401, "status": 401}
+    )
 
 
 def invalid_token() -> Refusal:
@@ -52,44 +59,66 @@ def invalid_token() -> Refusal:
 
 def revoked_token() -> Refusal:
     """A revoked token, or a fresh one that is not valid yet."""
-    return _api(401, "The token used in the request has been revoked by the user",
-                code="REVOKED_ACCESS_TOKEN", service_code=65601)
+    return _api(
+        401,
+        "The token used in the request has been revoked by the user",
+        code="REVOKED_ACCESS_TOKEN",
+        service_code=65601,
+    )
 
 
 def expired_token() -> Refusal:
     """A token past its 60 days."""
-    return _api(401, "The token used in the request has expired",
-                code="EXPIRED_ACCESS_TOKEN", service_code=65602)
+    return _api(
+        401,
+        "The token used in the request has expired",
+        code="EXPIRED_ACCESS_TOKEN",
+        service_code=65602,
+    )
 
 
 def access_denied(resource: str) -> Refusal:
     """403 for `resource` such as "partnerApiPostsExternal.CREATE.20250401"."""
-    return _api(403, f"Not enough permissions to access: {resource}",
-                code="ACCESS_DENIED", service_code=100)
+    return _api(
+        403, f"Not enough permissions to access: {resource}", code="ACCESS_DENIED", service_code=100
+    )
 
 
 def missing_version() -> Refusal:
     """No LinkedIn-Version header (LinkedIn's exact answer is undocumented)."""
-    return _api(400, "A version must be present. Please specify a version by adding the "
-                "LinkedIn-Version header.", code="VERSION_MISSING")
+    return _api(
+        400,
+        "A version must be present. Please specify a version by adding the "
+        "LinkedIn-Version header.",
+        code="VERSION_MISSING",
+    )
 
 
 def malformed_version(value: str) -> Refusal:
     """A LinkedIn-Version header that is not YYYYMM or YYYYMM.RR."""
-    return _api(400, f"Invalid LinkedIn-Version {value!r}: expected YYYYMM",
-                code="INVALID_VERSION")
+    return _api(400, f"Invalid LinkedIn-Version {value!r}: expected YYYYMM", code="INVALID_VERSION")
 
 
 def inactive_version(label: str) -> Refusal:
     """426 for a version that is not (or no longer) active; `label` is YYYYMM01."""
-    return Refusal(426, {"status": 426, "code": "NONEXISTENT_VERSION",
-                         "message": f"Requested version {label} is not active"})
+    return Refusal(
+        426,
+        {
+            "status": 426,
+            "code": "NONEXISTENT_VERSION",
+            "message": f"Requested version {label} is not active",
+        },
+    )
 
 
 def protocol_required() -> Refusal:
     """The sandbox only speaks Rest.li protocol 2.0.0."""
-    return _api(400, "X-Restli-Protocol-Version: 2.0.0 is required (protocol 1.0 encodes "
-                "URNs differently and is not supported here)", code="INVALID_PROTOCOL_VERSION")
+    return _api(
+        400,
+        "X-Restli-Protocol-Version: 2.0.0 is required (protocol 1.0 encodes "
+        "URNs differently and is not supported here)",
+        code="INVALID_PROTOCOL_VERSION",
+    )
 
 
 def throttled() -> Refusal:
@@ -117,15 +146,23 @@ def bad_request(message: str) -> Refusal:
     return _api(400, message)
 
 
-def field_error(status: int, field: str, code: str, description: str,
-                message: str | None = None) -> Refusal:
+def field_error(
+    status: int, field: str, code: str, description: str, message: str | None = None
+) -> Refusal:
     """A 4xx naming one input field in errorDetails.inputErrors."""
     return _api(
-        status, message or description, code=code,
-        errorDetails={"inputErrors": [{
-            "code": code, "description": description,
-            "input": {"inputPath": {"fieldPath": field}},
-        }]},
+        status,
+        message or description,
+        code=code,
+        errorDetails={
+            "inputErrors": [
+                {
+                    "code": code,
+                    "description": description,
+                    "input": {"inputPath": {"fieldPath": field}},
+                }
+            ]
+        },
     )
 
 
@@ -136,10 +173,15 @@ def schema_error(field: str, problem: str) -> Refusal:
 
 def commentary_too_long(length: int) -> Refusal:
     """400 for more than 3000 characters of commentary."""
-    description = (f"Invalid Commentary, ShareCommentary text length ({length} characters) "
-                   "exceeded the maximum allowed (3000 characters)")
+    description = (
+        f"Invalid Commentary, ShareCommentary text length ({length} characters) "
+        "exceeded the maximum allowed (3000 characters)"
+    )
     return field_error(
-        400, "/commentary", "FIELD_ARRAY_SIZE_TOO_HIGH", description,
+        400,
+        "/commentary",
+        "FIELD_ARRAY_SIZE_TOO_HIGH",
+        description,
         message=f"com.linkedin.content.common.exception.BadRequestResponseException: {description}",
     )
 
@@ -148,15 +190,19 @@ def duplicate_post(urn: str) -> Refusal:
     """422 naming the earlier post with the same author, commentary and content."""
     description = f"Content is a duplicate of {urn}"
     return field_error(
-        422, "/commentary", "DUPLICATE_POST", description,
+        422,
+        "/commentary",
+        "DUPLICATE_POST",
+        description,
         message=f"com.linkedin.content.common.exception.BadRequestResponseException: {description}",
     )
 
 
 def oauth_error(status: int, error: str, description: str) -> Refusal:
     """An OAuth endpoint error: {"error","error_description"}."""
-    return Refusal(status, {"error": error, "error_description": description},
-                   {"Cache-Control": "no-store"})
+    return Refusal(
+        status, {"error": error, "error_description": description}, {"Cache-Control": "no-store"}
+    )
 
 
 def missing_parameter(name: str) -> Refusal:

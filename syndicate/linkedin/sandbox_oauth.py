@@ -69,15 +69,25 @@ def validate_authorization(state: SandboxState, params: Mapping[str, str]) -> Au
     if not scopes <= client.scopes:
         extra = ", ".join(sorted(scopes - client.scopes))
         raise AuthorizeError(f"The app is not allowed these scopes: {extra}.")
-    return AuthorizationRequest(client.client_id, redirect_uri, scopes,
-                                params.get("state") or None, params.get("nonce") or None)
+    return AuthorizationRequest(
+        client.client_id,
+        redirect_uri,
+        scopes,
+        params.get("state") or None,
+        params.get("nonce") or None,
+    )
 
 
 def cancel_redirect(request: AuthorizationRequest, error: str) -> str:
     """Where a cancelled authorization sends the browser."""
-    return with_query(request.redirect_uri, {
-        "error": error, "error_description": CANCEL_DESCRIPTIONS[error], "state": request.state,
-    })
+    return with_query(
+        request.redirect_uri,
+        {
+            "error": error,
+            "error_description": CANCEL_DESCRIPTIONS[error],
+            "state": request.state,
+        },
+    )
 
 
 def answer_without_consent(state: SandboxState, request: AuthorizationRequest) -> str | None:
@@ -161,8 +171,9 @@ def exchange(state: SandboxState, form: Mapping[str, str]) -> dict[str, Any]:
         return _exchange_code(state, form)
     if grant_type == "refresh_token":
         return _exchange_refresh(state, form)
-    raise errors.oauth_error(400, "unsupported_grant_type",
-                             f"The grant type {grant_type!r} is not supported")
+    raise errors.oauth_error(
+        400, "unsupported_grant_type", f"The grant type {grant_type!r} is not supported"
+    )
 
 
 def _exchange_code(state: SandboxState, form: Mapping[str, str]) -> dict[str, Any]:
@@ -172,7 +183,9 @@ def _exchange_code(state: SandboxState, form: Mapping[str, str]) -> dict[str, An
     with state.lock:
         code = state.codes.get(form["code"])
         if (
-            code is None or code.used or state.now() >= code.expires_at
+            code is None
+            or code.used
+            or state.now() >= code.expires_at
             or code.request.client_id != client.client_id
             or code.request.redirect_uri != form["redirect_uri"]
         ):
@@ -191,22 +204,34 @@ def _exchange_refresh(state: SandboxState, form: Mapping[str, str]) -> dict[str,
     client = _client(state, form)
     with state.lock:
         if not state.switches.partner:
-            raise errors.oauth_error(400, "unauthorized_client",
-                                     "Refresh tokens are for partner apps (sandbox switch "
-                                     "'partner' is off)")
+            raise errors.oauth_error(
+                400,
+                "unauthorized_client",
+                "Refresh tokens are for partner apps (sandbox switch 'partner' is off)",
+            )
         refresh = state.refresh_tokens.get(form["refresh_token"])
         if (
-            refresh is None or refresh.revoked or state.now() >= refresh.expires_at
+            refresh is None
+            or refresh.revoked
+            or state.now() >= refresh.expires_at
             or refresh.client_id != client.client_id
         ):
             raise errors.oauth_error(400, "invalid_request", errors.INVALID_GRANT_MESSAGE)
-        token, refresh = _issue(state, client.client_id, refresh.sub, refresh.scopes,
-                                authorized_at=refresh.authorized_at)
+        token, refresh = _issue(
+            state,
+            client.client_id,
+            refresh.sub,
+            refresh.scopes,
+            authorized_at=refresh.authorized_at,
+        )
         return _token_body(state, token, refresh)
 
 
 def _issue(
-    state: SandboxState, client_id: str, sub: str, scopes: frozenset[str],
+    state: SandboxState,
+    client_id: str,
+    sub: str,
+    scopes: frozenset[str],
     authorized_at: datetime | None = None,
 ) -> tuple[AccessToken, RefreshToken | None]:
     """A new access token (and the partner refresh token); other scope sets are revoked."""
@@ -215,9 +240,14 @@ def _issue(
         if old.client_id == client_id and old.sub == sub and old.scopes != scopes:
             old.revoked = True
     token = AccessToken(
-        value="AQ" + new_secret(498), client_id=client_id, sub=sub, scopes=scopes,
-        authorized_at=authorized_at or now, created_at=now,
-        expires_at=now + ACCESS_TOKEN_LIFETIME, usable_from=now + state.token_delay,
+        value="AQ" + new_secret(498),
+        client_id=client_id,
+        sub=sub,
+        scopes=scopes,
+        authorized_at=authorized_at or now,
+        created_at=now,
+        expires_at=now + ACCESS_TOKEN_LIFETIME,
+        usable_from=now + state.token_delay,
     )
     state.tokens[token.value] = token
     refresh = _refresh_token(state, token) if state.switches.partner else None
@@ -228,13 +258,20 @@ def _refresh_token(state: SandboxState, token: AccessToken) -> RefreshToken:
     """The grant's live refresh token, or a new one: its 365 days are never extended."""
     now = state.now()
     for refresh in state.refresh_tokens.values():
-        if (refresh.client_id, refresh.sub, refresh.scopes) == (
-            token.client_id, token.sub, token.scopes
-        ) and not refresh.revoked and now < refresh.expires_at:
+        if (
+            (refresh.client_id, refresh.sub, refresh.scopes)
+            == (token.client_id, token.sub, token.scopes)
+            and not refresh.revoked
+            and now < refresh.expires_at
+        ):
             return refresh
     refresh = RefreshToken(
-        value="AQ" + new_secret(498), client_id=token.client_id, sub=token.sub,
-        scopes=token.scopes, authorized_at=now, expires_at=now + REFRESH_TOKEN_LIFETIME,
+        value="AQ" + new_secret(498),
+        client_id=token.client_id,
+        sub=token.sub,
+        scopes=token.scopes,
+        authorized_at=now,
+        expires_at=now + REFRESH_TOKEN_LIFETIME,
     )
     state.refresh_tokens[refresh.value] = refresh
     return refresh
@@ -277,14 +314,19 @@ def introspect(state: SandboxState, form: Mapping[str, str]) -> dict[str, Any]:
         if isinstance(token, AccessToken):
             status, created = token.status_at(now), token.created_at
         else:
-            status = "revoked" if token.revoked else (
-                "expired" if now >= token.expires_at else "active")
+            status = (
+                "revoked" if token.revoked else ("expired" if now >= token.expires_at else "active")
+            )
             created = token.authorized_at
         return {
-            "active": status == "active", "client_id": token.client_id,
-            "authorized_at": _ts(token.authorized_at), "created_at": _ts(created),
-            "status": status, "expires_at": _ts(token.expires_at),
-            "scope": ",".join(sorted(token.scopes)), "auth_type": "3L",
+            "active": status == "active",
+            "client_id": token.client_id,
+            "authorized_at": _ts(token.authorized_at),
+            "created_at": _ts(created),
+            "status": status,
+            "expires_at": _ts(token.expires_at),
+            "scope": ",".join(sorted(token.scopes)),
+            "auth_type": "3L",
         }
 
 
@@ -333,8 +375,20 @@ def openid_configuration(state: SandboxState) -> dict[str, Any]:
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "scopes_supported": ["openid", "profile", "email"],
-        "claims_supported": ["iss", "aud", "iat", "exp", "sub", "name", "given_name",
-                             "family_name", "picture", "email", "email_verified", "locale"],
+        "claims_supported": [
+            "iss",
+            "aud",
+            "iat",
+            "exp",
+            "sub",
+            "name",
+            "given_name",
+            "family_name",
+            "picture",
+            "email",
+            "email_verified",
+            "locale",
+        ],
     }
 
 
@@ -347,8 +401,12 @@ def _profile_claims(state: SandboxState, token: AccessToken, member: Member) -> 
     """The member's claims that the token's scopes allow."""
     claims: dict[str, Any] = {"sub": member.sub}
     if "profile" in token.scopes:
-        claims.update(name=member.name, given_name=member.given_name,
-                      family_name=member.family_name, picture=picture_url(state, member))
+        claims.update(
+            name=member.name,
+            given_name=member.given_name,
+            family_name=member.family_name,
+            picture=picture_url(state, member),
+        )
     if "email" in token.scopes:
         claims.update(email=member.email, email_verified=True)
     return claims
@@ -358,8 +416,10 @@ def id_token(state: SandboxState, token: AccessToken, member: Member, nonce: str
     """An RS256 id_token for the member, audience the app."""
     now = state.now()
     claims = {
-        "iss": f"{state.base_url}/oauth", "aud": token.client_id,
-        "iat": _ts(now), "exp": _ts(now + ID_TOKEN_LIFETIME),
+        "iss": f"{state.base_url}/oauth",
+        "aud": token.client_id,
+        "iat": _ts(now),
+        "exp": _ts(now + ID_TOKEN_LIFETIME),
         **_profile_claims(state, token, member),
     }
     if nonce is not None:
@@ -372,5 +432,7 @@ def userinfo(state: SandboxState, token: AccessToken) -> dict[str, Any]:
     if not {"openid", "profile"} <= token.scopes:
         raise errors.access_denied("userinfo.GET.NO_VERSION")
     member = state.member(token.sub)
-    return {**_profile_claims(state, token, member),
-            "locale": {"country": member.country, "language": member.language}}
+    return {
+        **_profile_claims(state, token, member),
+        "locale": {"country": member.country, "language": member.language},
+    }

@@ -24,11 +24,23 @@ from syndicate.linkedin.sandbox_state import (
 from syndicate.linkedin.sandbox_text import parse_little_text
 
 MAX_COMMENTARY = 3000
-POST_FIELDS = frozenset({
-    "author", "commentary", "visibility", "distribution", "lifecycleState",
-    "isReshareDisabledByAuthor", "content", "contentLandingPage", "contentCallToActionLabel",
-    "lifecycleStateInfo", "reshareContext", "container", "adContext",
-})
+POST_FIELDS = frozenset(
+    {
+        "author",
+        "commentary",
+        "visibility",
+        "distribution",
+        "lifecycleState",
+        "isReshareDisabledByAuthor",
+        "content",
+        "contentLandingPage",
+        "contentCallToActionLabel",
+        "lifecycleStateInfo",
+        "reshareContext",
+        "container",
+        "adContext",
+    }
+)
 VISIBILITIES = frozenset({"PUBLIC", "CONNECTIONS", "LOGGED_IN", "CONTAINER"})
 FEED_DISTRIBUTIONS = frozenset({"MAIN_FEED", "NONE"})
 LIFECYCLE_STATES = frozenset({"DRAFT", "PUBLISHED", "PUBLISH_REQUESTED", "PUBLISH_FAILED"})
@@ -71,8 +83,9 @@ def version_label(header: str | None) -> str | None:
     return f"{match.group(1)}01" if match else None
 
 
-def rest_call(state: SandboxState, *, authorization: str | None, version: str | None,
-              protocol: str | None) -> RestCall:
+def rest_call(
+    state: SandboxState, *, authorization: str | None, version: str | None, protocol: str | None
+) -> RestCall:
     """Checks 1–3 of every /rest call, in LinkedIn's order: token, version, protocol."""
     token = authenticate(state, authorization)
     if not (version or "").strip():
@@ -91,13 +104,18 @@ def fault_refusal(kind: str, *, method: str, path: str, version: str | None) -> 
     """The response an injected fault gives in place of the real one."""
     label = version_label(version) or "NO_VERSION"
     if kind == "403":
-        resource = next((name for m, pattern, name in _RESOURCES
-                         if m == method and pattern.fullmatch(path)), f"sandbox.{method}")
+        resource = next(
+            (name for m, pattern, name in _RESOURCES if m == method and pattern.fullmatch(path)),
+            f"sandbox.{method}",
+        )
         return errors.access_denied(f"{resource}.{label}")
     simple = {
-        "401": errors.invalid_token, "401-revoked": errors.revoked_token,
-        "401-expired": errors.expired_token, "429": errors.throttled,
-        "500": errors.server_error, "504": errors.gateway_timeout,
+        "401": errors.invalid_token,
+        "401-revoked": errors.revoked_token,
+        "401-expired": errors.expired_token,
+        "429": errors.throttled,
+        "500": errors.server_error,
+        "504": errors.gateway_timeout,
     }
     if kind == "426":
         return errors.inactive_version(label)
@@ -147,18 +165,19 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _field(body: Mapping[str, Any], name: str, kind: type, path: str, *,
-           required: bool = True) -> Any:
+def _field(
+    body: Mapping[str, Any], name: str, kind: type, path: str, *, required: bool = True
+) -> Any:
     """body[name] checked against `kind`, with Rest.li's 422 when missing or mistyped."""
     if name not in body:
         if required:
-            raise errors.schema_error(f"{path}/{name}",
-                                      "field is required but not found and has no default value")
+            raise errors.schema_error(
+                f"{path}/{name}", "field is required but not found and has no default value"
+            )
         return None
     value = body[name]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise errors.schema_error(f"{path}/{name}",
-                                  f"{json.dumps(value)} is not a {kind.__name__}")
+        raise errors.schema_error(f"{path}/{name}", f"{json.dumps(value)} is not a {kind.__name__}")
     return value
 
 
@@ -199,13 +218,18 @@ def validate_post(state: SandboxState, body: Mapping[str, Any]) -> PostDraft:
     if parse_author(author) is None:
         raise errors.schema_error("/author", f'"{author}" is not a person or organization URN')
     if lifecycle != "PUBLISHED":
-        raise errors.field_error(400, "/lifecycleState", "INVALID_FIELD_VALUE",
-                                 "A post can only be created with lifecycleState PUBLISHED")
+        raise errors.field_error(
+            400,
+            "/lifecycleState",
+            "INVALID_FIELD_VALUE",
+            "A post can only be created with lifecycleState PUBLISHED",
+        )
     if len(commentary) > MAX_COMMENTARY:
         raise errors.commentary_too_long(len(commentary))
     content = _validate_content(state, body.get("content"), author)
-    return PostDraft(author, commentary, visibility, dict(distribution), content,
-                     bool(reshare_disabled))
+    return PostDraft(
+        author, commentary, visibility, dict(distribution), content, bool(reshare_disabled)
+    )
 
 
 def _validate_content(state: SandboxState, content: Any, author: str) -> dict[str, Any] | None:
@@ -216,8 +240,12 @@ def _validate_content(state: SandboxState, content: Any, author: str) -> dict[st
         raise errors.schema_error("/content", "DataMap should have exactly one entry for a union")
     kind, value = next(iter(content.items()))
     if kind not in {"article", "media"}:
-        raise errors.field_error(400, f"/content/{kind}", "UNSUPPORTED_CONTENT",
-                                 "The sandbox imitates article and media content only")
+        raise errors.field_error(
+            400,
+            f"/content/{kind}",
+            "UNSUPPORTED_CONTENT",
+            "The sandbox imitates article and media content only",
+        )
     if not isinstance(value, dict):
         raise errors.schema_error(f"/content/{kind}", "is not a record")
     path = f"/content/{kind}"
@@ -242,11 +270,13 @@ def _require_image(state: SandboxState, urn: str, author: str, path: str) -> Non
     with state.lock:
         image = state.images.get(urn.removeprefix("urn:li:image:"))
         if image is None or image.status != "AVAILABLE" or not urn.startswith("urn:li:image:"):
-            raise errors.field_error(400, path, "INVALID_IMAGE",
-                                     f"Image {urn} does not exist or has not been uploaded")
+            raise errors.field_error(
+                400, path, "INVALID_IMAGE", f"Image {urn} does not exist or has not been uploaded"
+            )
         if image.owner != author:
-            raise errors.field_error(400, path, "INVALID_IMAGE",
-                                     f"Image {urn} is owned by {image.owner}, not {author}")
+            raise errors.field_error(
+                400, path, "INVALID_IMAGE", f"Image {urn} is owned by {image.owner}, not {author}"
+            )
 
 
 # posts (G, H, I)
@@ -263,11 +293,16 @@ def create_post(state: SandboxState, call: RestCall, raw: bytes) -> str:
         if earlier is not None:
             raise errors.duplicate_post(earlier.urn)
         post = Post(
-            urn=f"urn:li:share:{state.next_share_id}", author=draft.author,
-            commentary=draft.commentary, text=parse_little_text(draft.commentary),
-            visibility=draft.visibility, distribution=draft.distribution,
-            content=draft.content, reshare_disabled=draft.reshare_disabled,
-            created_at=state.now(), created_by=call.token.sub,
+            urn=f"urn:li:share:{state.next_share_id}",
+            author=draft.author,
+            commentary=draft.commentary,
+            text=parse_little_text(draft.commentary),
+            visibility=draft.visibility,
+            distribution=draft.distribution,
+            content=draft.content,
+            reshare_disabled=draft.reshare_disabled,
+            created_at=state.now(),
+            created_by=call.token.sub,
         )
         state.next_share_id += 1
         state.posts[post.urn] = post
@@ -280,7 +315,9 @@ def _duplicate_of(state: SandboxState, draft: PostDraft) -> Post | None:
         if post.deleted_at is not None and not state.switches.duplicates_include_deleted:
             continue
         if (post.author, post.commentary, post.content) == (
-            draft.author, draft.commentary, draft.content
+            draft.author,
+            draft.commentary,
+            draft.content,
         ):
             return post
     return None
@@ -289,10 +326,15 @@ def _duplicate_of(state: SandboxState, draft: PostDraft) -> Post | None:
 def post_json(post: Post) -> dict[str, Any]:
     """A post as GET /rest/posts returns it: the commentary as stored, i.e. cut."""
     body: dict[str, Any] = {
-        "id": post.urn, "author": post.author, "commentary": post.text.kept,
-        "visibility": post.visibility, "distribution": post.distribution,
-        "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": post.reshare_disabled,
-        "createdAt": _ms(post.created_at), "publishedAt": _ms(post.created_at),
+        "id": post.urn,
+        "author": post.author,
+        "commentary": post.text.kept,
+        "visibility": post.visibility,
+        "distribution": post.distribution,
+        "lifecycleState": "PUBLISHED",
+        "isReshareDisabledByAuthor": post.reshare_disabled,
+        "createdAt": _ms(post.created_at),
+        "publishedAt": _ms(post.created_at),
         "lastModifiedAt": _ms(post.created_at),
         "lifecycleStateInfo": {"isEditedByAuthor": False},
     }
@@ -327,27 +369,34 @@ def delete_post(state: SandboxState, call: RestCall, urn: str) -> None:
 # images (J)
 
 
-def initialize_upload(state: SandboxState, call: RestCall, action: str | None,
-                      raw: bytes) -> dict[str, Any]:
+def initialize_upload(
+    state: SandboxState, call: RestCall, action: str | None, raw: bytes
+) -> dict[str, Any]:
     """POST /rest/images?action=initializeUpload: an image URN and where to PUT its bytes."""
     if action != "initializeUpload":
         raise errors.bad_request("Only ?action=initializeUpload is supported")
     request = _field(_json_object(raw), "initializeUploadRequest", dict, "")
     owner = _field(request, "owner", str, "/initializeUploadRequest")
     if parse_author(owner) is None:
-        raise errors.schema_error("/initializeUploadRequest/owner",
-                                  f'"{owner}" is not a person or organization URN')
+        raise errors.schema_error(
+            "/initializeUploadRequest/owner", f'"{owner}" is not a person or organization URN'
+        )
     require_author(state, call, owner, "images.ACTION-initializeUpload")
     with state.lock:
-        image = Image(id="D4" + secrets.token_hex(10).upper(), owner=owner,
-                      initialized_by=call.token.sub,
-                      upload_expires_at=state.now() + UPLOAD_URL_LIFETIME)
+        image = Image(
+            id="D4" + secrets.token_hex(10).upper(),
+            owner=owner,
+            initialized_by=call.token.sub,
+            upload_expires_at=state.now() + UPLOAD_URL_LIFETIME,
+        )
         state.images[image.id] = image
-    return {"value": {
-        "uploadUrlExpiresAt": _ms(image.upload_expires_at),
-        "uploadUrl": f"{state.base_url}/sandbox-upload/{image.id}",
-        "image": image.urn,
-    }}
+    return {
+        "value": {
+            "uploadUrlExpiresAt": _ms(image.upload_expires_at),
+            "uploadUrl": f"{state.base_url}/sandbox-upload/{image.id}",
+            "image": image.urn,
+        }
+    }
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -362,8 +411,9 @@ def upload_image(state: SandboxState, token: AccessToken, image_id: str, data: b
         if image is None:
             raise errors.not_found("No upload is waiting at this URL")
         if image.initialized_by != token.sub:
-            raise errors.Refusal(403, {"status": 403,
-                                       "message": "This upload URL belongs to another member"})
+            raise errors.Refusal(
+                403, {"status": 403, "message": "This upload URL belongs to another member"}
+            )
         if state.now() >= image.upload_expires_at:
             raise errors.Refusal(403, {"status": 403, "message": "The upload URL has expired"})
     media_type = sniff_image(data)
@@ -399,8 +449,9 @@ def _int_arg(args: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
-def organization_acls(state: SandboxState, call: RestCall,
-                      args: Mapping[str, str]) -> dict[str, Any]:
+def organization_acls(
+    state: SandboxState, call: RestCall, args: Mapping[str, str]
+) -> dict[str, Any]:
     """GET /rest/organizationAcls?q=roleAssignee: the token's member's page roles."""
     if args.get("q") != "roleAssignee":
         raise errors.bad_request("Only q=roleAssignee is supported")
@@ -410,26 +461,39 @@ def organization_acls(state: SandboxState, call: RestCall,
     sub = call.token.sub
     with state.lock:
         elements = [
-            {"organization": org.urn, "role": org.roles[sub],
-             "roleAssignee": f"urn:li:person:{sub}", "state": "APPROVED"}
+            {
+                "organization": org.urn,
+                "role": org.roles[sub],
+                "roleAssignee": f"urn:li:person:{sub}",
+                "state": "APPROVED",
+            }
             for org in sorted(state.organizations.values(), key=lambda o: o.id)
             if sub in org.roles
             and args.get("role") in (None, org.roles[sub])
             and args.get("state") in (None, "APPROVED")
         ]
-    return {"elements": elements[start:start + count],
-            "paging": {"count": count, "start": start, "total": len(elements), "links": []}}
+    return {
+        "elements": elements[start : start + count],
+        "paging": {"count": count, "start": start, "total": len(elements), "links": []},
+    }
 
 
 def organization_json(state: SandboxState, organization_id: str) -> dict[str, Any]:
     """GET /rest/organizations/{id}: the page's names."""
     with state.lock:
-        org = (state.organizations.get(int(organization_id))
-               if organization_id.isascii() and organization_id.isdigit() else None)
+        org = (
+            state.organizations.get(int(organization_id))
+            if organization_id.isascii() and organization_id.isdigit()
+            else None
+        )
         if org is None:
             raise errors.not_found(f"Organization {organization_id} does not exist")
         return {
-            "id": org.id, "localizedName": org.name, "vanityName": org.vanity_name,
-            "name": {"localized": {"en_US": org.name},
-                     "preferredLocale": {"country": "US", "language": "en"}},
+            "id": org.id,
+            "localizedName": org.name,
+            "vanityName": org.vanity_name,
+            "name": {
+                "localized": {"en_US": org.name},
+                "preferredLocale": {"country": "US", "language": "en"},
+            },
         }

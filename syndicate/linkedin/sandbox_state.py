@@ -22,15 +22,36 @@ ID_TOKEN_LIFETIME = timedelta(hours=1)
 UPLOAD_URL_LIFETIME = timedelta(hours=1)
 ACTIVE_VERSION_MONTHS = 12
 
-ALL_SCOPES = frozenset({
-    "openid", "profile", "email", "w_member_social", "r_member_social",
-    "w_organization_social", "r_organization_social", "r_organization_admin",
-    "rw_organization_admin",
-})
-POSTING_ROLES = frozenset({"ADMINISTRATOR", "CONTENT_ADMINISTRATOR",
-                           "DIRECT_SPONSORED_CONTENT_POSTER"})
-FAULT_KINDS = frozenset({"401", "401-revoked", "401-expired", "403", "426", "429", "500",
-                         "504", "delay", "timeout-after-store"})
+ALL_SCOPES = frozenset(
+    {
+        "openid",
+        "profile",
+        "email",
+        "w_member_social",
+        "r_member_social",
+        "w_organization_social",
+        "r_organization_social",
+        "r_organization_admin",
+        "rw_organization_admin",
+    }
+)
+POSTING_ROLES = frozenset(
+    {"ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER"}
+)
+FAULT_KINDS = frozenset(
+    {
+        "401",
+        "401-revoked",
+        "401-expired",
+        "403",
+        "426",
+        "429",
+        "500",
+        "504",
+        "delay",
+        "timeout-after-store",
+    }
+)
 CANCEL_ERRORS = frozenset({"user_cancelled_authorize", "user_cancelled_login"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -62,8 +83,10 @@ class SandboxClient:
         parts = urlsplit(uri)
         if not parts.scheme or not parts.netloc or "#" in uri:
             return False
-        if self.allow_loopback_redirects and parts.scheme == "http" and (
-            parts.hostname in LOOPBACK_HOSTS
+        if (
+            self.allow_loopback_redirects
+            and parts.scheme == "http"
+            and (parts.hostname in LOOPBACK_HOSTS)
         ):
             return True
         return _without_query(uri) in {_without_query(r) for r in self.redirect_uris}
@@ -123,12 +146,13 @@ def default_members() -> dict[str, Member]:
 def default_organizations() -> dict[int, Organization]:
     """Pages where Sam is ADMINISTRATOR, CONTENT_ADMINISTRATOR, ANALYST and nothing."""
     orgs = [
-        Organization(1001, "Sandbox Magazine", "sandbox-magazine",
-                     {DEMO_MEMBER_SUB: "ADMINISTRATOR"}),
-        Organization(1002, "Sandbox Press", "sandbox-press",
-                     {DEMO_MEMBER_SUB: "CONTENT_ADMINISTRATOR"}),
-        Organization(1003, "Sandbox Analytics", "sandbox-analytics",
-                     {DEMO_MEMBER_SUB: "ANALYST"}),
+        Organization(
+            1001, "Sandbox Magazine", "sandbox-magazine", {DEMO_MEMBER_SUB: "ADMINISTRATOR"}
+        ),
+        Organization(
+            1002, "Sandbox Press", "sandbox-press", {DEMO_MEMBER_SUB: "CONTENT_ADMINISTRATOR"}
+        ),
+        Organization(1003, "Sandbox Analytics", "sandbox-analytics", {DEMO_MEMBER_SUB: "ANALYST"}),
         Organization(1004, "Elsewhere Inc", "elsewhere-inc", {"sandbox-member-2": "ADMINISTRATOR"}),
     ]
     return {o.id: o for o in orgs}
@@ -286,9 +310,11 @@ def _versions(versions: Iterable[str] | None) -> frozenset[str] | None:
     if versions is None:
         return None
     found = frozenset(versions)
-    bad = sorted(str(v) for v in found if not (
-        isinstance(v, str) and len(v) == 6 and v.isascii() and v.isdigit()
-    ))
+    bad = sorted(
+        str(v)
+        for v in found
+        if not (isinstance(v, str) and len(v) == 6 and v.isascii() and v.isdigit())
+    )
     if bad:
         raise ValueError(f"versions must be YYYYMM strings, not {bad}")
     return found
@@ -390,8 +416,15 @@ class SandboxState:
             self.switches = replace(self.switches, **values)
             return self.switches
 
-    def inject(self, path: str, kind: str, *, count: int = 1, method: str | None = None,
-               seconds: float = 0.0) -> Fault:
+    def inject(
+        self,
+        path: str,
+        kind: str,
+        *,
+        count: int = 1,
+        method: str | None = None,
+        seconds: float = 0.0,
+    ) -> Fault:
         """Queue a fault for the next `count` requests whose path matches the glob `path`."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"kind must be one of {sorted(FAULT_KINDS)}")
@@ -425,8 +458,11 @@ class SandboxState:
     def revoke_tokens(self, value: str | None = None) -> int:
         """Revoke one access or refresh token, or every one when `value` is None."""
         with self.lock:
-            found = [t for t in [*self.tokens.values(), *self.refresh_tokens.values()]
-                     if value is None or t.value == value]
+            found = [
+                t
+                for t in [*self.tokens.values(), *self.refresh_tokens.values()]
+                if value is None or t.value == value
+            ]
             for token in found:
                 token.revoked = True
             return len(found)
@@ -446,16 +482,21 @@ class SandboxState:
         with self.lock:
             self.token_delay = timedelta(seconds=seconds)
 
-    def mint_token(self, scopes: Iterable[str], *, sub: str = DEMO_MEMBER_SUB,
-                   client_id: str | None = None) -> str:
+    def mint_token(
+        self, scopes: Iterable[str], *, sub: str = DEMO_MEMBER_SUB, client_id: str | None = None
+    ) -> str:
         """An access token without the OAuth dance, for tests."""
         with self.lock:
             now = self.now()
             token = AccessToken(
                 value="AQ" + new_secret(498),
                 client_id=client_id or next(iter(self.clients)),
-                sub=sub, scopes=frozenset(scopes), authorized_at=now, created_at=now,
-                expires_at=now + ACCESS_TOKEN_LIFETIME, usable_from=now + self.token_delay,
+                sub=sub,
+                scopes=frozenset(scopes),
+                authorized_at=now,
+                created_at=now,
+                expires_at=now + ACCESS_TOKEN_LIFETIME,
+                usable_from=now + self.token_delay,
             )
             self.tokens[token.value] = token
             return token.value
