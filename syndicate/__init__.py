@@ -28,7 +28,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from syndicate.posts import views as posts_views
     from syndicate.staff import access
     from syndicate.staff import views as staff_views
-    from syndicate.web import errors, security, templating
+    from syndicate.web import errors, metrics, security, templating
+    from syndicate.web import logging as web_logging
     from syndicate.web import views as web_views
 
     instance_path = (
@@ -69,6 +70,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     access.init_app(app)
     errors.init_app(app)
+    web_logging.init_app(app)
+    metrics.init_app(app)
     templating.init_app(app)
 
     app.register_blueprint(web_views.bp)

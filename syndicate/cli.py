@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import logging
 import os
 import signal
 import subprocess
@@ -14,6 +13,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from syndicate.db import get_database
+from syndicate.doctor import doctor_command
 from syndicate.staff.models import Role
 
 
@@ -30,6 +30,10 @@ def main() -> None:
     """syndicate: feeds, LinkedIn posts and share permissions for your articles."""
 
 
+# Reachable even when settings are broken, which is when it is needed most.
+main.add_command(doctor_command)
+
+
 def init_app(app: Flask) -> None:
     for command in (
         db_group,
@@ -43,6 +47,7 @@ def init_app(app: Flask) -> None:
         tokens_group,
         linkedin_sandbox,
         posts_group,
+        doctor_command,
     ):
         app.cli.add_command(command)
 
@@ -191,10 +196,9 @@ def scheduler(once: bool) -> None:
 
 
 def _configure_logging() -> None:
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from syndicate.web.logging import configure_logging
+
+    configure_logging(current_app.config)
 
 
 def _exit_on_sigterm(_signum: int, _frame: object) -> None:

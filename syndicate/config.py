@@ -42,6 +42,18 @@ def _as_str(value: Any) -> str:
     return str(value)
 
 
+def _one_of(*choices: str) -> Callable[[Any], str]:
+    """A parser accepting only these words (case-insensitive)."""
+
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {value!r}")
+        return text
+
+    return parse
+
+
 def _as_duration(value: Any) -> timedelta:
     """'2d', '36h', '90m', '45s' or a number of seconds."""
     if isinstance(value, timedelta):
@@ -66,6 +78,27 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "LOG_FORMAT",
+        "text",
+        _one_of("text", "json"),
+        "text, or json: one JSON object per line with the request id.",
+    ),
+    Setting(
+        "LOG_LEVEL", "info", _one_of("debug", "info", "warning", "error"), "Lowest level logged."
+    ),
+    Setting(
+        "METRICS_TOKEN",
+        "",
+        _as_str,
+        "Bearer token that opens /metrics to other hosts (loopback is always allowed).",
+    ),
+    Setting(
+        "METRICS_DIR",
+        "",
+        _as_str,
+        "Directory where web workers share request counters (gunicorn.conf.py sets it).",
+    ),
     Setting(
         "RATELIMIT_STORAGE_URI",
         "memory://",

@@ -114,6 +114,24 @@ class SlugTaken(ArticleError):
     pass
 
 
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20]")
+
+
+def _safe_url(value: str) -> bool:
+    scheme = urlsplit(_CONTROL_OR_SPACE.sub("", value)).scheme.lower()
+    return scheme in {"", "http", "https"}
+
+
+def _check_urls(_element: str, attribute: str, value: str) -> str | None:
+    """nh3 checks the scheme of href and src only; cite and srcset get the same rule."""
+    if attribute == "cite":
+        return value if _safe_url(value) else None
+    if attribute == "srcset":
+        candidates = [c.strip().split()[0] for c in value.split(",") if c.strip()]
+        return value if all(_safe_url(c) for c in candidates) else None
+    return value
+
+
 def sanitize_html(html: str) -> str:
     """Keep safe markup only: no scripts, frames, styles, event handlers or javascript: links."""
     return nh3.clean(
@@ -123,6 +141,7 @@ def sanitize_html(html: str) -> str:
         url_schemes=ALLOWED_SCHEMES,
         link_rel="noopener noreferrer",
         strip_comments=True,
+        attribute_filter=_check_urls,
     )
 
 

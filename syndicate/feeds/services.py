@@ -753,6 +753,9 @@ class FeedCache:
         self._entries: OrderedDict[tuple[Any, ...], RenderedFeed] = OrderedDict()
         self._lock = threading.Lock()
         self._checked: tuple[float, int] | None = None
+        # Read by /metrics (syndicate_feed_cache_requests_total).
+        self.hits = 0
+        self.misses = 0
 
     def _version(self, session: Session) -> int:
         if self.recheck_seconds > 0:
@@ -774,7 +777,9 @@ class FeedCache:
             cached = self._entries.get(cache_key)
             if cached is not None and cached.version == version:
                 self._entries.move_to_end(cache_key)
+                self.hits += 1
                 return cached
+            self.misses += 1
         if isinstance(key, FeedKey):
             rendered = render_feed(session, key, settings, version=version)
         else:

@@ -59,7 +59,10 @@ __all__ = [
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 POSTS_PER_PAGE = 20
-CSP = "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+CSP = (
+    "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
 SCOPE_TEXT = {
     "openid": "Use your name and photo to sign you in",
     "profile": "Your name and photo",
@@ -671,7 +674,8 @@ class _LateBoundApp:
 
 def _url_host(host: str) -> str:
     """A host as it appears in a URL the sandbox hands out."""
-    if host in {"", "0.0.0.0"}:  # noqa: S104 - only mapping a wildcard to a reachable name
+    # Only maps a wildcard bind address to a name clients can reach.
+    if host in {"", "0.0.0.0"}:  # noqa: S104  # nosec B104
         return "127.0.0.1"
     if host == "::":
         return "[::1]"

@@ -48,6 +48,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
             return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
+    # Read by the authorisation matrix (tests/web/test_authorization.py).
+    wrapped.login_only = True  # type: ignore[attr-defined]
     return wrapped
 
 
@@ -60,6 +62,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
             abort(403, "Only an administrator can do that.")
         return view(*args, **kwargs)
 
+    wrapped.admin_only = True  # type: ignore[attr-defined]
     return wrapped
 
 

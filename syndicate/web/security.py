@@ -15,8 +15,12 @@ csrf = CSRFProtect()
 # (SYNDICATE_RATELIMIT_STORAGE_URI: memory:// per process, redis:// shared by all workers).
 # The key is the client address as ProxyFix leaves it, so X-Forwarded-For is only believed
 # from as many proxies as SYNDICATE_PROXY_FIX_X_FOR says.
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True,
-                  strategy="moving-window")
+limiter = Limiter(
+    key_func=get_remote_address,
+    headers_enabled=True,
+    strategy="moving-window",
+    in_memory_fallback_enabled=True,
+)
 
 CSP = (
     "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
