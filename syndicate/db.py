@@ -8,8 +8,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from flask import Flask, current_app, g
 from sqlalchemy import (
@@ -17,13 +18,18 @@ from sqlalchemy import (
     DateTime,
     Engine,
     MetaData,
+    Select,
     String,
     create_engine,
     event,
+    func,
+    select,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -140,6 +146,36 @@ class Database:
         with self.sessions() as session, session.begin():
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             yield session
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, numbered from 1."""
+
+    items: list[T]
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+
+def paginate(session: Session, query: Select[tuple[T]], *, number: int, size: int) -> Page[T]:
+    """Run an ordered ``select()`` for one page, with the total count of its rows."""
+    number = max(number, 1)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    items = list(session.scalars(query.limit(size).offset((number - 1) * size)))
+    return Page(items, number, size, total)
 
 
 def init_app(app: Flask, engine: Engine | None = None) -> Database:

@@ -48,7 +48,7 @@ from syndicate.articles.models import (
     SourceKind,
     Tag,
 )
-from syndicate.db import get_database
+from syndicate.db import Page, get_database, paginate
 from syndicate.fetch import FetchedResponse, Fetcher, FetchError
 
 log = logging.getLogger(__name__)
@@ -1255,40 +1255,24 @@ def delete_source(session: Session, source: Source) -> None:
 
 
 @dataclass(frozen=True)
-class SourcePage:
-    items: list[Source]
-    counts: dict[int, int]
-    number: int
-    size: int
-    total: int
+class SourcePage(Page[Source]):
+    """A page of sources with how many articles each has."""
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
+    counts: dict[int, int] = field(default_factory=dict)
 
 
 def sources_page(session: Session, number: int, size: int) -> SourcePage:
     """Sources by URL, with how many articles each has."""
-    total = session.scalar(select(func.count()).select_from(Source)) or 0
-    items = list(session.scalars(
-        select(Source).order_by(Source.url, Source.id).limit(size)
-        .offset((max(number, 1) - 1) * size)
-    ))
+    page = paginate(session, select(Source).order_by(Source.url, Source.id),
+                    number=number, size=size)
+    items = page.items
     counts: dict[int, int] = {}
     if items:
         counts = {source_id: count for source_id, count in session.execute(
             select(Article.source_id, func.count()).where(
                 Article.source_id.in_([s.id for s in items])).group_by(Article.source_id)
         )}
-    return SourcePage(items, counts, max(number, 1), size, total)
+    return SourcePage(items, page.number, page.size, page.total, counts)
 
 
 def article_count(session: Session, source: Source) -> int:

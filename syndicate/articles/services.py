@@ -28,6 +28,7 @@ from syndicate.articles.models import (
     Source,
     Tag,
 )
+from syndicate.db import Page, paginate
 
 MAX_SLUG = 200
 MAX_TITLE = 500
@@ -438,37 +439,15 @@ def event_payload(article: Article, old_slug: str | None = None) -> dict:
     return payload
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[Article]
-    number: int
-    size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-
-def published_page(session: Session, number: int, size: int) -> Page:
-    where = Article.status == ArticleStatus.PUBLISHED
-    total = session.scalar(select(func.count()).select_from(Article).where(where)) or 0
-    items = session.scalars(
+def published_page(session: Session, number: int, size: int) -> Page[Article]:
+    return paginate(
+        session,
         select(Article)
-        .where(where)
-        .order_by(Article.published_at.desc(), Article.id.desc())
-        .limit(size)
-        .offset((max(number, 1) - 1) * size)
-    ).all()
-    return Page(list(items), max(number, 1), size, total)
+        .where(Article.status == ArticleStatus.PUBLISHED)
+        .order_by(Article.published_at.desc(), Article.id.desc()),
+        number=number,
+        size=size,
+    )
 
 
 def dashboard_page(
@@ -477,21 +456,18 @@ def dashboard_page(
     size: int,
     status: ArticleStatus | None = None,
     query: str = "",
-) -> Page:
+) -> Page[Article]:
     conditions = []
     if status is not None:
         conditions.append(Article.status == status)
     if query:
         conditions.append(func.lower(Article.title).contains(query.lower(), autoescape=True))
-    total = session.scalar(select(func.count()).select_from(Article).where(*conditions)) or 0
-    items = session.scalars(
-        select(Article)
-        .where(*conditions)
-        .order_by(Article.updated_at.desc(), Article.id.desc())
-        .limit(size)
-        .offset((max(number, 1) - 1) * size)
-    ).all()
-    return Page(list(items), max(number, 1), size, total)
+    return paginate(
+        session,
+        select(Article).where(*conditions).order_by(Article.updated_at.desc(), Article.id.desc()),
+        number=number,
+        size=size,
+    )
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@ import re
 import secrets
 import smtplib
 import ssl
-from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from syndicate.db import Page, paginate
 from syndicate.mail.models import MAIL_KIND, Mail, MailRecord
 from syndicate.outbox import OutboxMessage, PermanentFailure, enqueue
 
@@ -106,39 +106,17 @@ def queue_mail(
     return message
 
 
-@dataclass(frozen=True)
-class MailPage:
-    items: list[MailRecord]
-    number: int
-    size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-
-def mail_page(session: Session, number: int, size: int) -> MailPage:
+def mail_page(session: Session, number: int, size: int) -> Page[MailRecord]:
     """Queued emails, newest first."""
-    where = OutboxMessage.kind == MAIL_KIND
-    total = session.scalar(select(func.count()).select_from(OutboxMessage).where(where)) or 0
-    number = max(number, 1)
-    rows = session.scalars(
+    page = paginate(
+        session,
         select(OutboxMessage)
-        .where(where)
-        .order_by(OutboxMessage.id.desc())
-        .limit(size)
-        .offset((number - 1) * size)
-    ).all()
-    return MailPage([MailRecord(row) for row in rows], number, size, total)
+        .where(OutboxMessage.kind == MAIL_KIND)
+        .order_by(OutboxMessage.id.desc()),
+        number=number,
+        size=size,
+    )
+    return Page([MailRecord(row) for row in page.items], page.number, page.size, page.total)
 
 
 def find_mail(session: Session, message_id: int) -> MailRecord | None:

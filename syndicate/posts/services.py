@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from syndicate.articles.models import Article
+from syndicate.db import Page, paginate
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.linkedin.text import MAX_COMMENTARY, escape_little_text, linkedin_length
 from syndicate.posts.models import (
@@ -499,20 +500,6 @@ def posts_between(session: Session, start: datetime, end: datetime) -> list[Post
     )
 
 
-def list_posts(
-    session: Session, *, state: PostState | None, page: int, size: int
-) -> tuple[list[Post], int]:
-    query = select(Post).options(selectinload(Post.article))
-    count = select(func.count()).select_from(Post)
-    if state is not None:
-        query, count = query.where(Post.state == state), count.where(Post.state == state)
-    total = session.scalar(count) or 0
-    rows = session.scalars(
-        query.order_by(Post.updated_at.desc(), Post.id.desc()).limit(size).offset((page - 1) * size)
-    ).all()
-    return list(rows), total
-
-
 # --- auto-post rules -------------------------------------------------------------------
 
 
@@ -567,31 +554,13 @@ def auto_post(
 # --- dashboard -------------------------------------------------------------------------
 
 
-@dataclass
-class PostPage:
-    """One page of a list of posts."""
-
-    items: list[Post]
-    number: int
-    size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-
-def posts_page(session: Session, *, state: PostState | None, number: int, size: int) -> PostPage:
-    items, total = list_posts(session, state=state, page=number, size=size)
-    return PostPage(items, number, size, total)
+def posts_page(session: Session, *, state: PostState | None, number: int, size: int) -> Page[Post]:
+    query = select(Post).options(selectinload(Post.article))
+    if state is not None:
+        query = query.where(Post.state == state)
+    return paginate(
+        session, query.order_by(Post.updated_at.desc(), Post.id.desc()), number=number, size=size
+    )
 
 
 def posts_for_article(session: Session, article_id: int) -> list[Post]:
@@ -709,35 +678,13 @@ def update_target_settings(
     session.flush()
 
 
-@dataclass
-class RulePage:
-    items: list[AutoPostRule]
-    number: int
-    size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-
-def rules_page(session: Session, *, number: int, size: int) -> RulePage:
-    total = session.scalar(select(func.count()).select_from(AutoPostRule)) or 0
-    items = session.scalars(
-        select(AutoPostRule)
-        .order_by(AutoPostRule.name, AutoPostRule.id)
-        .limit(size)
-        .offset((number - 1) * size)
-    ).all()
-    return RulePage(list(items), number, size, total)
+def rules_page(session: Session, *, number: int, size: int) -> Page[AutoPostRule]:
+    return paginate(
+        session,
+        select(AutoPostRule).order_by(AutoPostRule.name, AutoPostRule.id),
+        number=number,
+        size=size,
+    )
 
 
 def create_rule(
