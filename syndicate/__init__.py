@@ -15,6 +15,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints and commands. Nothing runs at import."""
     from syndicate import cli, db
+    from syndicate.api import views as api_views
     from syndicate.articles import sources_views
     from syndicate.articles import views as articles_views
     from syndicate.clock import SystemClock
@@ -26,11 +27,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from syndicate.linkedin.client import LinkedInClient
     from syndicate.mail import views as mail_views
     from syndicate.posts import views as posts_views
+    from syndicate.sharing import views as sharing_views
     from syndicate.staff import access
     from syndicate.staff import views as staff_views
     from syndicate.web import errors, metrics, security, templating
     from syndicate.web import logging as web_logging
     from syndicate.web import views as web_views
+    from syndicate.webhooks import views as webhooks_views
 
     instance_path = (
         (config or {}).get("INSTANCE_PATH")
@@ -84,6 +87,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(linkedin_views.bp)
     app.register_blueprint(mail_views.mail)
     app.register_blueprint(posts_views.bp)
+    app.register_blueprint(api_views.bp)
+    security.csrf.exempt(api_views.bp)
+    app.register_blueprint(webhooks_views.bp)
+    app.register_blueprint(sharing_views.public)
+    app.register_blueprint(sharing_views.dashboard)
     app.register_blueprint(feeds_views.bp)
     app.register_blueprint(feeds_views.dashboard)
     # WebSub subscribers are other servers: they cannot hold a CSRF token.

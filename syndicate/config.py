@@ -7,6 +7,7 @@ table is generated from ``SETTINGS`` by ``syndicate settings``.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
+from limits import parse_many
 
 
 class ConfigError(RuntimeError):
@@ -78,6 +80,100 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "SHARING_SIGNING_KEY",
+        None,
+        _as_str,
+        "Ed25519 private key (base64 of 32 bytes) that signs permission records; "
+        "development keeps a generated one in the instance folder.",
+        required_in_production=True,
+    ),
+    Setting(
+        "SHARING_PUBLISHER_NAME",
+        "",
+        _as_str,
+        "Name in credit lines and emails; empty uses SITE_URL's host.",
+    ),
+    Setting("SHARING_CONTACT_EMAIL", "", _as_str, "Reply-to address of sharing emails."),
+    Setting(
+        "SHARING_AUTO_GRANT_LINKS",
+        True,
+        _as_bool,
+        "Grant link-only requests at once (linking needs no permission).",
+    ),
+    Setting(
+        "SHARING_AUTO_GRANT_EXCERPT_WORDS",
+        0,
+        int,
+        "Grant excerpts up to this many words at once; 0 sends every excerpt to a person.",
+    ),
+    Setting(
+        "SHARING_MIN_FILL_SECONDS",
+        timedelta(seconds=3),
+        _as_duration,
+        "A share form sent faster than this is refused as a bot.",
+    ),
+    Setting(
+        "SHARING_VERIFY_TTL",
+        timedelta(hours=48),
+        _as_duration,
+        "How long an email confirmation link works.",
+    ),
+    Setting(
+        "SHARING_UNVERIFIED_TTL",
+        timedelta(days=7),
+        _as_duration,
+        "Unconfirmed requests are deleted after this.",
+    ),
+    Setting(
+        "SHARING_REMIND_AFTER",
+        timedelta(days=7),
+        _as_duration,
+        "Staff are reminded of requests pending this long.",
+    ),
+    Setting(
+        "SHARING_CLOSE_AFTER",
+        timedelta(days=30),
+        _as_duration,
+        "Requests pending this long are closed and the reader told.",
+    ),
+    Setting(
+        "SHARING_WARN_BEFORE",
+        timedelta(days=14),
+        _as_duration,
+        "Grantees are warned this long before a permission ends.",
+    ),
+    Setting(
+        "SHARING_NOTIFY_CORRECTIONS",
+        True,
+        _as_bool,
+        "Email grantees when an article they hold a permission for is corrected or retracted.",
+    ),
+    Setting(
+        "SHARING_RATE_LIMIT_IP",
+        "5 per hour",
+        _as_str,
+        "Share requests per address (Flask-Limiter syntax).",
+    ),
+    Setting("SHARING_RATE_LIMIT_EMAIL", "3 per day", _as_str, "Share requests per email address."),
+    Setting(
+        "SHARING_VISIT_FLUSH_SECONDS",
+        1.0,
+        float,
+        "How often each worker writes counted share-link visits.",
+    ),
+    Setting(
+        "SHARING_LINK_CACHE_SECONDS",
+        5.0,
+        float,
+        "How long a worker trusts a share link's target before looking again.",
+    ),
+    Setting(
+        "API_RATE_LIMIT",
+        "600 per minute",
+        _as_str,
+        "Requests allowed per API token (Flask-Limiter syntax).",
+    ),
     Setting(
         "LOG_FORMAT",
         "text",
@@ -287,6 +383,12 @@ def resolve(raw: Mapping[str, Any], instance_path: Path) -> dict[str, Any]:
             values["SECRET_KEY"] = _instance_secret(
                 instance_path, "secret_key", lambda: secrets.token_urlsafe(48)
             )
+        if not values["SHARING_SIGNING_KEY"]:
+            values["SHARING_SIGNING_KEY"] = _instance_secret(
+                instance_path,
+                "sharing_signing_key",
+                lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+            )
         if not values["TOKEN_KEYS"]:
             values["TOKEN_KEYS"] = [
                 _instance_secret(instance_path, "token_key", lambda: Fernet.generate_key().decode())
@@ -303,6 +405,13 @@ def resolve(raw: Mapping[str, Any], instance_path: Path) -> dict[str, Any]:
         instance_path.mkdir(parents=True, exist_ok=True)
         values["DATABASE_URL"] = f"sqlite:///{instance_path / 'syndicate.db'}"
     values["SITE_URL"] = values["SITE_URL"].rstrip("/")
+    for name in ("SHARING_RATE_LIMIT_IP", "SHARING_RATE_LIMIT_EMAIL", "API_RATE_LIMIT"):
+        try:
+            parse_many(values[name])
+        except ValueError:
+            raise ConfigError(
+                f"SYNDICATE_{name} is not a rate limit such as '5 per hour'"
+            ) from None
     if values["DISPATCH_LEASE"].total_seconds() <= values["LINKEDIN_TIMEOUT"] + 5:
         raise ConfigError(
             "SYNDICATE_DISPATCH_LEASE must be longer than "

@@ -18,11 +18,14 @@ log = logging.getLogger(__name__)
 
 def periodic_jobs() -> dict[str, Callable[[Flask], Any]]:
     """Every feature's periodic jobs by name."""
+    from syndicate.api.jobs import purge_idempotency_keys
     from syndicate.articles.jobs import sync_due_sources
     from syndicate.feeds.jobs import deliver_websub
     from syndicate.linkedin.jobs import maintain_connections
     from syndicate.mail.jobs import deliver_mail
     from syndicate.posts.jobs import apply_auto_post_rules, dispatch_posts
+    from syndicate.sharing.jobs import maintain_share_requests, notify_corrections
+    from syndicate.webhooks.jobs import deliver_webhooks, enqueue_webhook_deliveries
 
     return {
         "sources.sync": sync_due_sources,
@@ -31,6 +34,11 @@ def periodic_jobs() -> dict[str, Callable[[Flask], Any]]:
         "posts.dispatch": dispatch_posts,
         "mail.deliver": deliver_mail,
         "feeds.websub": deliver_websub,
+        "webhooks.enqueue": enqueue_webhook_deliveries,
+        "webhooks.deliver": deliver_webhooks,
+        "api.idempotency_purge": purge_idempotency_keys,
+        "sharing.maintenance": maintain_share_requests,
+        "sharing.corrections": notify_corrections,
     }
 
 

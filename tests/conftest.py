@@ -137,6 +137,8 @@ def app_config(database_url: str, **overrides: object) -> dict[str, object]:
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
         "TOKEN_KEYS": [Fernet.generate_key().decode()],
+        # A fixed, obviously fake Ed25519 seed so signatures are reproducible in tests.
+        "SHARING_SIGNING_KEY": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
         "SITE_URL": "https://news.example.test",
         "WTF_CSRF_ENABLED": False,
         "FETCH_ALLOW_PRIVATE": True,

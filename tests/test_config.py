@@ -8,7 +8,8 @@ def test_production_refuses_to_start_without_secrets_naming_each(tmp_path):
     with pytest.raises(ConfigError) as caught:
         resolve({"ENV": "production", "SITE_URL": ""}, tmp_path)
     message = str(caught.value)
-    for name in ("SYNDICATE_SECRET_KEY", "SYNDICATE_SITE_URL", "SYNDICATE_TOKEN_KEYS"):
+    for name in ("SYNDICATE_SECRET_KEY", "SYNDICATE_SITE_URL", "SYNDICATE_TOKEN_KEYS",
+                 "SYNDICATE_SHARING_SIGNING_KEY"):
         assert name in message
 
 
@@ -19,6 +20,7 @@ def test_production_starts_with_every_required_setting(tmp_path):
             "SECRET_KEY": "s" * 40,
             "SITE_URL": "https://news.example/",
             "TOKEN_KEYS": Fernet.generate_key().decode(),
+            "SHARING_SIGNING_KEY": "B" * 43 + "=",
         },
         tmp_path,
     )
@@ -44,3 +46,8 @@ def test_malformed_values_are_named(tmp_path):
 def test_only_prefixed_known_variables_are_read():
     env = {"SYNDICATE_SITE_URL": "https://a.example", "SITE_URL": "x", "SYNDICATE_NOPE": "1"}
     assert read_environment(env) == {"SITE_URL": "https://a.example"}
+
+
+def test_malformed_rate_limits_stop_start_up(tmp_path):
+    with pytest.raises(ConfigError, match="SYNDICATE_SHARING_RATE_LIMIT_IP"):
+        resolve({"SHARING_RATE_LIMIT_IP": "lots"}, tmp_path)

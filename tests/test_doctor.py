@@ -39,6 +39,7 @@ PRODUCTION = {
     "SECRET_KEY": "k" * 48,
     "SITE_URL": "https://news.example.test",
     "TOKEN_KEYS": Fernet.generate_key().decode(),
+    "SHARING_SIGNING_KEY": "B" * 43 + "=",
     "LINKEDIN_CLIENT_ID": "id",
     "LINKEDIN_CLIENT_SECRET": "secret",
     "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",

@@ -1,0 +1,357 @@
+"""Benchmark: share-form submissions and /s/<code> redirects against a constant route, under
+gunicorn.
+
+Serves the app with gunicorn (2 sync workers) on 127.0.0.1 and drives it from separate client
+processes (a small Python load generator; wrk is not installed here). In one run it measures
+
+  (c) /bench/constant: a route of the same app returning a few constant bytes (the ceiling),
+  (r) /s/<code>: the tracked share link, each request a new visitor (a row is written),
+  (r') /s/<code>: the same visitor again (counted already today: nothing is written),
+  (s) POST /articles/<slug>/share: the whole public form with CSRF, honeypot, fill-time stamp,
+      validation, the request row, its audit row and the queued verification email,
+
+and prints requests per second and the ratios r/c and s/c against the goals of issue 5
+(redirects >= 0.7, submissions >= 0.3). Rate limits are relaxed for the run (the app wrapper
+sets SHARING_RATE_LIMIT_IP/EMAIL very high); everything else is the production path.
+
+    .venv/bin/python bench/share_bench.py [--seconds 3] [--clients 4] [--workers 2]
+                                          [--rounds 3] [--database-url postgresql://...]
+                                          [--ratelimit-storage redis://127.0.0.1:6379/15]
+
+A temporary SQLite database is used (PostgreSQL: --database-url, a temporary database is
+created beside the given one and dropped at the end).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import multiprocessing
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOALS = {"r/c": 0.7, "s/c": 0.3}
+SLUG = "us-china-fentanyl-talks"
+MIN_FILL_SECONDS = 1
+BROWSER = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/126.0.0.0 Safari/537.36")
+
+
+# ---------------------------------------------------------------------------------------------
+# The app gunicorn serves: the real app plus a constant route.
+
+
+def bench_app() -> Any:
+    """create_app() with the sharing blueprints, relaxed rate limits and /bench/constant."""
+    from flask import Response
+
+    from syndicate import create_app
+    from syndicate.sharing import views
+
+    app = create_app()
+    if "sharing" not in app.blueprints:
+        app.register_blueprint(views.public)
+        app.register_blueprint(views.dashboard)
+    # Per-second windows: the in-memory moving window keeps one entry per hit inside it.
+    app.config["SHARING_RATE_LIMIT_IP"] = "1000000 per second"
+    app.config["SHARING_RATE_LIMIT_EMAIL"] = "1000000 per second"
+    app.config["SHARING_MIN_FILL_SECONDS"] = MIN_FILL_SECONDS
+
+    @app.get("/bench/constant")
+    def constant() -> Response:
+        return Response(b"ok\n", mimetype="text/plain")
+
+    return app
+
+
+# ---------------------------------------------------------------------------------------------
+# Seeding: a published article and one granted link-only request, through the real services.
+
+
+def seed(env: dict[str, str]) -> str:
+    """Migrate, add the article and a granted request; return the share link's code."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        from sqlalchemy import select
+
+        from syndicate import migrate
+        from syndicate.articles import services as articles
+        from syndicate.db import make_engine
+        from syndicate.sharing import services
+        from syndicate.sharing.models import ShareLink
+
+        engine = make_engine(env["SYNDICATE_DATABASE_URL"])
+        migrate.upgrade(engine)
+        engine.dispose()
+        app = bench_app()
+        database = app.extensions["database"]
+        now = app.extensions["clock"].now()
+        ctx = services.Sharing.for_app(app)
+        with database.transaction() as session:
+            article = articles.create_article(session, articles.ArticleInput(
+                title="U.S. and China to hold talks on fentanyl", slug=SLUG,
+                body="<p>The United States and China are set to hold crucial talks.</p>"),
+                now=now)
+            articles.publish_article(session, article, now=now)
+            request = services.submit_request(
+                session, article,
+                services.RequestInput(name="Ada Reader", email="ada@example.org",
+                                      where="linkedin_profile",
+                                      where_url="https://www.linkedin.com/in/ada", kind="link"),
+                now=now, ctx=ctx)
+            request.verified_at = now
+            request.private_token_hash = services.token_hash(ctx.private_token(request))
+            request.state = services.RequestState.PENDING
+            session.flush()
+            services.apply_rules(session, request, now=now, ctx=ctx)
+        with database.sessions() as session:
+            code = session.scalar(select(ShareLink.code))
+        database.engine.dispose()
+        return code
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+# ---------------------------------------------------------------------------------------------
+# Load generation
+
+
+def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, str, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        body = response.read().decode("utf-8", "replace")
+        return response.status, body, response.getheader("Set-Cookie") or ""
+    finally:
+        conn.close()
+
+
+def _hammer(args: tuple[str, int, str, float, int]) -> int:
+    """Requests one client process completes with the expected status before the deadline."""
+    mode, port, path, seconds, expected = args
+    worker = secrets.token_hex(4)
+    headers: dict[str, str] = {"User-Agent": BROWSER}
+    body_of: Any = None
+    if mode == "submit":
+        status, page, cookie = _get(port, path, headers)
+        assert status == 200, status
+        fields = dict(re.findall(r'name="(started|csrf_token)" type="hidden" value="([^"]*)"',
+                                 page))
+        headers = {**headers, "Cookie": cookie.split(";", 1)[0],
+                   "Content-Type": "application/x-www-form-urlencoded"}
+        time.sleep(MIN_FILL_SECONDS + 0.2)  # a stamp older than the minimum fill time
+
+        def body_of(n: int) -> str:
+            return urlencode({
+                **fields, "name": "Ada Reader", "email": f"reader-{worker}-{n}@example.org",
+                "where": "linkedin_profile", "where_url": "https://www.linkedin.com/in/ada",
+                "audience_size": "2500", "kind": "full",
+                "message": "My subscribers on LinkedIn would enjoy your article. "
+                           "May I link it to them?",
+            })
+
+    done = 0
+    deadline = time.monotonic() + seconds
+    for n in itertools.count():
+        if time.monotonic() >= deadline:
+            break
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            if mode == "submit":
+                conn.request("POST", path, body=body_of(n), headers=headers)
+            elif mode == "new-visitor":
+                conn.request("GET", path, headers={"User-Agent": f"{BROWSER} v/{worker}.{n}"})
+            else:
+                conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            if response.status == expected:
+                done += 1
+        finally:
+            conn.close()
+    return done
+
+
+SERVED: dict[str, int] = {}
+
+
+def measure(pool: Any, port: int, mode: str, path: str, *, seconds: float, clients: int,
+            expected: int) -> float:
+    warm = pool.map(_hammer, [(mode, port, path, 0.3, expected)] * clients)  # every worker
+    counts = pool.map(_hammer, [(mode, port, path, seconds, expected)] * clients)
+    SERVED[mode] = SERVED.get(mode, 0) + sum(warm) + sum(counts)
+    return sum(counts) / seconds
+
+
+def counted_visits(database_url: str) -> int:
+    """Visits the app wrote (after gunicorn stopped, so every worker has flushed)."""
+    from sqlalchemy import func, select
+
+    from syndicate.db import make_engine
+    from syndicate.sharing.models import ShareVisitDay, ShareVisitor
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            live = conn.execute(select(func.count()).select_from(ShareVisitor)).scalar() or 0
+            folded = conn.execute(select(func.sum(ShareVisitDay.visits))).scalar() or 0
+    finally:
+        engine.dispose()
+    return int(live) + int(folded)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--pythonpath", str(ROOT / "bench"), "--log-level", "warning",
+         "share_bench:bench_app()"],
+        cwd=ROOT, env={**os.environ, **env},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            _get(port, "/healthz", {})
+            return process, port
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("gunicorn did not start within 60 s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _database(base: str | None, directory: Path) -> tuple[str, Any]:
+    if not base:
+        return f"sqlite:///{directory / 'share_bench.db'}", lambda: None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"share_bench_{secrets.token_hex(3)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return admin_url.set(database=name).render_as_string(hide_password=False), drop
+
+
+MEASURES = (
+    ("c", "constant route", "get", "/bench/constant", 200),
+    ("r", "redirect, new visitor", "new-visitor", "/s/{code}", 302),
+    ("r'", "redirect, same visitor", "get", "/s/{code}", 302),
+    ("s", "form submission", "submit", f"/articles/{SLUG}/share", 303),
+)
+
+
+def run(args: argparse.Namespace) -> list[dict[str, float]]:
+    """Requests per second of each measure, per round (rounds interleave the measures, so a
+    noisy neighbour on the machine affects all of them alike)."""
+    from cryptography.fernet import Fernet
+
+    rounds: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as tmp, multiprocessing.Pool(args.clients) as pool:
+        url, drop = _database(args.database_url, Path(tmp))
+        env = {"SYNDICATE_DATABASE_URL": url, "SYNDICATE_ENV": "testing",
+               "SYNDICATE_SECRET_KEY": secrets.token_urlsafe(32),
+               "SYNDICATE_TOKEN_KEYS": Fernet.generate_key().decode(),
+               "SYNDICATE_SITE_URL": "https://bench.example.test",
+               "SYNDICATE_INSTANCE_PATH": str(Path(tmp) / "instance"),
+               "SYNDICATE_RATELIMIT_STORAGE_URI": args.ratelimit_storage,
+               "PYTHONPATH": str(ROOT)}
+        try:
+            code = seed(env)
+            process, port = serve(env, args.workers)
+            try:
+                for number in range(1, args.rounds + 1):
+                    result = {
+                        key: measure(pool, port, mode, path.format(code=code),
+                                     seconds=args.seconds, clients=args.clients,
+                                     expected=expected)
+                        for key, _label, mode, path, expected in MEASURES
+                    }
+                    rounds.append(result)
+                    print(f"round {number}: " + ", ".join(
+                        f"{key} {value:.0f}/s" for key, value in result.items()), flush=True)
+            finally:
+                stop(process)
+            # Honesty check: each new-visitor redirect must have become exactly one visit
+            # (the first same-visitor request is one more; every repeat is not).
+            expected = SERVED.get("new-visitor", 0) + (1 if SERVED.get("get") else 0)
+            print(f"visits counted: {counted_visits(url)} for {expected} distinct visitors "
+                  f"served", flush=True)
+        finally:
+            drop()
+    return rounds
+
+
+def report(rounds: list[dict[str, float]]) -> None:
+    from statistics import median
+
+    print("\nrequests per second (median of the rounds)")
+    for key, label, _mode, _path, _expected in MEASURES:
+        print(f"  {key:<3} {label:<24} {median(r[key] for r in rounds):8.0f}")
+    ratios = {
+        "r/c (new visitor)": median(r["r"] / r["c"] for r in rounds),
+        "r/c (same visitor)": median(r["r'"] / r["c"] for r in rounds),
+        "s/c": median(r["s"] / r["c"] for r in rounds),
+    }
+    print("\nratios to the constant route of the same round (median of the rounds)")
+    for name, value in ratios.items():
+        goal = GOALS[name.split(" ")[0]]
+        verdict = "meets" if value >= goal else "below"
+        print(f"  {name:<20} {value:6.2f}   goal >= {goal}: {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument(
+        "--ratelimit-storage", default="redis://127.0.0.1:6379/15",
+        help="SYNDICATE_RATELIMIT_STORAGE_URI of the served app: several workers share "
+             "counters in Redis, as in production (memory:// gives each worker its own)")
+    args = parser.parse_args()
+    report(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Share requests, decisions, signed permission records and tracked share links."""

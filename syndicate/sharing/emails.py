@@ -1,0 +1,235 @@
+"""Every email a sharer receives, in plain text and HTML, each with their private link.
+
+Letters are built here from short paragraphs and links; the outbox (``queue_mail``) sends
+them in the caller's transaction, so an email exists if and only if the change committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from markupsafe import escape
+from sqlalchemy.orm import Session
+
+from syndicate.mail.services import queue_mail
+from syndicate.web.templating import format_time
+
+PRIVATE_LINK_LABEL = "Your request, at your private link (keep it to yourself)"
+
+
+@dataclass(frozen=True)
+class Letter:
+    subject: str
+    paragraphs: Sequence[str]
+    links: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    # Text shown verbatim and set apart (a credit line to copy, the publisher's reason).
+    quote: str = ""
+
+    def text(self, greeting: str, signature: str) -> str:
+        parts = [greeting, *self.paragraphs]
+        if self.quote:
+            parts.append("\n".join(f"> {line}" for line in self.quote.splitlines()))
+        parts += [f"{label}:\n{url}" for label, url in self.links]
+        parts.append(f"— {signature}")
+        return "\n\n".join(parts) + "\n"
+
+    def html(self, greeting: str, signature: str) -> str:
+        parts = [f"<p>{escape(greeting)}</p>"]
+        parts += [f"<p>{escape(p)}</p>" for p in self.paragraphs]
+        if self.quote:
+            quoted = "<br>".join(str(escape(line)) for line in self.quote.splitlines())
+            parts.append(f"<blockquote>{quoted}</blockquote>")
+        parts += [
+            f'<p><a href="{escape(url)}">{escape(label)}</a></p>' for label, url in self.links
+        ]
+        parts.append(f"<p>— {escape(signature)}</p>")
+        return "<!doctype html><html><body>" + "\n".join(parts) + "</body></html>"
+
+
+def send(
+    session: Session,
+    letter: Letter,
+    *,
+    to: str,
+    name: str,
+    publisher: str,
+    private_url: str | None,
+    now: datetime,
+    reply_to: str | None = None,
+) -> None:
+    """Queue the letter to one sharer (flush only: it is sent if the caller commits).
+
+    Every letter after the verification one ends with the sharer's private link.
+    """
+    greeting = f"Hello {name}," if name else "Hello,"
+    if private_url:
+        letter = replace(letter, links=[*letter.links, (PRIVATE_LINK_LABEL, private_url)])
+    queue_mail(
+        session,
+        to=to,
+        subject=letter.subject,
+        text=letter.text(greeting, publisher),
+        html=letter.html(greeting, publisher),
+        now=now,
+        reply_to=reply_to,
+    )
+
+
+def when(moment: datetime | None, zone: str) -> str:
+    return format_time(moment, zone)
+
+
+def verify(title: str, kind: str, url: str, hours: int, days: int) -> Letter:
+    return Letter(
+        f"Confirm your request to share “{title}”",
+        [
+            f"You asked for permission to share “{title}” ({kind}). Please confirm that this "
+            "is your email address: the request reaches the publisher only once you do.",
+            f"The link below works once, for {hours} hours.",
+            "If you did not ask, ignore this email: nothing is sent without your "
+            f"confirmation, and the unconfirmed request is deleted after {days} days.",
+        ],
+        [("Confirm your request", url)],
+    )
+
+
+def received(title: str) -> Letter:
+    return Letter(
+        f"We received your request to share “{title}”",
+        [
+            "Thank you: your request is with the publisher, who will answer by email.",
+            "At your private link you can follow it, answer questions or withdraw it. Keep "
+            "the link to yourself: anyone who has it can act on your request.",
+        ],
+        [],
+    )
+
+
+def granted(
+    title: str,
+    *,
+    scope: str,
+    conditions: Sequence[str],
+    credit_line: str,
+    record_url: str,
+    share_url: str,
+) -> Letter:
+    return Letter(
+        f"You may share “{title}”",
+        [
+            f"Good news: you may share “{title}” ({scope}).",
+            *conditions,
+            "Please credit the article with this line:",
+        ],
+        [
+            ("Your tracked link to share (it counts how many of your readers come through)",
+             share_url),
+            ("The public record of this permission, which anyone can check", record_url),
+        ],
+        quote=credit_line,
+    )
+
+
+def denied(title: str, reason: str) -> Letter:
+    return Letter(
+        f"Your request to share “{title}” was declined",
+        ["The publisher declined your request, with this reason:"],
+        [],
+        quote=reason,
+    )
+
+
+def info_requested(title: str, question: str) -> Letter:
+    return Letter(
+        f"A question about your request to share “{title}”",
+        [
+            "The publisher needs to know more before deciding:",
+        ],
+        [],
+        quote=question,
+    )
+
+
+def answered(title: str) -> Letter:
+    return Letter(
+        f"Your answer about “{title}” was passed on",
+        ["Thank you: the publisher has your answer and will decide soon."],
+        [],
+    )
+
+
+def withdrawn(title: str) -> Letter:
+    return Letter(
+        f"You withdrew your request to share “{title}”",
+        ["Your request is withdrawn; the publisher will not act on it."],
+        [],
+    )
+
+
+def revoked(title: str, reason: str, record_url: str) -> Letter:
+    return Letter(
+        f"Your permission to share “{title}” was revoked",
+        [
+            "The publisher revoked your permission, with this reason. Please remove any "
+            "copy you published; links to the article may stay.",
+        ],
+        [("The permission record (now marked revoked)", record_url)],
+        quote=reason,
+    )
+
+
+def closed(title: str, days: int) -> Letter:
+    return Letter(
+        f"Your request to share “{title}” has closed",
+        [
+            f"No decision was made within {days} days, so the request has closed. You are "
+            "welcome to ask again.",
+        ],
+        [],
+    )
+
+
+def expiring(title: str, ends: str, record_url: str) -> Letter:
+    return Letter(
+        f"Your permission to share “{title}” ends on {ends}",
+        [
+            f"Your permission ends on {ends}. After that, please remove any copy you "
+            "published, or ask the publisher for more time.",
+        ],
+        [("The permission record", record_url)],
+    )
+
+
+def ended(title: str, record_url: str) -> Letter:
+    return Letter(
+        f"Your permission to share “{title}” has ended",
+        [
+            "Your permission has reached its end date. Please remove any copy you "
+            "published; links to the article may stay.",
+        ],
+        [("The permission record (now marked expired)", record_url)],
+    )
+
+
+def corrected(title: str, article_url: str, record_url: str) -> Letter:
+    return Letter(
+        f"“{title}” was corrected",
+        [
+            "An article you have permission to share was corrected. If you published a copy "
+            "or an excerpt, please update it from the current version.",
+        ],
+        [("The corrected article", article_url), ("Your permission", record_url)],
+    )
+
+
+def retracted(title: str, record_url: str) -> Letter:
+    return Letter(
+        f"“{title}” was withdrawn by the publisher",
+        [
+            "An article you have permission to share has been withdrawn. Please take down "
+            "any copy or excerpt you published and stop sharing it.",
+        ],
+        [("Your permission", record_url)],
+    )

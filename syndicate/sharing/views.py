@@ -1,0 +1,708 @@
+"""Share requests on the web: the public form, the reader's private page, permission records,
+tracked links, and the staff inbox. Views parse input, call one service, render or redirect.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, time, timedelta
+from datetime import date as date_type
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_limiter.util import get_remote_address
+from flask_wtf import FlaskForm
+from sqlalchemy.orm import Session
+
+from syndicate.articles.models import Article
+from syndicate.clock import app_now
+from syndicate.db import get_session
+from syndicate.sharing import services, visits
+from syndicate.sharing.forms import (
+    AnswerForm,
+    ApproveForm,
+    BulkForm,
+    NoteForm,
+    QuestionForm,
+    ShareRequestForm,
+    StandingForm,
+    request_input,
+)
+from syndicate.sharing.models import (
+    INBOX_STATES,
+    KIND_LABELS,
+    Permission,
+    RequestState,
+    ShareKind,
+    ShareRequest,
+    StandingPermission,
+)
+from syndicate.sharing.services import Actor, Sharing, SharingError
+from syndicate.staff.access import current_user, login_required
+from syndicate.staff.forms import ConfirmForm
+from syndicate.staff.models import User
+from syndicate.web.errors import wants_json
+from syndicate.web.security import limiter, safe_next
+
+public = Blueprint("sharing", __name__)
+dashboard = Blueprint("sharing_dashboard", __name__, url_prefix="/dashboard/sharing")
+
+MAX_ID = 2_147_483_647
+MAX_BULK = 200
+PRIVATE_HEADERS = {
+    "Cache-Control": "no-store",
+    # The private token is in the URL: never send it on to the sites this page links to.
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+
+def _ctx() -> Sharing:
+    return Sharing.for_app()
+
+
+def _writing_session() -> Session:
+    """The request's session, about to read then write: SQLite takes the write lock at BEGIN.
+
+    A deferred SQLite transaction that reads and then writes fails at once (instead of
+    waiting) when another worker wrote in between; PostgreSQL ignores the option.
+    """
+    db = get_session()
+    if db.in_transaction():
+        db.commit()  # only reads so far (the signed-in user): end them first
+    db.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    return db
+
+
+def _user() -> User:
+    user = current_user()
+    assert user is not None  # login_required ran
+    return user
+
+
+# --- rate limits (settings, read per request so tests and benchmarks can change them) ------
+
+
+def _ip_limit() -> str:
+    return str(services.setting(current_app.config, "SHARING_RATE_LIMIT_IP"))
+
+
+FLOOD_MESSAGE = (
+    "You have sent this form too often. Please try again later; if you are waiting for a "
+    "confirmation email, check your spam folder."
+)
+
+
+# --- asking ---------------------------------------------------------------------------------
+
+
+@public.route("/articles/<slug>/share", methods=["GET", "POST"])
+@limiter.limit(_ip_limit, methods=["POST"], key_func=get_remote_address,
+               error_message=FLOOD_MESSAGE)
+def request_form(slug: str) -> str | Response | tuple[str, int]:
+    if request.method == "POST":
+        return _send_request(slug)
+    article = _form_article(get_session(), slug)
+    if isinstance(article, Response):
+        return article
+    ctx = _ctx()
+    form = ShareRequestForm()
+    form.started.data = services.form_started_token(ctx, article, now=app_now())
+    return render_template("sharing/form.html", form=form, article=article, ctx=ctx)
+
+
+def _form_article(db: Session, slug: str) -> Article | Response:
+    article, moved_to = services.article_for_form(db, slug)
+    if moved_to:
+        code = 301 if request.method == "GET" else 308
+        return redirect(url_for("sharing.request_form", slug=moved_to), code)
+    if article is None:
+        abort(404, "There is no published article at this address, so there is nothing to share.")
+    return article
+
+
+def _send_request(slug: str) -> Response | tuple[str, int]:
+    sent = request.form
+    if sent.get("fax"):
+        abort(400, "Your request could not be accepted: a field meant to stay empty was "
+                   "filled in. If you are a person, reload the page and try again.")
+    # CSRF was checked before the view (CSRFProtect); the service checks every field.
+    db = _writing_session()
+    article = _form_article(db, slug)
+    if isinstance(article, Response):
+        return article
+    ctx, now = _ctx(), app_now()
+    try:
+        services.check_fill_time(ctx, article, sent.get("started", ""), now=now)
+        services.submit_request(db, article, request_input(sent), now=now, ctx=ctx)
+    except SharingError as exc:
+        db.rollback()
+        form = ShareRequestForm()  # what was sent, with the error beside its field
+        _show_error(form, exc)
+        return render_template("sharing/form.html", form=form, article=article, ctx=ctx), exc.status
+    db.commit()
+    return redirect(url_for("sharing.sent", slug=article.slug), 303)
+
+
+@public.get("/articles/<slug>/share/sent")
+def sent(slug: str) -> str:
+    article, _moved = services.article_for_form(get_session(), slug)
+    if article is None:
+        abort(404)
+    return render_template("sharing/sent.html", article=article)
+
+
+@public.get("/share")
+def by_url() -> Response:
+    """The publisher's snippet: /share?url=<canonical URL> opens that article's form."""
+    url = request.args.get("url", "")
+    article = services.article_by_url(get_session(), url, current_app.config["SITE_URL"])
+    if article is None:
+        abort(404, "No published article here has that address. Check the url parameter: "
+                   "it must be the article's canonical URL.")
+    return redirect(url_for("sharing.request_form", slug=article.slug), 302)
+
+
+def _link_problem(exc: services.LinkProblem) -> tuple[str, int]:
+    return render_template("sharing/link_problem.html", message=str(exc)), exc.status
+
+
+@public.get("/sharing/verify/<token>")
+def confirm_page(token: str) -> str | tuple[str, int]:
+    # Showing a button (not confirming on GET) keeps mail scanners that open links from
+    # using up the single-use link.
+    try:
+        share_request, _ = services.check_verification(
+            get_session(), token, now=app_now(), ctx=_ctx())
+    except services.LinkProblem as exc:
+        return _link_problem(exc)
+    return render_template("sharing/confirm.html", share_request=share_request,
+                           form=ConfirmForm(), token=token)
+
+
+@public.post("/sharing/verify/<token>")
+def confirm(token: str) -> Response | tuple[str, int]:
+    ConfirmForm().validate_on_submit() or abort(400)
+    db, ctx = _writing_session(), _ctx()
+    try:
+        share_request = services.verify_request(db, token, now=app_now(), ctx=ctx)
+    except services.LinkProblem as exc:
+        db.rollback()
+        return _link_problem(exc)
+    db.commit()
+    return redirect(url_for("sharing.private", token=ctx.private_token(share_request)), 303)
+
+
+# --- the reader's private page --------------------------------------------------------------
+
+
+def _own_request(token: str) -> ShareRequest:
+    found = services.find_by_private_token(get_session(), token)
+    if found is None:
+        abort(404, "No request matches this private link. Check that you copied the whole "
+                   "link from your email.")
+    return found
+
+
+def _private_page(share_request: ShareRequest, token: str, status: int = 200,
+                  answer_form: AnswerForm | None = None) -> Response:
+    db, ctx = get_session(), _ctx()
+    permission = share_request.permission
+    if permission is not None and services.settle_expiry(db, permission, now=app_now(), ctx=ctx):
+        db.commit()
+    link = permission.link if permission is not None else None
+    body = render_template(
+        "sharing/private.html",
+        share_request=share_request,
+        token=token,
+        permission=permission,
+        link=link,
+        share_url=ctx.share_url(link) if link else None,
+        linkedin_url=services.linkedin_share_url(ctx.share_url(link)) if link else None,
+        visit_count=visits.visits_for_link(db, link.id) if link else 0,
+        conditions=services.describe_conditions(share_request, ctx),
+        scope=services.describe_scope(share_request),
+        answer_form=answer_form or AnswerForm(),
+        confirm=ConfirmForm(),
+        ctx=ctx,
+    )
+    return Response(body, status=status, headers=PRIVATE_HEADERS)
+
+
+@public.get("/sharing/r/<token>")
+def private(token: str) -> Response:
+    return _private_page(_own_request(token), token)
+
+
+@public.post("/sharing/r/<token>/answer")
+def answer(token: str) -> Response:
+    _writing_session()
+    share_request = _own_request(token)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        return _private_page(share_request, token, 422, form)
+    db = get_session()
+    try:
+        services.answer(db, share_request, form.answer.data or "", now=app_now(), ctx=_ctx())
+    except SharingError as exc:
+        db.rollback()
+        _show_error(form, exc)
+        return _private_page(share_request, token, exc.status, form)
+    db.commit()
+    flash("Thank you: your answer is with the publisher.", "success")
+    return redirect(url_for("sharing.private", token=token), 303)
+
+
+@public.post("/sharing/r/<token>/withdraw")
+def withdraw(token: str) -> Response:
+    _writing_session()
+    share_request = _own_request(token)
+    ConfirmForm().validate_on_submit() or abort(400)
+    db = get_session()
+    try:
+        services.withdraw(db, share_request, now=app_now(), ctx=_ctx())
+    except SharingError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("sharing.private", token=token), 303)
+    db.commit()
+    flash("Your request is withdrawn.", "success")
+    return redirect(url_for("sharing.private", token=token), 303)
+
+
+# --- public permission records and the signing key ------------------------------------------
+
+
+@public.get("/permissions/key")
+def public_key() -> Response:
+    response = jsonify(_ctx().signer.published_key())
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@public.get("/permissions/key.pem")
+def public_key_pem() -> Response:
+    return Response(_ctx().signer.public_pem, mimetype="application/x-pem-file",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _permission(public_id: str) -> Permission:
+    db = get_session()
+    permission = services.find_permission(db, public_id)
+    if permission is None:
+        abort(404, "There is no permission record with this id.")
+    if services.settle_expiry(db, permission, now=app_now(), ctx=_ctx()):
+        db.commit()
+    return permission
+
+
+def _record_json(permission: Permission) -> Response:
+    response = jsonify(services.signed_record(permission))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@public.get("/permissions/<public_id>")
+def record(public_id: str) -> Response:
+    permission = _permission(public_id)
+    if wants_json():
+        response = _record_json(permission)
+    else:
+        response = Response(render_template(
+            "sharing/record.html", permission=permission, record=services.signed_record(permission),
+            scope=services.describe_scope(permission.request),
+        ))
+    response.headers["Vary"] = "Accept"
+    # The state can change (revoked, expired): caches must ask again each time.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@public.get("/permissions/<public_id>.json")
+def record_json(public_id: str) -> Response:
+    response = _record_json(_permission(public_id))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+# --- tracked share links --------------------------------------------------------------------
+
+
+@public.get("/s/<code>")
+def follow(code: str) -> Response:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    hop = visits.follow_link(
+        visits.tracking_for(app),
+        code,
+        ip=request.remote_addr or "",
+        user_agent=request.user_agent.string or "",
+        method=request.method,
+        now=app_now(),
+        secret_key=app.config["SECRET_KEY"],
+    )
+    if hop is None:
+        abort(404, "This share link does not exist. Check that it was copied whole.")
+    response = redirect(hop.target_url, 302)
+    # Every visit must reach us to be counted once: no browser or proxy may keep the redirect.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# --- the staff inbox ------------------------------------------------------------------------
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        abort(400, "page must be a whole number from 1 to 100000.")
+    return int(raw)
+
+
+def _id_arg(name: str) -> int | None:
+    raw = request.args.get(name, "")
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+        abort(400, f"{name} must be the number of an existing {name}.")
+    return int(raw)
+
+
+def _filter() -> services.InboxFilter:
+    state_arg, kind_arg = request.args.get("state", ""), request.args.get("kind", "")
+    try:
+        state = RequestState(state_arg) if state_arg else None
+        if state is RequestState.UNVERIFIED:
+            raise ValueError
+    except ValueError:
+        abort(400, "state must be one of: " + ", ".join(s.value for s in INBOX_STATES) + ".")
+    try:
+        kind = ShareKind(kind_arg) if kind_arg else None
+    except ValueError:
+        abort(400, "kind must be one of: " + ", ".join(k.value for k in ShareKind) + ".")
+    return services.InboxFilter(state, kind, _id_arg("article"))
+
+
+def _show_error(form: FlaskForm, exc: SharingError) -> None:
+    field = form._fields.get(exc.field_name or "")
+    if field is not None:
+        field.errors = [*field.errors, str(exc)]
+    else:
+        flash(str(exc), "error")
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(_user().time_zone or "UTC")
+
+
+def _end_of(day: date_type | None) -> datetime | None:
+    """A "valid until" date in the staff member's zone: the end of that day, in UTC."""
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=1), time(0), _zone()).astimezone(UTC)
+
+
+@dashboard.get("/")
+@login_required
+def inbox() -> str:
+    db = get_session()
+    where = _filter()
+    page = services.inbox_page(db, where, _page_number(), current_app.config["PAGE_SIZE"])
+    return render_template(
+        "sharing/inbox.html",
+        page=page,
+        where=where,
+        counts=services.inbox_counts(db),
+        states=INBOX_STATES,
+        kinds=KIND_LABELS,
+        articles=services.articles_with_requests(db),
+        bulk=BulkForm(),
+    )
+
+
+@dashboard.post("/bulk")
+@login_required
+def bulk() -> Response:
+    _writing_session()
+    form = BulkForm()
+    back = safe_next(request.form.get("next"), url_for("sharing_dashboard.inbox"))
+    raw_ids = request.form.getlist("ids")
+    if not form.validate_on_submit():
+        abort(400, "Choose an action for the selected requests.")
+    if not raw_ids:
+        flash("Select at least one request first.", "error")
+        return redirect(back, 303)
+    if len(raw_ids) > MAX_BULK or not all(i.isdigit() and 1 <= int(i) <= MAX_ID for i in raw_ids):
+        abort(400, f"Select between 1 and {MAX_BULK} requests by their numbers.")
+    db = get_session()
+    try:
+        result = services.bulk_decide(
+            db, sorted({int(i) for i in raw_ids}), form.action.data or "", form.note.data or "",
+            actor=Actor.staff(_user()), now=app_now(), ctx=_ctx(),
+        )
+    except SharingError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return redirect(back, 303)
+    db.commit()
+    verb = "approved" if form.action.data == "approve" else "denied"
+    message = f"{len(result.done)} request{'s' if len(result.done) != 1 else ''} {verb}."
+    if result.skipped:
+        message += (f" {len(result.skipped)} skipped because they were already decided: "
+                    + ", ".join(f"#{i}" for i in result.skipped) + ".")
+    flash(message, "success" if result.done else "error")
+    return redirect(back, 303)
+
+
+@dashboard.get("/export.csv")
+@login_required
+def export() -> Response:
+    rows = services.export_rows(get_session(), _filter(), _ctx())
+
+    def generate() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        # A byte-order mark makes spreadsheet programs read the file as UTF-8.
+        yield "\ufeff"
+        for row in rows:
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": 'attachment; filename="share-requests.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _request_or_404(request_id: int) -> ShareRequest:
+    found = get_session().get(ShareRequest, request_id) if request_id <= MAX_ID else None
+    if found is None or found.state is RequestState.UNVERIFIED:
+        abort(404, "There is no such share request (unconfirmed requests are not shown).")
+    return found
+
+
+def _detail(share_request: ShareRequest, status: int = 200, **forms: FlaskForm
+            ) -> tuple[str, int]:
+    db, ctx = get_session(), _ctx()
+    permission = share_request.permission
+    if permission is not None and services.settle_expiry(db, permission, now=app_now(), ctx=ctx):
+        db.commit()
+    defaults = services.default_conditions(share_request, ctx)
+    approve_form = forms.get("approve") or ApproveForm(
+        formdata=None,
+        prefix="approve",
+        credit_line=defaults.credit_line,
+        link_required=True,
+        excerpt_limit=defaults.excerpt_limit,
+    )
+    link = permission.link if permission is not None else None
+    return render_template(
+        "sharing/detail.html",
+        share_request=share_request,
+        permission=permission,
+        link=link,
+        share_url=ctx.share_url(link) if link else None,
+        history=services.requester_history(db, share_request),
+        approve_form=approve_form,
+        deny_form=forms.get("deny") or NoteForm(formdata=None, prefix="deny"),
+        question_form=forms.get("question") or QuestionForm(formdata=None, prefix="ask"),
+        revoke_form=forms.get("revoke") or NoteForm(formdata=None, prefix="revoke"),
+        chart=visits.recent_chart(db, now=app_now(), permission_id=permission.id)
+        if permission else None,
+        visit_count=visits.visits_for_link(db, link.id) if link else 0,
+        scope=services.describe_scope(share_request),
+        ctx=ctx,
+    ), status
+
+
+@dashboard.get("/<int:request_id>")
+@login_required
+def detail(request_id: int) -> tuple[str, int]:
+    return _detail(_request_or_404(request_id))
+
+
+def _act(share_request: ShareRequest, form: FlaskForm, form_name: str,
+         action: Callable[[Session], object], done: str) -> Response | tuple[str, int]:
+    """Run one staff action from a validated form; re-show the page with errors otherwise."""
+    if not form.validate_on_submit():
+        return _detail(share_request, 422, **{form_name: form})
+    db = get_session()
+    try:
+        action(db)
+    except SharingError as exc:
+        db.rollback()
+        _show_error(form, exc)
+        return _detail(share_request, exc.status, **{form_name: form})
+    db.commit()
+    flash(done, "success")
+    return redirect(url_for("sharing_dashboard.detail", request_id=share_request.id), 303)
+
+
+@dashboard.post("/<int:request_id>/approve")
+@login_required
+def approve(request_id: int) -> Response | tuple[str, int]:
+    _writing_session()
+    share_request = _request_or_404(request_id)
+    form = ApproveForm(prefix="approve")
+    return _act(
+        share_request, form, "approve",
+        lambda db: services.grant(
+            db, share_request,
+            services.Conditions(
+                credit_line=form.credit_line.data or "",
+                link_required=bool(form.link_required.data),
+                excerpt_limit=form.excerpt_limit.data,
+                expires_at=_end_of(form.expires_on.data),
+            ),
+            actor=Actor.staff(_user()), now=app_now(), ctx=_ctx(), note=form.note.data or "",
+        ),
+        "Approved: the reader has their permission record and tracked link.",
+    )
+
+
+@dashboard.post("/<int:request_id>/deny")
+@login_required
+def deny(request_id: int) -> Response | tuple[str, int]:
+    _writing_session()
+    share_request = _request_or_404(request_id)
+    form = NoteForm(prefix="deny")
+    return _act(
+        share_request, form, "deny",
+        lambda db: services.deny(db, share_request, form.note.data or "",
+                                 actor=Actor.staff(_user()), now=app_now(), ctx=_ctx()),
+        "Denied; the reader was told why.",
+    )
+
+
+@dashboard.post("/<int:request_id>/ask")
+@login_required
+def ask(request_id: int) -> Response | tuple[str, int]:
+    _writing_session()
+    share_request = _request_or_404(request_id)
+    form = QuestionForm(prefix="ask")
+    return _act(
+        share_request, form, "question",
+        lambda db: services.ask_for_information(db, share_request, form.note.data or "",
+                                                actor=Actor.staff(_user()), now=app_now(),
+                                                ctx=_ctx()),
+        "Your question was emailed to the reader.",
+    )
+
+
+@dashboard.post("/<int:request_id>/revoke")
+@login_required
+def revoke(request_id: int) -> Response | tuple[str, int]:
+    _writing_session()
+    share_request = _request_or_404(request_id)
+    form = NoteForm(prefix="revoke")
+    return _act(
+        share_request, form, "revoke",
+        lambda db: services.revoke(db, share_request, form.note.data or "",
+                                   actor=Actor.staff(_user()), now=app_now(), ctx=_ctx()),
+        "Revoked: the record now says so and the reader was told.",
+    )
+
+
+# --- numbers, the share button, standing permissions ----------------------------------------
+
+
+@dashboard.get("/stats")
+@login_required
+def stats() -> str:
+    db = get_session()
+    article_id = _id_arg("article")
+    article = db.get(Article, article_id) if article_id else None
+    if article_id and article is None:
+        abort(404, "There is no such article.")
+    return render_template(
+        "sharing/stats.html",
+        article=article,
+        chart=visits.recent_chart(db, now=app_now(), article_id=article_id),
+        sharers=visits.top_sharers(db, article_id=article_id),
+        articles=services.articles_with_requests(db),
+    )
+
+
+@dashboard.get("/button")
+@login_required
+def button() -> str:
+    db, ctx = get_session(), _ctx()
+    example = services.latest_article(db)
+    article_url = services.canonical_url(example, ctx.site_url) if example else \
+        "https://your-site.example/your-article"
+    return render_template("sharing/button.html", ctx=ctx, article_url=article_url,
+                           example=example)
+
+
+@dashboard.route("/standing", methods=["GET", "POST"])
+@login_required
+def standing() -> str | Response | tuple[str, int]:
+    db = get_session()
+    form = StandingForm()
+    status = 200
+    if request.method == "POST":
+        _writing_session()
+        if not _user().is_admin:
+            abort(403, "Only an administrator can grant standing permissions.")
+        if form.validate_on_submit():
+            try:
+                services.create_standing_permission(
+                    db, who=form.who.data or "", kinds=form.kinds.data or [],
+                    quota=form.quota.data, ends_at=_end_of(form.ends_on.data),
+                    note=form.note.data or "", actor=Actor.staff(_user()), now=app_now(),
+                )
+            except SharingError as exc:
+                db.rollback()
+                _show_error(form, exc)
+                status = exc.status
+            else:
+                db.commit()
+                flash("Standing permission saved.", "success")
+                return redirect(url_for("sharing_dashboard.standing"), 303)
+        else:
+            status = 422
+    return render_template(
+        "sharing/standing.html",
+        form=form,
+        standing=services.standing_permissions(db),
+        settings=_ctx().settings,
+        now=app_now(),
+        confirm=ConfirmForm(),
+    ), status
+
+
+@dashboard.post("/standing/<int:standing_id>/end")
+@login_required
+def end_standing(standing_id: int) -> Response:
+    _writing_session()
+    if not _user().is_admin:
+        abort(403, "Only an administrator can end standing permissions.")
+    ConfirmForm().validate_on_submit() or abort(400)
+    db = get_session()
+    found = db.get(StandingPermission, standing_id) if standing_id <= MAX_ID else None
+    if found is None:
+        abort(404)
+    services.end_standing_permission(db, found, now=app_now())
+    db.commit()
+    flash(f"The standing permission for {found.who} has ended.", "success")
+    return redirect(url_for("sharing_dashboard.standing"), 303)

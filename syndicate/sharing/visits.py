@@ -1,0 +1,493 @@
+"""Tracked share links: the redirect, honest visit counting, and the numbers staff see.
+
+Counting rules (docs/sharing.md): one visit per visitor per link per UTC day, where a
+visitor is a salted hash of IP address and user agent. The salt is derived from SECRET_KEY
+and the day, so hashes of different days cannot be linked, and neither IPs nor cookies are
+stored. Known bots and link-preview fetchers (LinkedInBot among them) are not counted, nor
+HEAD requests. Visits are written in batches (VisitRecorder) and past days' hashes are
+folded into daily totals and deleted by a job. A link of a revoked or expired permission
+still redirects (readers' links never break) but no longer counts.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import hmac
+import logging
+import os
+import re
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Select, bindparam, delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from syndicate.db import Database, get_database
+from syndicate.sharing.models import (
+    Permission,
+    PermissionState,
+    ShareLink,
+    ShareVisitDay,
+    ShareVisitor,
+)
+
+log = logging.getLogger(__name__)
+_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+# Substrings of user agents that are not people: crawlers, link-preview fetchers (LinkedInBot
+# among them), monitors, HTTP libraries and headless browsers. Not "linkedin" itself: people
+# reading in LinkedIn's in-app browser send "LinkedInApp" and must count.
+BOT_MARKERS = (
+    "bot", "crawl", "spider", "slurp", "facebookexternalhit", "facebookcatalog", "preview",
+    "embedly", "curl/", "wget", "python-requests", "python-urllib", "python-httpx",
+    "aiohttp", "go-http-client", "java/", "okhttp", "libwww", "httpclient", "node-fetch",
+    "axios", "headless", "phantomjs", "lighthouse", "pingdom", "uptime", "monitor",
+    "scanner", "fetcher", "whatsapp", "vkshare", "validator", "feedfetcher", "scrapy",
+    "archive.org", "outbrain", "nuzzel", "mastodon", "akkoma", "pleroma", "misskey",
+    "google-read-aloud", "apis-google", "http.rb", "ruby", "perl", "php/",
+)
+_BOT = re.compile("|".join(re.escape(m) for m in BOT_MARKERS), re.IGNORECASE)
+
+
+def is_bot(user_agent: str | None) -> bool:
+    """True for an empty user agent or one that names a known automated client."""
+    return not user_agent or bool(_BOT.search(user_agent))
+
+
+def visitor_hash(secret_key: str, day: date, ip: str, user_agent: str) -> str:
+    """A salted daily hash of IP and user agent: same visitor, same day, same hash."""
+    salt = hmac.new(secret_key.encode(), f"share-visit:{day.isoformat()}".encode(),
+                    hashlib.sha256).digest()
+    return hmac.new(salt, f"{ip}\n{user_agent}".encode("utf-8", "replace"),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Hop:
+    target_url: str
+    # True when the visit was handed to the recorder (a person, a link in force).
+    recorded: bool
+
+
+class LinkDirectory:
+    """code -> (link id, target URL), remembered for a few seconds by each process.
+
+    The redirect is the hottest path; the target only changes when an article's canonical
+    URL does, so a few seconds of staleness are harmless. Whether a visit counts is decided
+    when it is written (the permission must be in force then), not from this cache.
+    """
+
+    def __init__(self, database: Database, ttl: float, size: int = 10_000) -> None:
+        self.database = database
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[str, tuple[float, int, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, code: str) -> tuple[int, str] | None:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(code)
+            if entry is not None and entry[0] > now:
+                return entry[1], entry[2]
+        with self.database.sessions() as session:
+            row = session.connection().execute(_LOOKUP, {"code": code}).first()
+        if row is None:
+            return None
+        if self.ttl > 0:
+            with self._lock:
+                self._entries[code] = (now + self.ttl, row.id, row.target_url)
+                self._entries.move_to_end(code)
+                while len(self._entries) > self.size:
+                    self._entries.popitem(last=False)
+        return row.id, row.target_url
+
+
+_LOOKUP = select(ShareLink.id, ShareLink.target_url).where(ShareLink.code == bindparam("code"))
+VisitKey = tuple[int, date, str]
+
+
+class VisitRecorder:
+    """Writes counted visits in batches from a thread of the process that took them.
+
+    A redirect only hands its visit over; every ``interval`` seconds the batch is written in
+    one transaction, keeping only links whose permission is in force at that moment, with
+    INSERT ... ON CONFLICT DO NOTHING so that a visitor counts once a day whichever process
+    saw them. ``interval`` 0 writes during the request (tests). A process killed with
+    SIGKILL loses at most the last interval's visits; a normal exit writes them.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        now_fn: Callable[[], datetime],
+        *,
+        interval: float,
+        max_pending: int = 50_000,
+        remember: int = 100_000,
+    ) -> None:
+        self.database = database
+        self.now_fn = now_fn
+        self.interval = interval
+        self.max_pending = max_pending
+        self.remember = remember
+        self.dropped = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._pending: dict[VisitKey, None] = {}
+        # Visits written already (per process): a repeat visitor costs no database work.
+        self._written: OrderedDict[VisitKey, None] = OrderedDict()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, link_id: int, day: date, visitor: str) -> None:
+        if self._pid != os.getpid():
+            self._reset()  # forked: the parent's thread and lock are not ours
+        key = (link_id, day, visitor)
+        with self._lock:
+            if key in self._pending or key in self._written:
+                return
+            if len(self._pending) >= self.max_pending:
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 10_000 == 0:
+                    log.warning("share visits: %s visits dropped, the database is not "
+                                "keeping up", self.dropped)
+                return
+            self._pending[key] = None
+            start = self.interval > 0 and self._thread is None
+            if start:
+                self._thread = threading.Thread(target=self._run, name="share-visits",
+                                                daemon=True)
+        if self.interval <= 0:
+            self.flush()
+        elif start:
+            assert self._thread is not None
+            self._thread.start()
+            atexit.register(self.close)
+
+    def flush(self) -> int:
+        """Write what is pending; return how many visits were new and in force."""
+        with self._lock:
+            batch = list(self._pending)
+            self._pending.clear()
+        if not batch:
+            return 0
+        try:
+            written = write_visits(self.database, batch, now=self.now_fn())
+        except Exception:  # noqa: BLE001 (the database may be away; keep the visits)
+            log.exception("share visits: writing %s visits failed; will retry", len(batch))
+            with self._lock:
+                for key in batch[: max(0, self.max_pending - len(self._pending))]:
+                    self._pending[key] = None
+            return 0
+        with self._lock:
+            for key in batch:
+                self._written[key] = None
+            while len(self._written) > self.remember:
+                self._written.popitem(last=False)
+        return written
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the thread and write what is left (at exit, and in tests)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        self._thread = None
+        self.flush()
+
+
+_INSERT_VISITORS: dict[str, Any] = {}
+
+
+def _insert_visitors(dialect: str) -> Any:
+    statement = _INSERT_VISITORS.get(dialect)
+    if statement is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = _INSERT_VISITORS.setdefault(
+            dialect, insert(ShareVisitor.__table__).on_conflict_do_nothing()
+        )
+    return statement
+
+
+def write_visits(database: Database, batch: list[VisitKey], *, now: datetime) -> int:
+    """Insert the visits of links whose permission is in force now; duplicates are ignored."""
+    with database.write_transaction() as session:
+        connection = session.connection()
+        in_force = set(
+            connection.execute(
+                select(ShareLink.id)
+                .join(Permission, Permission.id == ShareLink.permission_id)
+                .where(
+                    ShareLink.id.in_({link_id for link_id, _, _ in batch}),
+                    Permission.state == PermissionState.ACTIVE,
+                    or_(Permission.expires_at.is_(None), Permission.expires_at > now),
+                )
+            ).scalars()
+        )
+        rows = [{"link_id": link_id, "day": day, "visitor_hash": visitor}
+                for link_id, day, visitor in batch if link_id in in_force]
+        if rows:
+            connection.execute(_insert_visitors(connection.dialect.name), rows)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Tracking:
+    links: LinkDirectory
+    recorder: VisitRecorder
+
+
+def tracking_for(app: Flask) -> Tracking:
+    """The app's link directory and visit recorder, made on first use (never at import)."""
+    tracking = app.extensions.get("share_tracking")
+    if tracking is None:
+        with _TRACKING_LOCK:
+            tracking = app.extensions.get("share_tracking")
+            if tracking is None:
+                config = app.config
+                tracking = Tracking(
+                    LinkDirectory(get_database(app),
+                                  float(config.get("SHARING_LINK_CACHE_SECONDS", 5.0))),
+                    VisitRecorder(
+                        get_database(app),
+                        app.extensions["clock"].now,
+                        interval=float(config.get("SHARING_VISIT_FLUSH_SECONDS", 1.0)),
+                    ),
+                )
+                app.extensions["share_tracking"] = tracking
+    return tracking
+
+
+_TRACKING_LOCK = threading.Lock()
+
+
+def follow_link(
+    tracking: Tracking,
+    code: str,
+    *,
+    ip: str,
+    user_agent: str,
+    method: str,
+    now: datetime,
+    secret_key: str,
+) -> Hop | None:
+    """Where /s/<code> leads; a person's visit goes to the recorder to be counted."""
+    if not _CODE.fullmatch(code or ""):
+        return None
+    found = tracking.links.get(code)
+    if found is None:
+        return None
+    link_id, target_url = found
+    if method != "GET" or is_bot(user_agent):
+        return Hop(target_url, False)
+    day = now.astimezone(UTC).date()
+    tracking.recorder.add(link_id, day, visitor_hash(secret_key, day, ip, user_agent))
+    return Hop(target_url, True)
+
+
+def fold_visits(session: Session, *, now: datetime) -> int:
+    """Turn past days' visitor hashes into daily totals and delete the hashes."""
+    today = now.astimezone(UTC).date()
+    # DELETE ... RETURNING counts exactly the rows it removes, even while visits arrive.
+    removed = session.execute(
+        delete(ShareVisitor)
+        .where(ShareVisitor.day < today)
+        .returning(ShareVisitor.link_id, ShareVisitor.day)
+        .execution_options(synchronize_session=False)
+    )
+    totals = Counter((link_id, day) for link_id, day in removed)
+    if not totals:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = ShareVisitDay.__table__
+    for (link_id, day), count in totals.items():
+        statement = insert(table).values(link_id=link_id, day=day, visits=count)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["link_id", "day"],
+                set_={"visits": table.c.visits + statement.excluded.visits},
+            )
+        )
+    return sum(totals.values())
+
+
+# --- what staff see -------------------------------------------------------------------------
+
+
+def _links(article_id: int | None = None, permission_id: int | None = None) -> Select[Any]:
+    query = select(ShareLink.id).join(Permission, Permission.id == ShareLink.permission_id)
+    if article_id is not None:
+        query = query.where(Permission.article_id == article_id)
+    if permission_id is not None:
+        query = query.where(Permission.id == permission_id)
+    return query
+
+
+def visits_by_day(
+    session: Session,
+    *,
+    start: date,
+    end: date,
+    article_id: int | None = None,
+    permission_id: int | None = None,
+) -> dict[date, int]:
+    """Visits per UTC day from ``start`` to ``end`` inclusive (folded and today's)."""
+    links = _links(article_id, permission_id)
+    counts: Counter[date] = Counter()
+    for day, visits in session.execute(
+        select(ShareVisitDay.day, func.sum(ShareVisitDay.visits))
+        .where(ShareVisitDay.link_id.in_(links), ShareVisitDay.day.between(start, end))
+        .group_by(ShareVisitDay.day)
+    ):
+        counts[day] += int(visits or 0)
+    for day, visits in session.execute(
+        select(ShareVisitor.day, func.count())
+        .where(ShareVisitor.link_id.in_(links), ShareVisitor.day.between(start, end))
+        .group_by(ShareVisitor.day)
+    ):
+        counts[day] += int(visits)
+    return dict(counts)
+
+
+def totals_by_link(
+    session: Session, *, article_id: int | None = None, permission_id: int | None = None
+) -> Counter[int]:
+    links = _links(article_id, permission_id)
+    totals: Counter[int] = Counter()
+    for link_id, visits in session.execute(
+        select(ShareVisitDay.link_id, func.sum(ShareVisitDay.visits))
+        .where(ShareVisitDay.link_id.in_(links))
+        .group_by(ShareVisitDay.link_id)
+    ):
+        totals[link_id] += int(visits or 0)
+    for link_id, visits in session.execute(
+        select(ShareVisitor.link_id, func.count())
+        .where(ShareVisitor.link_id.in_(links))
+        .group_by(ShareVisitor.link_id)
+    ):
+        totals[link_id] += int(visits)
+    return totals
+
+
+@dataclass(frozen=True)
+class Sharer:
+    permission: Permission
+    visits: int
+
+
+def top_sharers(
+    session: Session, *, article_id: int | None = None, limit: int = 10
+) -> list[Sharer]:
+    """The grants whose links brought the most visits (ties: the newest grant first)."""
+    totals = totals_by_link(session, article_id=article_id)
+    best = sorted(totals.items(), key=lambda item: (-item[1], -item[0]))[:limit]
+    if not best:
+        return []
+    links = {
+        link.id: link
+        for link in session.scalars(select(ShareLink).where(ShareLink.id.in_([i for i, _ in best])))
+    }
+    return [Sharer(links[i].permission, visits) for i, visits in best if visits and i in links]
+
+
+def visits_for_link(session: Session, link_id: int) -> int:
+    folded = session.scalar(
+        select(func.sum(ShareVisitDay.visits)).where(ShareVisitDay.link_id == link_id)
+    )
+    live = session.scalar(
+        select(func.count()).select_from(ShareVisitor).where(ShareVisitor.link_id == link_id)
+    )
+    return int(folded or 0) + int(live or 0)
+
+
+# --- the chart ------------------------------------------------------------------------------
+
+CHART_WIDTH = 720
+CHART_HEIGHT = 180
+CHART_TOP = 12
+CHART_BOTTOM = 24
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: date
+    visits: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Bars of visits per day, laid out for an SVG drawn on the server (no JavaScript)."""
+
+    bars: list[Bar]
+    peak: int
+    total: int
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+
+    @property
+    def baseline(self) -> int:
+        return self.height - CHART_BOTTOM
+
+    @property
+    def first(self) -> Bar:
+        return self.bars[0]
+
+    @property
+    def last(self) -> Bar:
+        return self.bars[-1]
+
+
+def chart(counts: dict[date, int], *, end: date, days: int = 30) -> Chart:
+    start = end - timedelta(days=days - 1)
+    series = [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0))
+              for i in range(days)]
+    peak = max((v for _, v in series), default=0)
+    slot = CHART_WIDTH / days
+    usable = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
+    bars = []
+    for i, (day, visits) in enumerate(series):
+        height = (visits / peak * usable) if peak else 0
+        # A day with visits always shows at least a sliver.
+        height = max(height, 2.0) if visits else 0.0
+        bars.append(Bar(day, visits, round(i * slot + 1, 2),
+                        round(CHART_HEIGHT - CHART_BOTTOM - height, 2),
+                        round(max(slot - 2, 1), 2), round(height, 2)))
+    return Chart(bars, peak, sum(v for _, v in series))
+
+
+def recent_chart(
+    session: Session,
+    *,
+    now: datetime,
+    days: int = 30,
+    article_id: int | None = None,
+    permission_id: int | None = None,
+) -> Chart:
+    end = now.astimezone(UTC).date()
+    counts = visits_by_day(session, start=end - timedelta(days=days - 1), end=end,
+                           article_id=article_id, permission_id=permission_id)
+    return chart(counts, end=end, days=days)

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: signed POSTs of events to receivers staff register."""

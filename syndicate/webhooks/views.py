@@ -1,0 +1,184 @@
+"""The dashboard's webhook pages: endpoints, their secret (once), the delivery log, a test."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response
+
+from syndicate.clock import app_now
+from syndicate.db import get_session
+from syndicate.staff.access import admin_required, current_user
+from syndicate.staff.forms import ConfirmForm
+from syndicate.webhooks import services
+from syndicate.webhooks.forms import EndpointForm
+from syndicate.webhooks.models import WebhookEndpoint
+
+bp = Blueprint("webhooks", __name__, url_prefix="/dashboard/webhooks")
+
+ENDPOINT = "<int(min=1, max=2147483647):endpoint_id>"
+# Delivery states shown with the colours the stylesheet already has for post states.
+STATE_CLASSES = {
+    "pending": "scheduled",
+    "delivered": "published",
+    "failed": "awaiting_approval",
+    "dead": "failed",
+    "gone": "failed",
+    "skipped": "cancelled",
+}
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+        abort(400, "page must be a whole number from 1 to 100000.")
+    return int(raw)
+
+
+def _endpoint(endpoint_id: int) -> WebhookEndpoint:
+    endpoint = get_session().get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        abort(404, "There is no webhook endpoint with this number.")
+    return endpoint
+
+
+def _input(form: EndpointForm) -> services.EndpointInput:
+    return services.EndpointInput(
+        url=form.url.data or "",
+        event_kinds=list(form.event_kinds.data or []),
+        description=form.description.data or "",
+        is_active=bool(form.is_active.data),
+    )
+
+
+def _field_error(form: EndpointForm, exc: services.WebhookError) -> None:
+    field = form._fields.get(exc.field_name or "")
+    if field is not None:
+        field.errors = [*field.errors, str(exc)]
+    else:
+        flash(str(exc), "error")
+
+
+def _index(form: EndpointForm, new_secret: str | None = None, created: WebhookEndpoint | None = None
+           ) -> str:
+    page = services.endpoints_page(
+        get_session(), number=_page_number(), size=current_app.config["PAGE_SIZE"]
+    )
+    return render_template(
+        "webhooks/index.html", page=page, form=form, new_secret=new_secret, created=created
+    )
+
+
+@bp.get("")
+@admin_required
+def index() -> str:
+    return _index(EndpointForm(formdata=None))
+
+
+@bp.post("")
+@admin_required
+def create() -> tuple[str, int]:
+    form = EndpointForm()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            endpoint, secret = services.create_endpoint(
+                db,
+                _input(form),
+                vault=current_app.extensions["token_vault"],
+                user=current_user(),
+                now=app_now(),
+                allow_private=current_app.config["FETCH_ALLOW_PRIVATE"],
+            )
+        except services.WebhookError as exc:
+            db.rollback()
+            _field_error(form, exc)
+        else:
+            db.commit()
+            # The secret is rendered once, in this response, and never again.
+            return _index(EndpointForm(formdata=None), new_secret=secret, created=endpoint), 201
+    return _index(form), 422
+
+
+@bp.get(f"/{ENDPOINT}")
+@admin_required
+def show(endpoint_id: int) -> str:
+    endpoint = _endpoint(endpoint_id)
+    return _show(endpoint, EndpointForm(formdata=None, obj=endpoint))
+
+
+def _show(endpoint: WebhookEndpoint, form: EndpointForm) -> str:
+    log = services.deliveries_page(
+        get_session(), endpoint, number=_page_number(), size=current_app.config["PAGE_SIZE"]
+    )
+    return render_template(
+        "webhooks/endpoint.html",
+        endpoint=endpoint,
+        form=form,
+        log=log,
+        state_classes=STATE_CLASSES,
+    )
+
+
+@bp.post(f"/{ENDPOINT}")
+@admin_required
+def update(endpoint_id: int) -> str | Response | tuple[str, int]:
+    endpoint = _endpoint(endpoint_id)
+    form = EndpointForm()
+    if form.validate_on_submit():
+        db = get_session()
+        try:
+            services.update_endpoint(
+                db,
+                endpoint,
+                _input(form),
+                now=app_now(),
+                allow_private=current_app.config["FETCH_ALLOW_PRIVATE"],
+            )
+        except services.WebhookError as exc:
+            db.rollback()
+            _field_error(form, exc)
+        else:
+            db.commit()
+            flash("The endpoint is saved.", "success")
+            return redirect(url_for("webhooks.show", endpoint_id=endpoint.id))
+    return _show(_endpoint(endpoint_id), form), 422
+
+
+@bp.post(f"/{ENDPOINT}/test")
+@admin_required
+def send_test(endpoint_id: int) -> Response:
+    ConfirmForm().validate_on_submit() or abort(400)
+    endpoint = _endpoint(endpoint_id)
+    if not endpoint.is_active:
+        flash("Activate the endpoint first: inactive endpoints receive nothing.", "error")
+        return redirect(url_for("webhooks.show", endpoint_id=endpoint.id))
+    db = get_session()
+    delivery = services.queue_test_event(db, endpoint, user=current_user(), now=app_now())
+    db.commit()
+    flash(
+        f"A test event ({delivery.public_id}) is queued; it goes out within a few seconds and "
+        "appears in the log below.",
+        "success",
+    )
+    return redirect(url_for("webhooks.show", endpoint_id=endpoint.id))
+
+
+@bp.post(f"/{ENDPOINT}/delete")
+@admin_required
+def delete(endpoint_id: int) -> Response:
+    ConfirmForm().validate_on_submit() or abort(400)
+    endpoint = _endpoint(endpoint_id)
+    db = get_session()
+    services.delete_endpoint(db, endpoint)
+    db.commit()
+    flash("The endpoint and its delivery log are deleted.", "success")
+    return redirect(url_for("webhooks.index"))

@@ -1,0 +1,115 @@
+"""API fixtures: a bearer token, a client that sends it, a LinkedIn target to post to."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from syndicate import create_app
+from syndicate.linkedin.models import (
+    ConnectionState,
+    LinkedInConnection,
+    LinkedInTarget,
+    TargetKind,
+)
+from syndicate.staff.services import create_api_token
+from tests.conftest import app_config
+
+
+class Api:
+    """The test client with a bearer token and JSON helpers."""
+
+    def __init__(self, client: FlaskClient, token: str) -> None:
+        self.client = client
+        self.token = token
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **(extra or {})}
+
+    def get(self, path: str, **kwargs: Any):  # noqa: ANN201
+        return self.client.get("/api/v1" + path, headers=self.headers(kwargs.pop("headers", None)),
+                               **kwargs)
+
+    def send(self, method: str, path: str, body: Any = None, *, key: str | None = None,
+             **kwargs: Any):  # noqa: ANN201
+        extra = dict(kwargs.pop("headers", None) or {})
+        if key is not None:
+            extra["Idempotency-Key"] = key
+        if body is not None and "data" not in kwargs:
+            kwargs["data"] = json.dumps(body)
+            kwargs.setdefault("content_type", "application/json")
+        return self.client.open("/api/v1" + path, method=method, headers=self.headers(extra),
+                                **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any):  # noqa: ANN201
+        return self.send("POST", path, body, **kwargs)
+
+    def patch(self, path: str, body: Any = None, **kwargs: Any):  # noqa: ANN201
+        return self.send("PATCH", path, body, **kwargs)
+
+
+@pytest.fixture
+def api_user(make_user):  # noqa: ANN001, ANN201
+    return make_user(email="api@example.test", time_zone="Europe/Berlin")
+
+
+@pytest.fixture
+def token(session, api_user, clock) -> str:  # noqa: ANN001
+    _token, raw = create_api_token(session, api_user, "tests", now=clock.now())
+    session.commit()
+    return raw
+
+
+@pytest.fixture
+def api(client: FlaskClient, token: str) -> Api:
+    return Api(client, token)
+
+
+def make_target(session, app: Flask, now, *, urn: str = "urn:li:person:api-member", **fields):  # noqa: ANN001, ANN201
+    """A connected target; nothing is sent, so the token need not be a real one."""
+    connection = LinkedInConnection(
+        member_urn=f"urn:li:person:owner-{secrets.token_hex(4)}",
+        name="Ada API",
+        access_token_encrypted=app.extensions["token_vault"].encrypt("not-sent"),
+        expires_at=now + timedelta(days=50),
+        scopes="openid profile w_member_social",
+        state=ConnectionState.ACTIVE,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(connection)
+    target = LinkedInTarget(
+        connection=connection,
+        urn=urn,
+        kind=TargetKind.MEMBER,
+        display_name=fields.pop("display_name", "Ada API"),
+        time_zone=fields.pop("time_zone", "Europe/Berlin"),
+        queue_slots=fields.pop("queue_slots", []),
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    session.add(target)
+    session.commit()
+    return target
+
+
+@pytest.fixture
+def target(session, app, clock):  # noqa: ANN001, ANN201
+    return make_target(session, app, clock.now())
+
+
+@pytest.fixture
+def fresh_app(fresh_database: str, tmp_path: Path) -> Iterator[Flask]:
+    """An app on a committed database of its own, for tests with several threads."""
+    app = create_app(app_config(fresh_database, INSTANCE_PATH=str(tmp_path / "instance")))
+    yield app
+    app.extensions["database"].engine.dispose()
