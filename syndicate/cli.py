@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
@@ -333,10 +334,25 @@ def settings_command(markdown: bool) -> None:
     """List every setting, its default and what it does."""
     from syndicate.config import SETTINGS
 
-    for s in SETTINGS:
+    first = [
+        "ENV",
+        "SECRET_KEY",
+        "SITE_URL",
+        "DATABASE_URL",
+        "TOKEN_KEYS",
+        "SHARING_SIGNING_KEY",
+        "TIME_ZONE",
+    ]
+    ordered = sorted(
+        SETTINGS,
+        key=lambda s: (s.name not in first, first.index(s.name) if s.name in first else 0, s.name),
+    )
+    for s in ordered:
         default = (
             "(required in production)"
             if s.required_in_production and s.default is None
+            else str(s.default)
+            if isinstance(s.default, timedelta)
             else repr(s.default)
         )
         if markdown:
