@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FEED_ITEMS = 50
-GOALS = {"a/c": 0.8, "b/c": 0.9, "a(100k)/a(100)": 0.9, "a/d": 4.0}
+GOALS = {"a/c": 0.8, "b/c": 0.9, "a(100k)/a(100)": 0.9, "a/d": 4.0, "e/f": 0.8}
 PARAGRAPH = ("Readers in their feed readers see this paragraph, with “typographic quotes”, an em "
              "dash — and names such as Zoë Šimić or Łukasz, plus a <a href=\"/about\">link</a>. ")
 
@@ -278,10 +278,96 @@ def run(args: argparse.Namespace) -> dict[str, float]:
                     results["b 304"] = rps("/feeds/rss.xml", {"If-None-Match": etag}, 304)
                     results["c 304"] = rps("/bench/not-modified", {}, 304)
                     results["d naive"] = rps("/bench/naive", {})
+                    if args.nginx:
+                        nginx_dir = Path(tmp) / "nginx"
+                        nginx_dir.mkdir()
+                        results.update(nginx_ratio(pool, args, port, nginx_dir))
             finally:
                 stop(process)
                 drop()
     return results
+
+
+NGINX_CONF = """
+worker_processes 2;
+user root;
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    types {{ application/rss+xml xml; }}
+    # The feed cache of docs/deploy.md, with paths of the benchmark's own.
+    map $http_accept_encoding $feed_encoding {{
+        default "";
+        "~*gzip" "gzip";
+    }}
+    proxy_cache_path {tmp}/cache levels=1:2 keys_zone=syndicate_feeds:10m max_size=64m
+                     inactive=1d use_temp_path=off;
+    upstream syndicate {{ server 127.0.0.1:{app_port}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location = /static-feed.xml {{ root {tmp}/static; }}
+        location /feeds/ {{
+            proxy_pass http://syndicate;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_cache syndicate_feeds;
+            proxy_cache_key "$scheme://$host$uri$is_args$args|$feed_encoding";
+            proxy_set_header Accept-Encoding $feed_encoding;
+            proxy_ignore_headers Vary;
+            proxy_cache_revalidate on;
+            proxy_cache_use_stale updating error timeout http_500 http_502 http_503 http_504;
+            proxy_cache_background_update on;
+            proxy_cache_lock on;
+            proxy_cache_valid 200 1m;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_ratio(pool: Any, args: argparse.Namespace, app_port: int, tmp: Path) -> dict[str, float]:
+    """(e) the feed through nginx's proxy cache, (f) nginx serving the same bytes as a file."""
+    import shutil
+
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        print("nginx is not installed (apt-get install nginx-light); skipping (e) and (f)")
+        return {}
+    conn = http.client.HTTPConnection("127.0.0.1", app_port)
+    conn.request("GET", "/feeds/rss.xml")
+    feed = conn.getresponse().read()
+    conn.close()
+    (tmp / "static").mkdir()
+    (tmp / "static" / "static-feed.xml").write_bytes(feed)
+    port = _free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, app_port=app_port, port=port))
+    process = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp)])  # noqa: S603
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return {
+            "e nginx feed": measure(pool, port, "/feeds/rss.xml", {}, seconds=args.seconds,
+                                    clients=args.clients),
+            "f nginx file": measure(pool, port, "/static-feed.xml", {}, seconds=args.seconds,
+                                    clients=args.clients),
+        }
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        process.wait(timeout=10)
 
 
 def report(results: dict[str, float], small: int, large: int) -> None:
@@ -298,6 +384,8 @@ def report(results: dict[str, float], small: int, large: int) -> None:
         f"a/c plain at {large}": results[f"a plain({large})"] / results[f"c plain({large})"],
         f"a/c gzip at {large}": results[f"a gzip({large})"] / results[f"c gzip({large})"],
     }
+    if "e nginx feed" in results:
+        ratios["e/f"] = results["e nginx feed"] / results["f nginx file"]
     print(f"\nratios ({large} vs {small} articles for the last two)")
     for name, value in ratios.items():
         goal = GOALS[name.split(" ")[0]]
@@ -315,6 +403,9 @@ def main() -> None:
     parser.add_argument("--recheck", type=float, default=0.0,
                         help="FEED_RECHECK_SECONDS for the served app (0: ask the database "
                              "on every request)")
+    parser.add_argument("--nginx", action="store_true",
+                        help="also measure (e) the feed through nginx's proxy cache and (f) "
+                             "nginx serving the same bytes from a file")
     args = parser.parse_args()
     results = run(args)
     report(results, args.small, args.large)
