@@ -9,7 +9,6 @@ from flask import (
     flash,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from flask_wtf import FlaskForm
@@ -25,23 +24,31 @@ from syndicate.db import get_session
 from syndicate.fetch import Fetcher
 from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
+from syndicate.web.params import page_number
 
 sources = Blueprint("sources", __name__, url_prefix="/dashboard/sources")
 
 
 class SourceForm(FlaskForm):
-    url = URLField("Address of a feed, sitemap or article page",
-                   validators=[DataRequired(), Length(max=2000)])
+    url = URLField(
+        "Address of a feed, sitemap or article page", validators=[DataRequired(), Length(max=2000)]
+    )
     kind = SelectField(
         "Kind",
-        choices=[SelectChoice("auto", "Recognise it"), SelectChoice("feed", "RSS or Atom feed"),
-                 SelectChoice("sitemap", "Sitemap"), SelectChoice("page", "One article page")],
+        choices=[
+            SelectChoice("auto", "Recognise it"),
+            SelectChoice("feed", "RSS or Atom feed"),
+            SelectChoice("sitemap", "Sitemap"),
+            SelectChoice("page", "One article page"),
+        ],
         default="auto",
     )
     interval = IntegerField(
         "Sync every … minutes (empty: only when you press Sync now)",
-        validators=[Optional(), NumberRange(min=importing.MIN_INTERVAL_MINUTES,
-                                            max=importing.MAX_INTERVAL_MINUTES)],
+        validators=[
+            Optional(),
+            NumberRange(min=importing.MIN_INTERVAL_MINUTES, max=importing.MAX_INTERVAL_MINUTES),
+        ],
     )
 
 
@@ -49,18 +56,15 @@ def _fetcher() -> Fetcher:
     return Fetcher.from_config(current_app.config)
 
 
-def _page_number() -> int:
-    number = request.args.get("page", 1, type=int)
-    if number is None or number < 1 or number > 100_000:
-        abort(400, "page must be a whole number from 1.")
-    return number
-
-
 def _render_list(form: SourceForm) -> str:
-    page = importing.sources_page(get_session(), _page_number(),
-                                  current_app.config["PAGE_SIZE"])
-    return render_template("articles/sources.html", page=page, form=form,
-                           confirm=ConfirmForm(), describe=importing.describe_result)
+    page = importing.sources_page(get_session(), page_number(), current_app.config["PAGE_SIZE"])
+    return render_template(
+        "articles/sources.html",
+        page=page,
+        form=form,
+        confirm=ConfirmForm(),
+        describe=importing.describe_result,
+    )
 
 
 @sources.get("/")
@@ -78,8 +82,13 @@ def add_source() -> str | Response | tuple[str, int]:
     db = get_session()
     try:
         source, summary = importing.import_source(
-            db, form.url.data or "", kind=form.kind.data, interval_minutes=form.interval.data,
-            fetcher=_fetcher(), now=app_now(), actor_id=current_user().id,
+            db,
+            form.url.data or "",
+            kind=form.kind.data,
+            interval_minutes=form.interval.data,
+            fetcher=_fetcher(),
+            now=app_now(),
+            actor_id=current_user().id,
         )
     except importing.SourceError as exc:
         db.rollback()
@@ -96,7 +105,9 @@ def show_source(source_id: int) -> str:
     db = get_session()
     source = db.get(Source, source_id) or abort(404, "There is no such source.")
     return render_template(
-        "articles/sources_detail.html", source=source, confirm=ConfirmForm(),
+        "articles/sources_detail.html",
+        source=source,
+        confirm=ConfirmForm(),
         articles=importing.article_count(db, source),
         describe=importing.describe_result,
     )
@@ -109,8 +120,9 @@ def sync_source(source_id: int) -> Response:
     db = get_session()
     source = db.get(Source, source_id) or abort(404, "There is no such source.")
     try:
-        summary = importing.sync_source(db, source, fetcher=_fetcher(), now=app_now(),
-                                        actor_id=current_user().id)
+        summary = importing.sync_source(
+            db, source, fetcher=_fetcher(), now=app_now(), actor_id=current_user().id
+        )
     except importing.SourceError as exc:
         db.commit()
         flash(f"Could not sync {source.url}: {exc}", "error")

@@ -21,21 +21,15 @@ from syndicate.clock import app_now
 from syndicate.db import get_session
 from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
+from syndicate.web.params import page_number
 
 public = Blueprint("articles", __name__)
 dashboard = Blueprint("articles_dashboard", __name__, url_prefix="/dashboard")
 
 
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        abort(400, "page must be a whole number from 1 to 100000.")
-    return int(raw)
-
-
 @public.get("/")
 def home() -> str:
-    page = services.published_page(get_session(), _page_number(), current_app.config["PAGE_SIZE"])
+    page = services.published_page(get_session(), page_number(), current_app.config["PAGE_SIZE"])
     return render_template("articles/home.html", page=page)
 
 
@@ -65,7 +59,7 @@ def list_articles() -> str:
         abort(400, "status must be draft, published or unpublished.")
     query = request.args.get("q", "")[:200]
     page = services.dashboard_page(
-        get_session(), _page_number(), current_app.config["PAGE_SIZE"], status, query
+        get_session(), page_number(), current_app.config["PAGE_SIZE"], status, query
     )
     return render_template(
         "articles/dashboard_list.html", page=page, status=status_arg, q=query, form=ConfirmForm()

@@ -41,12 +41,12 @@ from syndicate.staff.access import admin_required, current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.staff.models import User
 from syndicate.staff.services import time_zone_choices
+from syndicate.web.params import MAX_ID, id_arg, page_number
 from syndicate.web.security import safe_next
 from syndicate.web.templating import format_time
 
 bp = Blueprint("posts", __name__, url_prefix="/dashboard/posts")
 
-MAX_ID = 2_147_483_647
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type=datetime-local> shows and sends
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -58,22 +58,6 @@ def _user() -> User:
     user = current_user()
     assert user is not None  # login_required ran
     return user
-
-
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        abort(400, "page must be a whole number from 1 to 100000.")
-    return int(raw)
-
-
-def _id_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    if not raw:
-        return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
-        abort(400, f"{name} must be the number of an existing {name}.")
-    return int(raw)
 
 
 def _site_url() -> str:
@@ -133,7 +117,7 @@ def index() -> str:
         abort(400, "state must be one of: " + ", ".join(s.value for s in PostState) + ".")
     db = get_session()
     page = services.posts_page(
-        db, state=state, number=_page_number(), size=current_app.config["PAGE_SIZE"]
+        db, state=state, number=page_number(), size=current_app.config["PAGE_SIZE"]
     )
     return render_template(
         "posts/index.html",
@@ -152,7 +136,7 @@ def index() -> str:
 @login_required
 def new() -> str | Response | tuple[str, int]:
     db = get_session()
-    article_id, target_id = _id_arg("article"), _id_arg("target")
+    article_id, target_id = id_arg("article"), id_arg("target")
     if article_id is None or target_id is None:
         if request.method == "POST":
             abort(400, "Choose an article and a target first.")
@@ -574,7 +558,7 @@ def rules() -> str | Response | tuple[str, int]:
                 db.commit()
                 flash(f"The rule “{rule.name}” is saved.", "success")
                 return redirect(url_for("posts.rules"))
-    page = services.rules_page(db, number=_page_number(), size=current_app.config["PAGE_SIZE"])
+    page = services.rules_page(db, number=page_number(), size=current_app.config["PAGE_SIZE"])
     names = {t.id: t.display_name for t in list_targets(db, active_only=False)}
     return render_template("posts/rules.html", form=form, page=page, target_names=names), status
 

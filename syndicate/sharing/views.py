@@ -56,12 +56,12 @@ from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.staff.models import User
 from syndicate.web.errors import wants_json
+from syndicate.web.params import MAX_ID, id_arg, page_number
 from syndicate.web.security import limiter, safe_next
 
 public = Blueprint("sharing", __name__)
 dashboard = Blueprint("sharing_dashboard", __name__, url_prefix="/dashboard/sharing")
 
-MAX_ID = 2_147_483_647
 MAX_BULK = 200
 PRIVATE_HEADERS = {
     "Cache-Control": "no-store",
@@ -111,8 +111,9 @@ FLOOD_MESSAGE = (
 
 
 @public.route("/articles/<slug>/share", methods=["GET", "POST"])
-@limiter.limit(_ip_limit, methods=["POST"], key_func=get_remote_address,
-               error_message=FLOOD_MESSAGE)
+@limiter.limit(
+    _ip_limit, methods=["POST"], key_func=get_remote_address, error_message=FLOOD_MESSAGE
+)
 def request_form(slug: str) -> str | Response | tuple[str, int]:
     if request.method == "POST":
         return _send_request(slug)
@@ -138,8 +139,11 @@ def _form_article(db: Session, slug: str) -> Article | Response:
 def _send_request(slug: str) -> Response | tuple[str, int]:
     sent = request.form
     if sent.get("fax"):
-        abort(400, "Your request could not be accepted: a field meant to stay empty was "
-                   "filled in. If you are a person, reload the page and try again.")
+        abort(
+            400,
+            "Your request could not be accepted: a field meant to stay empty was "
+            "filled in. If you are a person, reload the page and try again.",
+        )
     # CSRF was checked before the view (CSRFProtect); the service checks every field.
     db = _writing_session()
     article = _form_article(db, slug)
@@ -172,8 +176,11 @@ def by_url() -> Response:
     url = request.args.get("url", "")
     article = services.article_by_url(get_session(), url, current_app.config["SITE_URL"])
     if article is None:
-        abort(404, "No published article here has that address. Check the url parameter: "
-                   "it must be the article's canonical URL.")
+        abort(
+            404,
+            "No published article here has that address. Check the url parameter: "
+            "it must be the article's canonical URL.",
+        )
     return redirect(url_for("sharing.request_form", slug=article.slug), 302)
 
 
@@ -187,11 +194,13 @@ def confirm_page(token: str) -> str | tuple[str, int]:
     # using up the single-use link.
     try:
         share_request, _ = services.check_verification(
-            get_session(), token, now=app_now(), ctx=_ctx())
+            get_session(), token, now=app_now(), ctx=_ctx()
+        )
     except services.LinkProblem as exc:
         return _link_problem(exc)
-    return render_template("sharing/confirm.html", share_request=share_request,
-                           form=ConfirmForm(), token=token)
+    return render_template(
+        "sharing/confirm.html", share_request=share_request, form=ConfirmForm(), token=token
+    )
 
 
 @public.post("/sharing/verify/<token>")
@@ -213,13 +222,20 @@ def confirm(token: str) -> Response | tuple[str, int]:
 def _own_request(token: str) -> ShareRequest:
     found = services.find_by_private_token(get_session(), token)
     if found is None:
-        abort(404, "No request matches this private link. Check that you copied the whole "
-                   "link from your email.")
+        abort(
+            404,
+            "No request matches this private link. Check that you copied the whole "
+            "link from your email.",
+        )
     return found
 
 
-def _private_page(share_request: ShareRequest, token: str, status: int = 200,
-                  answer_form: AnswerForm | None = None) -> Response:
+def _private_page(
+    share_request: ShareRequest,
+    token: str,
+    status: int = 200,
+    answer_form: AnswerForm | None = None,
+) -> Response:
     db, ctx = get_session(), _ctx()
     permission = share_request.permission
     if permission is not None and services.settle_expiry(db, permission, now=app_now(), ctx=ctx):
@@ -297,8 +313,11 @@ def public_key() -> Response:
 
 @public.get("/permissions/key.pem")
 def public_key_pem() -> Response:
-    return Response(_ctx().signer.public_pem, mimetype="application/x-pem-file",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        _ctx().signer.public_pem,
+        mimetype="application/x-pem-file",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 def _permission(public_id: str) -> Permission:
@@ -323,10 +342,14 @@ def record(public_id: str) -> Response:
     if wants_json():
         response = _record_json(permission)
     else:
-        response = Response(render_template(
-            "sharing/record.html", permission=permission, record=services.signed_record(permission),
-            scope=services.describe_scope(permission.request),
-        ))
+        response = Response(
+            render_template(
+                "sharing/record.html",
+                permission=permission,
+                record=services.signed_record(permission),
+                scope=services.describe_scope(permission.request),
+            )
+        )
     response.headers["Vary"] = "Accept"
     # The state can change (revoked, expired): caches must ask again each time.
     response.headers["Cache-Control"] = "no-cache"
@@ -366,22 +389,6 @@ def follow(code: str) -> Response:
 # --- the staff inbox ------------------------------------------------------------------------
 
 
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        abort(400, "page must be a whole number from 1 to 100000.")
-    return int(raw)
-
-
-def _id_arg(name: str) -> int | None:
-    raw = request.args.get(name, "")
-    if not raw:
-        return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
-        abort(400, f"{name} must be the number of an existing {name}.")
-    return int(raw)
-
-
 def _filter() -> services.InboxFilter:
     state_arg, kind_arg = request.args.get("state", ""), request.args.get("kind", "")
     try:
@@ -394,7 +401,7 @@ def _filter() -> services.InboxFilter:
         kind = ShareKind(kind_arg) if kind_arg else None
     except ValueError:
         abort(400, "kind must be one of: " + ", ".join(k.value for k in ShareKind) + ".")
-    return services.InboxFilter(state, kind, _id_arg("article"))
+    return services.InboxFilter(state, kind, id_arg("article"))
 
 
 def _show_error(form: FlaskForm, exc: SharingError) -> None:
@@ -421,7 +428,7 @@ def _end_of(day: date_type | None) -> datetime | None:
 def inbox() -> str:
     db = get_session()
     where = _filter()
-    page = services.inbox_page(db, where, _page_number(), current_app.config["PAGE_SIZE"])
+    page = services.inbox_page(db, where, page_number(), current_app.config["PAGE_SIZE"])
     return render_template(
         "sharing/inbox.html",
         page=page,
@@ -451,8 +458,13 @@ def bulk() -> Response:
     db = get_session()
     try:
         result = services.bulk_decide(
-            db, sorted({int(i) for i in raw_ids}), form.action.data or "", form.note.data or "",
-            actor=Actor.staff(_user()), now=app_now(), ctx=_ctx(),
+            db,
+            sorted({int(i) for i in raw_ids}),
+            form.action.data or "",
+            form.note.data or "",
+            actor=Actor.staff(_user()),
+            now=app_now(),
+            ctx=_ctx(),
         )
     except SharingError as exc:
         db.rollback()
@@ -462,8 +474,11 @@ def bulk() -> Response:
     verb = "approved" if form.action.data == "approve" else "denied"
     message = f"{len(result.done)} request{'s' if len(result.done) != 1 else ''} {verb}."
     if result.skipped:
-        message += (f" {len(result.skipped)} skipped because they were already decided: "
-                    + ", ".join(f"#{i}" for i in result.skipped) + ".")
+        message += (
+            f" {len(result.skipped)} skipped because they were already decided: "
+            + ", ".join(f"#{i}" for i in result.skipped)
+            + "."
+        )
     flash(message, "success" if result.done else "error")
     return redirect(back, 303)
 
@@ -501,8 +516,7 @@ def _request_or_404(request_id: int) -> ShareRequest:
     return found
 
 
-def _detail(share_request: ShareRequest, status: int = 200, **forms: FlaskForm
-            ) -> tuple[str, int]:
+def _detail(share_request: ShareRequest, status: int = 200, **forms: FlaskForm) -> tuple[str, int]:
     db, ctx = get_session(), _ctx()
     permission = share_request.permission
     if permission is not None and services.settle_expiry(db, permission, now=app_now(), ctx=ctx):
@@ -528,7 +542,8 @@ def _detail(share_request: ShareRequest, status: int = 200, **forms: FlaskForm
         question_form=forms.get("question") or QuestionForm(formdata=None, prefix="ask"),
         revoke_form=forms.get("revoke") or NoteForm(formdata=None, prefix="revoke"),
         chart=visits.recent_chart(db, now=app_now(), permission_id=permission.id)
-        if permission else None,
+        if permission
+        else None,
         visit_count=visits.visits_for_link(db, link.id) if link else 0,
         scope=services.describe_scope(share_request),
         ctx=ctx,
@@ -541,8 +556,13 @@ def detail(request_id: int) -> tuple[str, int]:
     return _detail(_request_or_404(request_id))
 
 
-def _act(share_request: ShareRequest, form: FlaskForm, form_name: str,
-         action: Callable[[Session], object], done: str) -> Response | tuple[str, int]:
+def _act(
+    share_request: ShareRequest,
+    form: FlaskForm,
+    form_name: str,
+    action: Callable[[Session], object],
+    done: str,
+) -> Response | tuple[str, int]:
     """Run one staff action from a validated form; re-show the page with errors otherwise."""
     if not form.validate_on_submit():
         return _detail(share_request, 422, **{form_name: form})
@@ -565,16 +585,22 @@ def approve(request_id: int) -> Response | tuple[str, int]:
     share_request = _request_or_404(request_id)
     form = ApproveForm(prefix="approve")
     return _act(
-        share_request, form, "approve",
+        share_request,
+        form,
+        "approve",
         lambda db: services.grant(
-            db, share_request,
+            db,
+            share_request,
             services.Conditions(
                 credit_line=form.credit_line.data or "",
                 link_required=bool(form.link_required.data),
                 excerpt_limit=form.excerpt_limit.data,
                 expires_at=_end_of(form.expires_on.data),
             ),
-            actor=Actor.staff(_user()), now=app_now(), ctx=_ctx(), note=form.note.data or "",
+            actor=Actor.staff(_user()),
+            now=app_now(),
+            ctx=_ctx(),
+            note=form.note.data or "",
         ),
         "Approved: the reader has their permission record and tracked link.",
     )
@@ -587,9 +613,17 @@ def deny(request_id: int) -> Response | tuple[str, int]:
     share_request = _request_or_404(request_id)
     form = NoteForm(prefix="deny")
     return _act(
-        share_request, form, "deny",
-        lambda db: services.deny(db, share_request, form.note.data or "",
-                                 actor=Actor.staff(_user()), now=app_now(), ctx=_ctx()),
+        share_request,
+        form,
+        "deny",
+        lambda db: services.deny(
+            db,
+            share_request,
+            form.note.data or "",
+            actor=Actor.staff(_user()),
+            now=app_now(),
+            ctx=_ctx(),
+        ),
         "Denied; the reader was told why.",
     )
 
@@ -601,10 +635,17 @@ def ask(request_id: int) -> Response | tuple[str, int]:
     share_request = _request_or_404(request_id)
     form = QuestionForm(prefix="ask")
     return _act(
-        share_request, form, "question",
-        lambda db: services.ask_for_information(db, share_request, form.note.data or "",
-                                                actor=Actor.staff(_user()), now=app_now(),
-                                                ctx=_ctx()),
+        share_request,
+        form,
+        "question",
+        lambda db: services.ask_for_information(
+            db,
+            share_request,
+            form.note.data or "",
+            actor=Actor.staff(_user()),
+            now=app_now(),
+            ctx=_ctx(),
+        ),
         "Your question was emailed to the reader.",
     )
 
@@ -616,9 +657,17 @@ def revoke(request_id: int) -> Response | tuple[str, int]:
     share_request = _request_or_404(request_id)
     form = NoteForm(prefix="revoke")
     return _act(
-        share_request, form, "revoke",
-        lambda db: services.revoke(db, share_request, form.note.data or "",
-                                   actor=Actor.staff(_user()), now=app_now(), ctx=_ctx()),
+        share_request,
+        form,
+        "revoke",
+        lambda db: services.revoke(
+            db,
+            share_request,
+            form.note.data or "",
+            actor=Actor.staff(_user()),
+            now=app_now(),
+            ctx=_ctx(),
+        ),
         "Revoked: the record now says so and the reader was told.",
     )
 
@@ -630,7 +679,7 @@ def revoke(request_id: int) -> Response | tuple[str, int]:
 @login_required
 def stats() -> str:
     db = get_session()
-    article_id = _id_arg("article")
+    article_id = id_arg("article")
     article = db.get(Article, article_id) if article_id else None
     if article_id and article is None:
         abort(404, "There is no such article.")
@@ -648,10 +697,12 @@ def stats() -> str:
 def button() -> str:
     db, ctx = get_session(), _ctx()
     example = services.latest_article(db)
-    article_url = services.canonical_url(example, ctx.site_url) if example else \
-        "https://your-site.example/your-article"
-    return render_template("sharing/button.html", ctx=ctx, article_url=article_url,
-                           example=example)
+    article_url = (
+        services.canonical_url(example, ctx.site_url)
+        if example
+        else "https://your-site.example/your-article"
+    )
+    return render_template("sharing/button.html", ctx=ctx, article_url=article_url, example=example)
 
 
 @dashboard.route("/standing", methods=["GET", "POST"])
@@ -667,9 +718,14 @@ def standing() -> str | Response | tuple[str, int]:
         if form.validate_on_submit():
             try:
                 services.create_standing_permission(
-                    db, who=form.who.data or "", kinds=form.kinds.data or [],
-                    quota=form.quota.data, ends_at=_end_of(form.ends_on.data),
-                    note=form.note.data or "", actor=Actor.staff(_user()), now=app_now(),
+                    db,
+                    who=form.who.data or "",
+                    kinds=form.kinds.data or [],
+                    quota=form.quota.data,
+                    ends_at=_end_of(form.ends_on.data),
+                    note=form.note.data or "",
+                    actor=Actor.staff(_user()),
+                    now=app_now(),
                 )
             except SharingError as exc:
                 db.rollback()

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from syndicate import outbox
 from syndicate.crypto import TokenVault, UndecryptableSecret
-from syndicate.db import Database
+from syndicate.db import Database, Page, paginate
 from syndicate.events import Event
 from syndicate.fetch import (
     Fetcher,
@@ -170,35 +170,15 @@ def delete_endpoint(session: Session, endpoint: WebhookEndpoint) -> None:
     session.flush()
 
 
-@dataclass
-class Page:
-    items: list[Any]
-    number: int
-    size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-    @property
-    def has_prev(self) -> bool:
-        return self.number > 1
-
-
-def endpoints_page(session: Session, *, number: int, size: int) -> Page:
-    total = session.scalar(select(func.count()).select_from(WebhookEndpoint)) or 0
-    items = session.scalars(
-        select(WebhookEndpoint)
-        .order_by(WebhookEndpoint.created_at.desc(), WebhookEndpoint.id.desc())
-        .limit(size)
-        .offset((number - 1) * size)
-    ).all()
-    return Page(list(items), number, size, total)
+def endpoints_page(session: Session, *, number: int, size: int) -> Page[WebhookEndpoint]:
+    return paginate(
+        session,
+        select(WebhookEndpoint).order_by(
+            WebhookEndpoint.created_at.desc(), WebhookEndpoint.id.desc()
+        ),
+        number=number,
+        size=size,
+    )
 
 
 @dataclass(frozen=True)
@@ -250,8 +230,15 @@ def deliveries_page(session: Session, endpoint: WebhookEndpoint, *, number: int,
 # --- fan-out ---------------------------------------------------------------------------
 
 
-def _body(delivery_id: str, kind: str, *, occurred_at: datetime, subject: str,
-          event_id: int | None, data: dict[str, Any]) -> str:
+def _body(
+    delivery_id: str,
+    kind: str,
+    *,
+    occurred_at: datetime,
+    subject: str,
+    event_id: int | None,
+    data: dict[str, Any],
+) -> str:
     return json.dumps(
         {
             "id": delivery_id,
@@ -286,8 +273,9 @@ def queue_delivery(
         endpoint_id=endpoint.id,
         event_id=event_id,
         event_kind=kind,
-        body=_body(public_id, kind, occurred_at=occurred_at, subject=subject,
-                   event_id=event_id, data=data),
+        body=_body(
+            public_id, kind, occurred_at=occurred_at, subject=subject, event_id=event_id, data=data
+        ),
         state="pending",
         created_at=now,
     )
@@ -414,15 +402,18 @@ def deliver(
     elapsed = int((time.monotonic() - started) * 1000)
     with database.write_transaction() as session:
         outcome = _record(
-            session, send, status=status, snippet=snippet, error=error, elapsed_ms=elapsed,
+            session,
+            send,
+            status=status,
+            snippet=snippet,
+            error=error,
+            elapsed_ms=elapsed,
             now=now_fn(),
         )
     if outcome == "delivered":
         return f"delivered: HTTP {status}"
     if outcome == "gone":
-        raise outbox.PermanentFailure(
-            "the receiver answered 410 Gone; the endpoint is deactivated"
-        )
+        raise outbox.PermanentFailure("the receiver answered 410 Gone; the endpoint is deactivated")
     raise DeliveryFailed(error or f"HTTP {status}")
 
 
@@ -447,7 +438,11 @@ def _prepare(
             "the endpoint's secret cannot be decrypted with the configured keys"
         ) from None
     return _Send(
-        delivery.id, delivery.public_id, delivery.event_kind, endpoint.url, secret,
+        delivery.id,
+        delivery.public_id,
+        delivery.event_kind,
+        endpoint.url,
+        secret,
         delivery.body.encode(),
     )
 

@@ -9,7 +9,6 @@ from flask import (
     flash,
     redirect,
     render_template,
-    request,
     url_for,
 )
 from werkzeug.wrappers import Response
@@ -18,6 +17,7 @@ from syndicate.clock import app_now
 from syndicate.db import get_session
 from syndicate.staff.access import admin_required, current_user
 from syndicate.staff.forms import ConfirmForm
+from syndicate.web.params import page_number
 from syndicate.webhooks import services
 from syndicate.webhooks.forms import EndpointForm
 from syndicate.webhooks.models import WebhookEndpoint
@@ -34,13 +34,6 @@ STATE_CLASSES = {
     "gone": "failed",
     "skipped": "cancelled",
 }
-
-
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
-        abort(400, "page must be a whole number from 1 to 100000.")
-    return int(raw)
 
 
 def _endpoint(endpoint_id: int) -> WebhookEndpoint:
@@ -67,10 +60,11 @@ def _field_error(form: EndpointForm, exc: services.WebhookError) -> None:
         flash(str(exc), "error")
 
 
-def _index(form: EndpointForm, new_secret: str | None = None, created: WebhookEndpoint | None = None
-           ) -> str:
+def _index(
+    form: EndpointForm, new_secret: str | None = None, created: WebhookEndpoint | None = None
+) -> str:
     page = services.endpoints_page(
-        get_session(), number=_page_number(), size=current_app.config["PAGE_SIZE"]
+        get_session(), number=page_number(), size=current_app.config["PAGE_SIZE"]
     )
     return render_template(
         "webhooks/index.html", page=page, form=form, new_secret=new_secret, created=created
@@ -117,7 +111,7 @@ def show(endpoint_id: int) -> str:
 
 def _show(endpoint: WebhookEndpoint, form: EndpointForm) -> str:
     log = services.deliveries_page(
-        get_session(), endpoint, number=_page_number(), size=current_app.config["PAGE_SIZE"]
+        get_session(), endpoint, number=page_number(), size=current_app.config["PAGE_SIZE"]
     )
     return render_template(
         "webhooks/endpoint.html",
