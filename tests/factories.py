@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from syndicate.articles import services as articles
 from syndicate.articles.models import Article, BodyFormat
+from syndicate.crypto import TokenVault
+from syndicate.linkedin.models import (
+    ConnectionState,
+    LinkedInConnection,
+    LinkedInTarget,
+    TargetKind,
+)
 from syndicate.staff import services as staff
 from syndicate.staff.models import Role, User
 
@@ -64,3 +71,35 @@ def make_article(
         setattr(article, key, value)
     session.flush()
     return article
+
+
+SANDBOX_MEMBER = "urn:li:person:sandbox-member-1"
+
+
+def make_sandbox_target(
+    session: Session, *, vault: TokenVault, token: str, now: datetime
+) -> LinkedInTarget:
+    """The sandbox's demo member connected with ``token``, posting as themself (UTC)."""
+    connection = LinkedInConnection(
+        member_urn=SANDBOX_MEMBER,
+        name="Sam Sandbox",
+        access_token_encrypted=vault.encrypt(token),
+        expires_at=now + timedelta(days=60),
+        scopes="openid profile email w_member_social",
+        state=ConnectionState.ACTIVE,
+        created_at=now,
+        updated_at=now,
+    )
+    target = LinkedInTarget(
+        connection=connection,
+        urn=SANDBOX_MEMBER,
+        kind=TargetKind.MEMBER,
+        display_name="Sam Sandbox",
+        time_zone="UTC",
+        queue_slots=[],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add_all([connection, target])
+    session.flush()
+    return target

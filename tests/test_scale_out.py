@@ -28,18 +28,13 @@ from sqlalchemy import func, select
 from syndicate.articles import services as articles
 from syndicate.crypto import TokenVault
 from syndicate.db import Database, make_engine
-from syndicate.linkedin.models import (
-    ConnectionState,
-    LinkedInConnection,
-    LinkedInTarget,
-    TargetKind,
-)
 from syndicate.posts import services as posts
 from syndicate.posts.models import Post, PostState
 from syndicate.sharing.models import ShareRequest
 from syndicate.staff.models import Role
 from syndicate.staff.services import create_api_token, create_user
 from tests.conftest import missing_service
+from tests.factories import make_sandbox_target
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,27 +61,7 @@ def seed(database: Database, sandbox, token_key: str, site: str) -> tuple[str, s
             session, "ops@example.test", "a long test password", role=Role.ADMIN, now=now
         )
         _, api_token = create_api_token(session, admin, "load", now=now)
-        connection = LinkedInConnection(
-            member_urn="urn:li:person:sandbox-member-1",
-            name="Sam Sandbox",
-            access_token_encrypted=TokenVault([token_key]).encrypt(token),
-            expires_at=now + timedelta(days=60),
-            scopes="openid profile email w_member_social",
-            state=ConnectionState.ACTIVE,
-            created_at=now,
-            updated_at=now,
-        )
-        target = LinkedInTarget(
-            connection=connection,
-            urn=connection.member_urn,
-            kind=TargetKind.MEMBER,
-            display_name="Sam Sandbox",
-            time_zone="UTC",
-            queue_slots=[],
-            created_at=now,
-            updated_at=now,
-        )
-        session.add_all([connection, target])
+        target = make_sandbox_target(session, vault=TokenVault([token_key]), token=token, now=now)
         shared = articles.create_article(
             session,
             articles.ArticleInput(

@@ -606,17 +606,23 @@ def approve(request_id: int) -> Response | tuple[str, int]:
     )
 
 
-@dashboard.post("/<int:request_id>/deny")
-@login_required
-def deny(request_id: int) -> Response | tuple[str, int]:
+def _act_with_note(
+    request_id: int,
+    form_class: type[NoteForm] | type[QuestionForm],
+    prefix: str,
+    form_name: str,
+    service: Callable[..., object],
+    done: str,
+) -> Response | tuple[str, int]:
+    """Deny, ask and revoke: one note from staff, handed to the service that acts on it."""
     _writing_session()
     share_request = _request_or_404(request_id)
-    form = NoteForm(prefix="deny")
+    form = form_class(prefix=prefix)
     return _act(
         share_request,
         form,
-        "deny",
-        lambda db: services.deny(
+        form_name,
+        lambda db: service(
             db,
             share_request,
             form.note.data or "",
@@ -624,28 +630,27 @@ def deny(request_id: int) -> Response | tuple[str, int]:
             now=app_now(),
             ctx=_ctx(),
         ),
-        "Denied; the reader was told why.",
+        done,
+    )
+
+
+@dashboard.post("/<int:request_id>/deny")
+@login_required
+def deny(request_id: int) -> Response | tuple[str, int]:
+    return _act_with_note(
+        request_id, NoteForm, "deny", "deny", services.deny, "Denied; the reader was told why."
     )
 
 
 @dashboard.post("/<int:request_id>/ask")
 @login_required
 def ask(request_id: int) -> Response | tuple[str, int]:
-    _writing_session()
-    share_request = _request_or_404(request_id)
-    form = QuestionForm(prefix="ask")
-    return _act(
-        share_request,
-        form,
+    return _act_with_note(
+        request_id,
+        QuestionForm,
+        "ask",
         "question",
-        lambda db: services.ask_for_information(
-            db,
-            share_request,
-            form.note.data or "",
-            actor=Actor.staff(_user()),
-            now=app_now(),
-            ctx=_ctx(),
-        ),
+        services.ask_for_information,
         "Your question was emailed to the reader.",
     )
 
@@ -653,21 +658,12 @@ def ask(request_id: int) -> Response | tuple[str, int]:
 @dashboard.post("/<int:request_id>/revoke")
 @login_required
 def revoke(request_id: int) -> Response | tuple[str, int]:
-    _writing_session()
-    share_request = _request_or_404(request_id)
-    form = NoteForm(prefix="revoke")
-    return _act(
-        share_request,
-        form,
+    return _act_with_note(
+        request_id,
+        NoteForm,
         "revoke",
-        lambda db: services.revoke(
-            db,
-            share_request,
-            form.note.data or "",
-            actor=Actor.staff(_user()),
-            now=app_now(),
-            ctx=_ctx(),
-        ),
+        "revoke",
+        services.revoke,
         "Revoked: the record now says so and the reader was told.",
     )
 

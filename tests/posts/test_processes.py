@@ -21,16 +21,12 @@ from sqlalchemy import func, select
 
 from syndicate.articles import services as articles
 from syndicate.db import Database, make_engine
-from syndicate.linkedin.models import (
-    ConnectionState,
-    LinkedInConnection,
-    LinkedInTarget,
-    TargetKind,
-)
+from syndicate.linkedin.models import LinkedInTarget
 from syndicate.posts import services as posts
 from syndicate.posts.models import Post, PostState
 from syndicate.staff.models import Role
 from syndicate.staff.services import create_user
+from tests.factories import make_sandbox_target
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,28 +73,9 @@ class World:
             self.user = create_user(
                 session, "ops@example.test", "a long test password", role=Role.ADMIN, now=now
             )
-            connection = LinkedInConnection(
-                member_urn="urn:li:person:sandbox-member-1",
-                name="Sam Sandbox",
-                access_token_encrypted=TokenVault([self.key]).encrypt(token),
-                expires_at=now + timedelta(days=60),
-                scopes="openid profile email w_member_social",
-                state=ConnectionState.ACTIVE,
-                created_at=now,
-                updated_at=now,
+            target = make_sandbox_target(
+                session, vault=TokenVault([self.key]), token=token, now=now
             )
-            target = LinkedInTarget(
-                connection=connection,
-                urn=connection.member_urn,
-                kind=TargetKind.MEMBER,
-                display_name="Sam Sandbox",
-                time_zone="UTC",
-                queue_slots=[],
-                created_at=now,
-                updated_at=now,
-            )
-            session.add_all([connection, target])
-            session.flush()
             self.target_id = target.id
 
     def seed(self, n: int, *, due: datetime, thumbnail: bool = False) -> list[int]:
