@@ -116,6 +116,7 @@ class SlugTaken(ArticleError):
 
 
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20]")
+_SRCSET_DESCRIPTOR = re.compile(r"[0-9]+(?:\.[0-9]+)?[wxh]")
 
 
 def _safe_url(value: str) -> bool:
@@ -128,8 +129,13 @@ def _check_urls(_element: str, attribute: str, value: str) -> str | None:
     if attribute == "cite":
         return value if _safe_url(value) else None
     if attribute == "srcset":
-        candidates = [c.strip().split()[0] for c in value.split(",") if c.strip()]
-        return value if all(_safe_url(c) for c in candidates) else None
+        candidates = [c.split() for c in value.split(",") if c.strip()]
+        # "url [descriptor]" only: anything else could be read another way by some client
+        # ("java\tscript:..." is the URL "java" to a browser, a script URL to a sloppy one).
+        return value if all(
+            len(c) <= 2 and _safe_url(c[0]) and (len(c) == 1 or _SRCSET_DESCRIPTOR.fullmatch(c[1]))
+            for c in candidates
+        ) else None
     return value
 
 

@@ -30,6 +30,24 @@ def test_sanitizer_removes_scripts_frames_styles_handlers_and_javascript_links()
     assert "<p>Hi</p>" in clean and '<img src="x.png">' in clean
 
 
+@pytest.mark.parametrize(
+    ("srcset", "kept"),
+    [
+        ("/a.png 1x, /b.png 2x", True),
+        ("https://cdn.example/a.png 480w", True),
+        ("/a.png", True),
+        ("javascript:alert(1) 1x", False),
+        # Found by the fuzzer: a browser reads the URL "java", a careless client a script URL.
+        ("java\tscript:alert(1)", False),
+        ("/a.png 1x extra", False),
+        ("/a.png, data:image/png;base64,AAAA 2x", False),
+    ],
+)
+def test_srcset_keeps_only_url_and_descriptor_candidates_with_safe_schemes(srcset, kept):
+    clean = services.sanitize_html(f'<img src="/a.png" srcset="{srcset}">')
+    assert ("srcset=" in clean) is kept
+
+
 def test_markdown_body_is_rendered_then_sanitised(session, clock):
     article = services.create_article(
         session,
