@@ -33,8 +33,9 @@ def _int(name: str, default: int) -> int:
 
 # Where to listen: behind nginx on the same host, loopback only.
 bind = os.environ.get("SYNDICATE_BIND", "127.0.0.1:8000").split(",")
-# Sync workers: each serves one request at a time and holds one database connection, so
-# PostgreSQL needs max_connections > workers x hosts + scheduler processes + a margin.
+# Sync workers: each serves one request at a time and holds one database connection plus
+# the feed cache's LISTEN connection, so PostgreSQL needs
+# max_connections > 2 x workers x hosts + scheduler processes + a margin.
 workers = _int("SYNDICATE_WORKERS", _int("WEB_CONCURRENCY", min(2 * _cpus() + 1, 8)))
 threads = _int("SYNDICATE_THREADS", 1)
 worker_class = "gthread" if threads > 1 else "sync"

@@ -22,6 +22,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from syndicate.db import Base, Database
 
 EVENT_LOCK_KEY = 0x5E_E7_00_01
+# PostgreSQL only: listeners learn of new events without polling (see feeds/freshness.py).
+NOTIFY_CHANNEL = "syndicate_events"
+_LOCK_AND_NOTIFY = text(
+    "SELECT pg_advisory_xact_lock(:key), pg_notify(:channel, :kinds)"
+).bindparams(channel=NOTIFY_CHANNEL)
 
 
 class Event(Base):
@@ -64,15 +69,17 @@ def emit_many(
     actor_id: int | None = None,
 ) -> list[Event]:
     """Emit several (kind, subject, payload) events with one flush (bulk imports)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Subscribers read past the last id they saw, so ids must become visible in order:
-        # writers of events take turns until commit (article changes are rare; SQLite
-        # serialises writers anyway).
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
     created = [
         Event(kind=kind, subject=subject, payload=payload, created_at=now, actor_id=actor_id)
         for kind, subject, payload in items
     ]
+    if session.get_bind().dialect.name == "postgresql":
+        # Subscribers read past the last id they saw, so ids must become visible in order:
+        # writers of events take turns until commit (article changes are rare; SQLite
+        # serialises writers anyway). The same round trip announces the kinds on
+        # NOTIFY_CHANNEL; PostgreSQL delivers that at commit, and never on rollback.
+        kinds = ",".join(sorted({event.kind for event in created}))
+        session.execute(_LOCK_AND_NOTIFY, {"key": EVENT_LOCK_KEY, "kinds": kinds})
     session.add_all(created)
     session.flush()
     return created

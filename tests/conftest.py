@@ -17,9 +17,11 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from cryptography.fernet import Fernet
@@ -33,6 +35,8 @@ from syndicate import create_app, migrate
 from syndicate.clock import FixedClock
 from syndicate.db import make_engine
 from tests import factories
+
+T = TypeVar("T")
 
 pytest_plugins = ("tests.sandbox_fixtures",)
 
@@ -129,6 +133,22 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(START)
+
+
+def url_is_sqlite(database_url: str) -> bool:
+    return database_url.startswith("sqlite")
+
+
+def eventually(
+    probe: Callable[[], T], accept: Callable[[T], bool], *, timeout: float = 10.0
+) -> T:
+    """Call ``probe`` until ``accept`` takes its answer (for work other threads finish)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = probe()
+        if accept(answer) or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.02)
 
 
 def app_config(database_url: str, **overrides: object) -> dict[str, object]:

@@ -53,3 +53,35 @@ def test_kinds_filter_skips_other_events_but_moves_past_them(app, session, clock
         kinds={"article.published"},
     )
     assert handled == 2 and seen == ["article.published"]
+
+
+def test_postgresql_announces_event_kinds_at_commit_and_never_on_rollback(request, tmp_path, clock):
+    import psycopg
+
+    from syndicate import migrate
+    from syndicate.db import Database, make_engine
+    from tests.conftest import _new_database
+
+    url, drop = _new_database("postgresql", request, tmp_path)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    database = Database(engine)
+    listener = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+    try:
+        listener.execute(f"LISTEN {events.NOTIFY_CHANNEL}")
+        with database.sessions() as session:
+            events.emit(session, "article.published", "a", {}, now=clock.now())
+            session.rollback()
+        assert list(listener.notifies(timeout=0.5)) == []
+        with database.transaction() as session:
+            events.emit_many(
+                session,
+                [("article.updated", "a", {}), ("post.published", "p", {}), ("article.updated", "b", {})],
+                now=clock.now(),
+            )
+        notes = list(listener.notifies(timeout=2, stop_after=1))
+        assert [note.payload for note in notes] == ["article.updated,post.published"]
+    finally:
+        listener.close()
+        engine.dispose()
+        drop()

@@ -12,12 +12,12 @@ import json
 import mimetypes
 import re
 import threading
-import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import cached_property
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 from xml.sax.saxutils import quoteattr
 
@@ -28,6 +28,7 @@ from feedgen.util import xml_elem
 from lxml import etree
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
+from werkzeug.http import http_date
 
 from syndicate.articles.models import (
     Article,
@@ -156,6 +157,25 @@ class RenderedFeed:
     hub_url: str | None
     item_count: int
     version: int
+
+    @cached_property
+    def gzip_etag(self) -> str:
+        return self.etag[:-1] + '-gzip"'
+
+    @cached_property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The headers of a 200 or 304 for either encoding (ETag and encoding apart)."""
+        cache_control = f"public, max-age={self.max_age}" + (
+            ", immutable" if self.is_archive else "")
+        headers = [
+            ("Last-Modified", http_date(self.last_modified)),
+            ("Cache-Control", cache_control),
+            ("Vary", "Accept-Encoding"),
+        ]
+        if self.hub_url:
+            headers.append(("Link", f'<{self.hub_url}>; rel="hub"'))
+        headers.append(("Link", f'<{self.self_url}>; rel="self"'))
+        return tuple(headers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -726,7 +746,7 @@ def feed_stats(session: Session, listings: Sequence[FeedListing]) -> list[FeedSt
 
 
 # Built once: constructing the statement per request would cost more than running it.
-_VERSION_QUERY = select(*(
+VERSION_QUERY = select(*(
     select(func.max(Event.id)).where(Event.kind == kind).scalar_subquery()
     for kind in ARTICLE_EVENT_KINDS
 ))
@@ -738,40 +758,46 @@ def content_version(session: Session) -> int:
     Every change a feed can show commits an article event in the same transaction, so an
     unchanged value means every cached feed is still right, in every worker process.
     """
-    row = session.connection().execute(_VERSION_QUERY).one()
+    row = session.connection().execute(VERSION_QUERY).one()
     return max((v for v in row if v is not None), default=0)
 
 
+SessionSource = Callable[[], Session]
+
+
+class VersionSource(Protocol):
+    """Knows content_version, ideally without a query (implementations: feeds/freshness.py)."""
+
+    def current(self, session: SessionSource) -> int:
+        """The newest article event id; ``session`` is called only if a query is needed."""
+
+
 class FeedCache:
-    """Rendered feeds of this process, keyed by feed and checked against content_version."""
+    """Rendered feeds of this process, keyed by feed and checked against the content version.
+
+    ``versions`` (feeds/freshness.py) says what the newest article event is, usually without
+    a query; a cache hit then needs no database session at all.
+    """
 
     # Each entry holds a feed in both encodings (about 150 KB for 50 full items).
-    def __init__(self, max_entries: int = 256, recheck_seconds: float = 0.0) -> None:
+    def __init__(self, versions: VersionSource, max_entries: int = 256) -> None:
+        self.versions = versions
         self.max_entries = max_entries
-        # 0 asks the database on every request; more trusts the last answer that long.
-        self.recheck_seconds = recheck_seconds
         self._entries: OrderedDict[tuple[Any, ...], RenderedFeed] = OrderedDict()
         self._lock = threading.Lock()
-        self._checked: tuple[float, int] | None = None
         # Read by /metrics (syndicate_feed_cache_requests_total).
         self.hits = 0
         self.misses = 0
 
-    def _version(self, session: Session) -> int:
-        if self.recheck_seconds > 0:
-            checked = self._checked
-            if checked is not None and time.monotonic() - checked[0] < self.recheck_seconds:
-                return checked[1]
-        version = content_version(session)
-        self._checked = (time.monotonic(), version)
-        return version
-
-    def get(self, session: Session, key: FeedKey | str, settings: FeedSettings
+    def get(self, session: SessionSource, key: FeedKey | str, settings: FeedSettings
             ) -> RenderedFeed:
-        """The feed's bytes, rendered again only when an article event came after them."""
+        """The feed's bytes, rendered again only when an article event came after them.
+
+        ``session`` is called only when the database must be asked.
+        """
         # Read the version before the articles: a change committed in between makes the
         # stored version older than the bytes, which only costs one extra render later.
-        version = self._version(session)
+        version = self.versions.current(session)
         cache_key = (key, settings)
         with self._lock:
             cached = self._entries.get(cache_key)
@@ -781,9 +807,9 @@ class FeedCache:
                 return cached
             self.misses += 1
         if isinstance(key, FeedKey):
-            rendered = render_feed(session, key, settings, version=version)
+            rendered = render_feed(session(), key, settings, version=version)
         else:
-            rendered = render_opml(session, settings, version=version)
+            rendered = render_opml(session(), settings, version=version)
         with self._lock:
             self._entries[cache_key] = rendered
             self._entries.move_to_end(cache_key)

@@ -6,15 +6,15 @@ import re
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request, session
-from werkzeug.http import http_date
 from werkzeug.wrappers import Response
 
 from syndicate.articles.models import Article
 from syndicate.clock import app_now
-from syndicate.db import get_session
-from syndicate.feeds import services, websub
+from syndicate.db import get_database, get_session
+from syndicate.feeds import freshness, services, websub
 from syndicate.feeds.services import BY_FILENAME, FeedCache, FeedKey, FeedSettings, RenderedFeed
 from syndicate.staff.access import login_required
+from syndicate.web.security import limiter
 
 bp = Blueprint("feeds", __name__)
 dashboard = Blueprint("feeds_dashboard", __name__, url_prefix="/dashboard")
@@ -31,8 +31,9 @@ def _settings() -> FeedSettings:
 def _cache() -> FeedCache:
     cache = current_app.extensions.get("feed_cache")
     if cache is None:
-        cache = current_app.extensions.setdefault("feed_cache", FeedCache(
-            recheck_seconds=float(current_app.config.get("FEED_RECHECK_SECONDS", 0) or 0)))
+        # Made on first use, when the app's session factory is bound for good.
+        cache = current_app.extensions.setdefault(
+            "feed_cache", FeedCache(freshness.version_source(get_database())))
     return cache
 
 
@@ -43,7 +44,8 @@ def _serve(key: FeedKey | str) -> Response:
     if isinstance(key, FeedKey) and key.page is not None and not 1 <= key.page <= _MAX_PAGE:
         abort(404, "There is no such archive page.")
     try:
-        feed = _cache().get(get_session(), key, _settings())
+        # get_session itself: a cache hit usually needs no session at all.
+        feed = _cache().get(get_session, key, _settings())
     except services.FeedNotFound as exc:
         abort(404, str(exc))
     return feed_response(feed)
@@ -52,25 +54,13 @@ def _serve(key: FeedKey | str) -> Response:
 def feed_response(feed: RenderedFeed) -> Response:
     """Bytes or 304, with validators, gzip when asked and the WebSub discovery headers."""
     gzipped = request.accept_encodings["gzip"] > 0
-    etag = feed.etag[:-1] + '-gzip"' if gzipped else feed.etag
-    cache_control = f"public, max-age={feed.max_age}" + (", immutable" if feed.is_archive else "")
-    headers: list[tuple[str, str]] = [
-        ("Content-Type", feed.content_type),
-        ("ETag", etag),
-        ("Last-Modified", http_date(feed.last_modified)),
-        ("Cache-Control", cache_control),
-        ("Vary", "Accept-Encoding"),
-    ]
-    if feed.hub_url:
-        headers.append(("Link", f'<{feed.hub_url}>; rel="hub"'))
-    headers.append(("Link", f'<{feed.self_url}>; rel="self"'))
     # A feed is the same for everyone: the sign-in loader only looked at the cookie, and a
     # "Vary: Cookie" would make shared caches keep one copy per reader.
     session.accessed = False
+    etag = ("ETag", feed.gzip_etag if gzipped else feed.etag)
     if _not_modified(feed):
-        response = Response(status=304, headers=headers)
-        response.headers.remove("Content-Type")
-        return response
+        return Response(status=304, headers=[etag, *feed.headers])
+    headers = [("Content-Type", feed.content_type), etag, *feed.headers]
     if gzipped:
         headers.append(("Content-Encoding", "gzip"))
     return Response(feed.gzipped if gzipped else feed.body, status=200, headers=headers)
@@ -111,7 +101,24 @@ def opml() -> Response:
     return _serve("opml")
 
 
+@limiter.request_filter
+def _feed_reads_are_not_limited() -> bool:
+    """Feed GETs skip the per-address limits.
+
+    Aggregators (Feedly, Inoreader, NewsBlur) fetch thousands of feeds from a handful of
+    addresses, so a per-address limit would cut off real readers; a read is a cached lookup,
+    and the proxy cache of docs/deploy.md takes the load before it reaches a worker.
+    """
+    return request.blueprint == "feeds" and request.method in ("GET", "HEAD")
+
+
+# A subscriber asks once per lease (days); more than this from one address is a mistake or
+# an attempt to make the hub send verification requests to third parties.
+WEBSUB_REQUEST_LIMIT = "30 per minute;300 per day"
+
+
 @bp.post("/websub")
+@limiter.limit(WEBSUB_REQUEST_LIMIT)
 def hub() -> tuple[str, int, dict[str, str]]:
     """A subscriber's (un)subscription request: 202 now, intent verified by the scheduler."""
     db = get_session()

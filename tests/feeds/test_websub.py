@@ -294,6 +294,26 @@ def test_bad_subscription_requests_get_a_400_and_store_nothing(
     assert session.scalars(select(WebSubSubscription)).all() == []
 
 
+def test_a_flood_of_subscription_requests_is_refused_and_stores_nothing(
+    client, session, make_article  # noqa: ANN001
+) -> None:
+    make_article(title="Piece")
+    session.commit()
+
+    def ask(n: int) -> int:
+        return client.post("/websub", data={
+            "hub.mode": "subscribe",
+            "hub.topic": f"{SITE}/feeds/rss.xml",
+            "hub.callback": f"http://127.0.0.1:9/cb/{n}",
+        }).status_code
+
+    answers = [ask(n) for n in range(31)]
+    assert answers == [202] * 30 + [429]
+    assert len(session.scalars(select(WebSubSubscription)).all()) == 30
+    # Reading feeds from the same address is not limited.
+    assert {client.get("/feeds/rss.xml").status_code for _ in range(40)} == {200}
+
+
 def test_the_hub_takes_form_posts_without_a_csrf_token(app, session) -> None:  # noqa: ANN001
     app.config["WTF_CSRF_ENABLED"] = True
     response = app.test_client().post(
