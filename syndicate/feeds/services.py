@@ -63,6 +63,8 @@ ARTICLE_EVENT_KINDS = (
 ATOM_NS = "http://www.w3.org/2005/Atom"
 SY_NS = "http://purl.org/rss/1.0/modules/syndication/"
 FH_NS = "http://purl.org/syndication/history/1.0"
+# ccREL: "more permissions" points at where to ask for rights beyond what the work grants.
+MORE_PERMISSIONS = "http://creativecommons.org/ns#morePermissions"
 JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 # Readers only see the current feed this often anyway; archive pages never change once full.
 ARCHIVE_MAX_AGE = 30 * 24 * 3600
@@ -279,6 +281,11 @@ def _feed_updated(session: Session, subject: _Subject, items: Sequence[Article])
 # Item content
 
 
+def share_request_url(article: Article, site_url: str) -> str:
+    """The article's share-request form (sharing.request_form), for each item's pointer."""
+    return f"{site_url}/articles/{article.slug}/share"
+
+
 def article_url(article: Article, site_url: str) -> str:
     """Where the article lives: its canonical URL if it has one, else its page here."""
     return article.canonical_url or f"{site_url}/articles/{article.slug}"
@@ -356,8 +363,26 @@ def _image_type(url: str) -> str | None:
 # feedgen extensions
 
 
-class _NoEntryExtension(BaseEntryExtension):
-    pass
+class _PermissionsLinkEntry(BaseEntryExtension):
+    """Each item's ccREL "more permissions" link: where to ask to share it.
+
+    feedgen drops rel from entry links, so this writes the element itself (atom:link in RSS).
+    """
+
+    def __init__(self) -> None:
+        self.href: str | None = None
+
+    def _add(self, parent: Any, tag: str) -> Any:
+        if self.href:
+            xml_elem(tag, parent, rel=MORE_PERMISSIONS, href=self.href, type="text/html")
+        return parent
+
+    def extend_rss(self, item: Any) -> Any:
+        return self._add(item, f"{{{ATOM_NS}}}link")
+
+    def extend_atom(self, entry: Any) -> Any:
+        # feedgen writes Atom elements unqualified under the root's default namespace.
+        return self._add(entry, "link")
 
 
 class _RssChannelExtension(BaseExtension):
@@ -432,7 +457,7 @@ def _xml_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
     is_archive = doc.key.page is not None
     if fmt == "rss":
         fg.ttl(settings.ttl_minutes)
-        fg.register_extension("syndicate_rss", _RssChannelExtension, _NoEntryExtension,
+        fg.register_extension("syndicate_rss", _RssChannelExtension, _PermissionsLinkEntry,
                                atom=False, rss=True)
         channel_ext = fg.syndicate_rss
         channel_ext.links = list(doc.links)
@@ -440,7 +465,7 @@ def _xml_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
         channel_ext.archive = is_archive
         fg.load_extension("dc", atom=False, rss=True)
     else:
-        fg.register_extension("syndicate_atom", _AtomArchiveExtension, _NoEntryExtension,
+        fg.register_extension("syndicate_atom", _AtomArchiveExtension, _PermissionsLinkEntry,
                               atom=True, rss=False)
         fg.syndicate_atom.archive = is_archive
         for rel, href, mime in doc.links:
@@ -457,6 +482,8 @@ def _xml_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
         fe.title(clean_text(article.title) or "Untitled")
         # feedgen: entry links lose rel/type; one bare link is the alternate in both formats.
         fe.link(href=article_url(article, settings.site_url))
+        (fe.syndicate_rss if fmt == "rss" else fe.syndicate_atom).href = share_request_url(
+            article, settings.site_url)
         fe.published(_second(article.published_at or article.created_at))
         fe.updated(_second(article.updated_at))
         # feedgen: without isSummary the description would replace the Atom content.
@@ -526,6 +553,11 @@ def _json_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
         summary = summary_text(article)
         if summary:
             item["summary"] = summary
+        # JSON Feed extensions: an object under a key starting with "_", with an "about" URL.
+        item["_syndicate"] = {
+            "about": MORE_PERMISSIONS,
+            "more_permissions": share_request_url(article, settings.site_url),
+        }
         if article.hero_image_url:
             item["image"] = article.hero_image_url
         item["date_published"] = rfc3339(article.published_at or article.created_at)

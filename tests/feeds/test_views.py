@@ -144,7 +144,7 @@ def test_websub_hub_and_self_are_advertised_in_headers_and_bodies(client, publis
         assert f'<{hub}>; rel="hub"' in links
     rss = etree.fromstring(client.get("/feeds/rss.xml").data)
     atom_link = "{http://www.w3.org/2005/Atom}link"
-    assert [(el.get("rel"), el.get("href")) for el in rss.iter(atom_link)] == [
+    assert [(el.get("rel"), el.get("href")) for el in rss.find("channel").iterchildren(atom_link)] == [
         ("self", f"{SITE}/feeds/rss.xml"),
         ("hub", hub),
     ]
@@ -155,6 +155,24 @@ def test_websub_hub_and_self_are_advertised_in_headers_and_bodies(client, publis
     assert json.loads(client.get("/feeds/feed.json").data)["hubs"] == [
         {"type": "WebSub", "url": hub}
     ]
+
+
+def test_every_item_points_to_its_share_request_form(client, published) -> None:  # noqa: ANN001
+    more = "http://creativecommons.org/ns#morePermissions"
+    atom_link = "{http://www.w3.org/2005/Atom}link"
+    rss = etree.fromstring(client.get("/feeds/rss.xml").data)
+    atom = etree.fromstring(client.get("/feeds/atom.xml").data)
+    entries = atom.findall("{http://www.w3.org/2005/Atom}entry")
+    items = json.loads(client.get("/feeds/feed.json").data)["items"]
+    expected = [f"{SITE}/articles/{article.slug}/share" for article in reversed(published)]
+    for container in (rss.findall("channel/item"), entries):
+        found = [[el.get("href") for el in item.iterchildren(atom_link) if el.get("rel") == more]
+                 for item in container]
+        assert found == [[url] for url in expected]
+    assert [item["_syndicate"]["more_permissions"] for item in items] == expected
+    # The pointer leads to the form itself.
+    form = client.get(expected[0].removeprefix(SITE))
+    assert form.status_code == 200 and b'name="email"' in form.data
 
 
 def test_an_external_hub_replaces_ours(app, client, published) -> None:  # noqa: ANN001
