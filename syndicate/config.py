@@ -56,6 +56,21 @@ def _one_of(*choices: str) -> Callable[[Any], str]:
     return parse
 
 
+def _whole_number(low: int, high: int) -> Callable[[Any], int]:
+    """A parser accepting whole numbers from ``low`` to ``high``."""
+
+    def parse(value: Any) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {value!r}") from None
+        if not low <= number <= high:
+            raise ValueError(f"expected {low} to {high}, got {number}")
+        return number
+
+    return parse
+
+
 def _as_duration(value: Any) -> timedelta:
     """'2d', '36h', '90m', '45s' or a number of seconds."""
     if isinstance(value, timedelta):
@@ -310,6 +325,19 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("MAIL_FROM", "syndicate@localhost", _as_str, "From address of every email."),
     Setting("WEBSUB_HUB", "", _as_str, "External WebSub hub; empty makes syndicate its own hub."),
+    Setting(
+        "FEED_ITEMS",
+        20,
+        _whole_number(1, 500),
+        "Newest articles in each feed; also the size of each archive page.",
+    ),
+    Setting(
+        "FEED_TTL_MINUTES",
+        15,
+        _whole_number(1, 1440),
+        "How often readers should poll feeds: RSS ttl, sy: hints and Cache-Control max-age.",
+    ),
+    Setting("FEED_TITLE", "", _as_str, "Title of the feeds; empty uses SITE_URL's host name."),
     Setting(
         "PROXY_FIX_X_FOR",
         0,

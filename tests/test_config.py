@@ -51,3 +51,26 @@ def test_only_prefixed_known_variables_are_read():
 def test_malformed_rate_limits_stop_start_up(tmp_path):
     with pytest.raises(ConfigError, match="SYNDICATE_SHARING_RATE_LIMIT_IP"):
         resolve({"SHARING_RATE_LIMIT_IP": "lots"}, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("FEED_ITEMS", "twenty", "a whole number"),
+        ("FEED_ITEMS", "0", "1 to 500"),
+        ("FEED_TTL_MINUTES", "-5", "1 to 1440"),
+    ],
+)
+def test_feed_settings_outside_their_range_stop_start_up(tmp_path, name, value, reason):
+    with pytest.raises(ConfigError, match=f"SYNDICATE_{name} is malformed: expected {reason}"):
+        resolve({name: value}, tmp_path)
+
+
+def test_feed_settings_come_from_the_environment(tmp_path):
+    from syndicate.feeds.services import FeedSettings
+
+    values = resolve(read_environment({"SYNDICATE_FEED_ITEMS": "50",
+                                       "SYNDICATE_FEED_TTL_MINUTES": "60",
+                                       "SYNDICATE_FEED_TITLE": "F5mag"}), tmp_path)
+    settings = FeedSettings.from_config(values)
+    assert (settings.items, settings.max_age, settings.title) == (50, 3600, "F5mag")
