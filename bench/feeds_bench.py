@@ -10,7 +10,10 @@ processes (a small Python load generator; wrk is not installed here). In one run
   (d) a naive handler that queries and renders with feedgen on every request,
 
 with 100 and with 100,000 published articles in the database, then prints requests per second
-and the ratios a/c, b/c, a/d and a(100k)/a(100) against the goals of issue 7.
+and the ratios a/c, b/c, a/d and a(100k)/a(100) against the goals of issue 7. With --nginx
+(Debian's nginx-light installed) it also measures (e) the feed through the proxy cache of
+docs/deploy.md, (f) nginx serving the same bytes from a file, and (g) how many seconds a newly
+published article takes to show through that proxy, against the feed's max-age.
 
     .venv/bin/python bench/feeds_bench.py [--seconds 3] [--clients 4] [--rounds 3]
                                           [--large 100000] [--nginx]
@@ -45,6 +48,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 FEED_ITEMS = 50
+# The served feeds say "poll every minute" (Cache-Control max-age=60), so that (g) can show
+# a change reaching readers through the proxy within max-age in a minute, not fifteen.
+FEED_TTL_MINUTES = 1
+MAX_AGE = FEED_TTL_MINUTES * 60
 GOALS = {"a/c": 0.8, "b/c": 0.9, "a(100k)/a(100)": 0.9, "a/d": 4.0, "e/f": 0.8}
 PARAGRAPH = ("Readers in their feed readers see this paragraph, with “typographic quotes”, an em "
              "dash — and names such as Zoë Šimić or Łukasz, plus a <a href=\"/about\">link</a>. ")
@@ -70,6 +77,7 @@ def bench_app() -> Any:
         app.register_blueprint(feeds_views.dashboard)
         security.csrf.exempt(feeds_views.hub)
     app.config["FEED_ITEMS"] = FEED_ITEMS
+    app.config["FEED_TTL_MINUTES"] = FEED_TTL_MINUTES
     key = FeedKey("site", None, "rss")
     with app.app_context(), get_database(app).sessions() as session:
         constant = render_feed(session, key, FeedSettings.from_config(app.config))
@@ -254,44 +262,55 @@ def _database(base: str | None, directory: Path, name: str) -> tuple[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, float]:
     gzip = {"Accept-Encoding": "gzip"}
     results: dict[str, float] = {}
+    servers: dict[int, tuple[subprocess.Popen[bytes], int, str]] = {}
+    drops: list[Any] = []
     with tempfile.TemporaryDirectory() as tmp, multiprocessing.Pool(args.clients) as pool:
-        for count in (args.small, args.large):
-            url, drop = _database(args.database_url, Path(tmp), str(count))
-            started = time.monotonic()
-            seed(url, count)
-            print(f"seeded {count} articles in {time.monotonic() - started:.1f} s", flush=True)
-            process, port = serve(url, Path(tmp) / f"instance-{count}")
-            try:
+        try:
+            # Both sizes are served at once and measured in the same rounds, so a slow spell
+            # on this shared machine cannot favour one of them in a(100k)/a(100).
+            for count in (args.small, args.large):
+                url, drop = _database(args.database_url, Path(tmp), str(count))
+                drops.append(drop)
+                started = time.monotonic()
+                seed(url, count)
+                print(f"seeded {count} articles in {time.monotonic() - started:.1f} s",
+                      flush=True)
+                process, port = serve(url, Path(tmp) / f"instance-{count}")
+                servers[count] = (process, port, url)
+            routes: dict[str, tuple[int, str, dict[str, str], int]] = {}
+            for count, (_, port, _) in servers.items():
                 suffix = "" if count == args.small else f"({count})"
-                routes = {
-                    f"a plain{suffix}": ("/feeds/rss.xml", {}, 200),
-                    f"a gzip{suffix}": ("/feeds/rss.xml", gzip, 200),
-                    f"c plain{suffix}": ("/bench/constant", {}, 200),
-                    f"c gzip{suffix}": ("/bench/constant-gzip", gzip, 200),
-                }
-                if count == args.small:
-                    conn = http.client.HTTPConnection("127.0.0.1", port)
-                    conn.request("GET", "/feeds/rss.xml")
-                    response = conn.getresponse()
-                    etag, size = response.getheader("ETag"), len(response.read())
-                    conn.close()
-                    print(f"feed: {size} bytes, {FEED_ITEMS} items", flush=True)
-                    routes["b 304"] = ("/feeds/rss.xml", {"If-None-Match": etag}, 304)
-                    routes["c 304"] = ("/bench/not-modified", {}, 304)
-                    routes["d naive"] = ("/bench/naive", {}, 200)
-                rounds: dict[str, list[float]] = {name: [] for name in routes}
-                for _ in range(args.rounds):
-                    for name, (path, headers, expected) in routes.items():
-                        rounds[name].append(measure(
-                            pool, port, path, headers, seconds=args.seconds,
-                            clients=args.clients, expected=expected))
-                results.update({name: statistics.median(v) for name, v in rounds.items()})
-                if count == args.small and args.nginx:
-                    nginx_dir = Path(tmp) / "nginx"
-                    nginx_dir.mkdir()
-                    results.update(nginx_ratio(pool, args, port, nginx_dir))
-            finally:
+                routes[f"a plain{suffix}"] = (port, "/feeds/rss.xml", {}, 200)
+                routes[f"a gzip{suffix}"] = (port, "/feeds/rss.xml", gzip, 200)
+                routes[f"c plain{suffix}"] = (port, "/bench/constant", {}, 200)
+                routes[f"c gzip{suffix}"] = (port, "/bench/constant-gzip", gzip, 200)
+            _, port, url = servers[args.small]
+            conn = http.client.HTTPConnection("127.0.0.1", port)
+            conn.request("GET", "/feeds/rss.xml")
+            response = conn.getresponse()
+            etag, size = response.getheader("ETag"), len(response.read())
+            conn.close()
+            print(f"feed: {size} bytes, {FEED_ITEMS} items", flush=True)
+            routes["b 304"] = (port, "/feeds/rss.xml", {"If-None-Match": etag}, 304)
+            routes["c 304"] = (port, "/bench/not-modified", {}, 304)
+            routes["d naive"] = (port, "/bench/naive", {}, 200)
+            rounds: dict[str, list[float]] = {name: [] for name in routes}
+            for number in range(args.rounds):
+                for name, (port, path, headers, expected) in routes.items():
+                    rounds[name].append(measure(
+                        pool, port, path, headers, seconds=args.seconds,
+                        clients=args.clients, expected=expected))
+                print(f"round {number + 1} of {args.rounds} done", flush=True)
+            results.update({name: statistics.median(v) for name, v in rounds.items()})
+            if args.nginx:
+                nginx_dir = Path(tmp) / "nginx"
+                nginx_dir.mkdir()
+                _, port, url = servers[args.small]
+                results.update(nginx_ratio(pool, args, port, nginx_dir, url))
+        finally:
+            for process, _, _ in servers.values():
                 stop(process)
+            for drop in drops:
                 drop()
     return results
 
@@ -341,8 +360,10 @@ http {{
 """
 
 
-def nginx_ratio(pool: Any, args: argparse.Namespace, app_port: int, tmp: Path) -> dict[str, float]:
-    """(e) the feed through nginx's proxy cache, (f) nginx serving the same bytes as a file."""
+def nginx_ratio(pool: Any, args: argparse.Namespace, app_port: int, tmp: Path,
+                database_url: str) -> dict[str, float]:
+    """(e) the feed through nginx's proxy cache, (f) nginx serving the same bytes as a file,
+    and (g) how long a newly published article takes to show through the proxy."""
     import shutil
 
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -367,21 +388,53 @@ def nginx_ratio(pool: Any, args: argparse.Namespace, app_port: int, tmp: Path) -
                 break
             except OSError:
                 time.sleep(0.05)
-        return {
+        figures = {
             "e nginx feed": measure(pool, port, "/feeds/rss.xml", {}, seconds=args.seconds,
                                     clients=args.clients),
             "f nginx file": measure(pool, port, "/static-feed.xml", {}, seconds=args.seconds,
                                     clients=args.clients),
         }
+        figures["g visible after (s)"] = change_delay(port, database_url)
+        return figures
     finally:
         process.send_signal(signal.SIGQUIT)
         process.wait(timeout=10)
 
 
+def change_delay(port: int, database_url: str, *, limit: float = 3 * MAX_AGE) -> float:
+    """Publish an article, then poll the feed through nginx until it shows it (seconds)."""
+    from syndicate.articles import services as articles
+    from syndicate.db import Database, make_engine
+
+    title = f"Fresh news {secrets.token_hex(4)}"
+    engine = make_engine(database_url)
+    with Database(engine).transaction() as session:
+        now = datetime.now(UTC)
+        article = articles.create_article(
+            session, articles.ArticleInput(title=title, authors=["Ada Writer"]), now=now)
+        articles.publish_article(session, article, now=now)
+    engine.dispose()
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/feeds/rss.xml")
+        body = conn.getresponse().read()
+        conn.close()
+        if title.encode() in body:
+            return time.monotonic() - started
+        time.sleep(0.5)
+    return float("inf")
+
+
 def report(results: dict[str, float], small: int, large: int) -> None:
+    delay = results.pop("g visible after (s)", None)
     print("\nrequests per second")
     for name, value in results.items():
         print(f"  {name:<22} {value:10.0f}")
+    if delay is not None:
+        verdict = "within" if delay <= MAX_AGE else "NOT within"
+        print(f"\n(g) a new article showed through nginx after {delay:.1f} s: {verdict} the "
+              f"feed's max-age of {MAX_AGE} s")
     ratios = {
         "a/c plain": results["a plain"] / results["c plain"],
         "a/c gzip": results["a gzip"] / results["c gzip"],

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urljoin, urlsplit
 from xml.sax.saxutils import quoteattr
 
@@ -87,6 +87,10 @@ class FeedSettings:
     items: int = 20
     ttl_minutes: int = 15
     hub_url: str = ""
+
+    # Every setting from_config reads (views rebuild the settings when one of them changes).
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = (
+        "SITE_URL", "WEBSUB_HUB", "FEED_TITLE", "FEED_ITEMS", "FEED_TTL_MINUTES")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> FeedSettings:

@@ -25,7 +25,13 @@ _MAX_PAGE = 10_000_000
 
 
 def _settings() -> FeedSettings:
-    return FeedSettings.from_config(current_app.config)
+    """The app's FeedSettings, built again only when one of its settings changed."""
+    config = current_app.config
+    values = tuple(config.get(name) for name in FeedSettings.CONFIG_KEYS)
+    known = current_app.extensions.get("feed_settings")
+    if known is None or known[0] != values:
+        known = current_app.extensions["feed_settings"] = (values, FeedSettings.from_config(config))
+    return known[1]
 
 
 def _cache() -> FeedCache:
@@ -53,7 +59,9 @@ def _serve(key: FeedKey | str) -> Response:
 
 def feed_response(feed: RenderedFeed) -> Response:
     """Bytes or 304, with validators, gzip when asked and the WebSub discovery headers."""
-    gzipped = request.accept_encodings["gzip"] > 0
+    # Parsing Accept-Encoding is most of a cache hit's own cost: skip it when gzip is absent.
+    gzipped = "gzip" in request.environ.get("HTTP_ACCEPT_ENCODING", "") and (
+        request.accept_encodings["gzip"] > 0)
     # A feed is the same for everyone: the sign-in loader only looked at the cookie, and a
     # "Vary: Cookie" would make shared caches keep one copy per reader.
     session.accessed = False
