@@ -78,13 +78,17 @@ def test_sqlite_sees_another_connections_commit_at_the_next_call(
     assert second > first and source.current(_no_session) == second
 
 
-def test_sqlite_runs_only_the_data_version_pragma_while_nothing_changes(
-    sqlite_database: Database,
-) -> None:
-    database = sqlite_database
-    source = freshness.SqliteVersion(database.engine)
-    version = _publish(database, "One")
-    source.current(_no_session)
+@pytest.fixture
+def watched(sqlite_database: Database) -> tuple[Database, freshness.SqliteVersion, int]:
+    """A SQLite database with one published article and a source that has read it."""
+    source = freshness.SqliteVersion(sqlite_database.engine)
+    version = _publish(sqlite_database, "One")
+    assert source.current(_no_session) == version
+    return sqlite_database, source, version
+
+
+def test_sqlite_runs_only_the_data_version_pragma_while_nothing_changes(watched) -> None:  # noqa: ANN001
+    database, source, version = watched
     statements: list[str] = []
     source._watch().connection.set_trace_callback(statements.append)
     assert all(source.current(_no_session) == version for _ in range(50))
@@ -95,13 +99,8 @@ def test_sqlite_runs_only_the_data_version_pragma_while_nothing_changes(
     assert source.current(_no_session) == version and len(statements) == 52
 
 
-def test_sqlite_falls_back_to_the_session_when_its_watch_breaks(
-    sqlite_database: Database,
-) -> None:
-    database = sqlite_database
-    source = freshness.SqliteVersion(database.engine)
-    version = _publish(database, "One")
-    source.current(_no_session)
+def test_sqlite_falls_back_to_the_session_when_its_watch_breaks(watched) -> None:  # noqa: ANN001
+    database, source, version = watched
     source._watch().connection.close()
     with database.sessions() as session:
         assert source.current(lambda: session) == version
