@@ -11,8 +11,9 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from syndicate.db import Page, paginate
 from syndicate.mail.models import MAIL_KIND, Mail, MailRecord
@@ -100,10 +101,20 @@ def queue_mail(
         key="",
     )
     message = enqueue(session, MAIL_KIND, mail.to_payload(), now=now)
-    # The key needs the row's id; a retried send then keeps the same Message-ID.
-    message.payload = {**message.payload, "key": f"{message.id}.{secrets.token_hex(6)}"}
-    session.flush()
+    # The key needs the row's id; a retried send then keeps the same Message-ID. One
+    # prepared UPDATE instead of a second unit-of-work flush (every form that emails pays it).
+    payload = {**message.payload, "key": f"{message.id}.{secrets.token_hex(6)}"}
+    session.execute(_SET_PAYLOAD, {"message_id": message.id, "payload": payload})
+    set_committed_value(message, "payload", payload)
     return message
+
+
+_outbox = OutboxMessage.__table__
+_SET_PAYLOAD = (
+    update(_outbox)
+    .where(_outbox.c.id == bindparam("message_id"))
+    .values(payload=bindparam("payload", type_=_outbox.c.payload.type))
+)
 
 
 def mail_page(session: Session, number: int, size: int) -> Page[MailRecord]:

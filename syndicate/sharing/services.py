@@ -9,6 +9,7 @@ and one email to the reader with their private link.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -22,7 +23,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import Flask, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits import parse as parse_limit
-from sqlalchemy import Select, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, lazyload, load_only, selectinload
 
 from syndicate import events
@@ -131,6 +142,10 @@ class SharingSettings:
         )
 
 
+# Every setting Sharing.for_app reads; a change to any of them builds a new context.
+_CONTEXT_SETTINGS = (*DEFAULTS, "FEED_TITLE", "SITE_URL", "SECRET_KEY", "TIME_ZONE")
+
+
 def _allowance(text: str) -> tuple[int, timedelta]:
     """'3 per day' as (3, one day), in the rate-limit notation Flask-Limiter uses."""
     item = parse_limit(text)
@@ -149,14 +164,26 @@ class Sharing:
 
     @classmethod
     def for_app(cls, app: Flask | None = None) -> Sharing:
+        """The app's context, built again only when one of the settings it reads changed.
+
+        Settings are read per request (tests and benchmarks change them on a running app);
+        comparing them is cheaper than parsing durations and rate limits every time.
+        """
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-        return cls(
-            settings=SharingSettings.from_config(app.config),
-            site_url=str(app.config["SITE_URL"]).rstrip("/"),
-            secret_key=str(app.config["SECRET_KEY"]),
+        config = app.config
+        read = [config.get(name) for name in _CONTEXT_SETTINGS]
+        cached = app.extensions.get("sharing_context")
+        if cached is not None and cached[0] == read:
+            return cached[1]  # type: ignore[no-any-return]
+        ctx = cls(
+            settings=SharingSettings.from_config(config),
+            site_url=str(config["SITE_URL"]).rstrip("/"),
+            secret_key=str(config["SECRET_KEY"]),
             signer=signer_for(app),
-            time_zone=str(app.config.get("TIME_ZONE") or "UTC"),
+            time_zone=str(config.get("TIME_ZONE") or "UTC"),
         )
+        app.extensions["sharing_context"] = (read, ctx)
+        return ctx
 
     def url(self, path: str) -> str:
         return self.site_url + path
@@ -353,7 +380,9 @@ def clean_input(data: RequestInput) -> CleanInput:
     return CleanInput(name, email, where, where_url, audience, kind, words, language, message)
 
 
+@functools.lru_cache(maxsize=16)
 def _serializer(secret_key: str, salt: str) -> URLSafeSerializer:
+    # Built once per key and purpose: the forms and links of every request share it.
     return URLSafeSerializer(secret_key, salt=salt)
 
 
@@ -364,17 +393,23 @@ def form_started_token(ctx: Sharing, article: Article, *, now: datetime) -> str:
     )
 
 
-def check_fill_time(ctx: Sharing, article: Article, token: str, *, now: datetime) -> None:
-    """Refuse forms sent faster than a person fills them, or whose stamp was altered."""
+_ALTERED_FORM = (
+    "The form was altered or is incomplete. Please reload the page and fill it in again."
+)
+
+
+def check_fill_time(ctx: Sharing, token: str, *, now: datetime) -> str:
+    """Refuse forms sent faster than a person fills them, or whose stamp was altered.
+
+    Returns the public id of the article whose form was shown (``check_form_article``
+    compares it once the article is loaded): the check needs no database.
+    """
     try:
         stamp = _serializer(ctx.secret_key, "sharing-form").loads(token or "")
         shown_at = datetime.fromtimestamp(int(stamp["t"]), UTC)
-        if stamp["a"] != article.public_id:
-            raise ValueError("another article's form")
+        article_id = str(stamp["a"])
     except (BadSignature, KeyError, TypeError, ValueError, OverflowError):
-        raise RequestRefused(
-            "The form was altered or is incomplete. Please reload the page and fill it in again."
-        ) from None
+        raise RequestRefused(_ALTERED_FORM) from None
     if now - shown_at < ctx.settings.min_fill:
         raise RequestRefused(
             "That was quicker than a person fills in this form. Please check your answers, "
@@ -382,6 +417,13 @@ def check_fill_time(ctx: Sharing, article: Article, token: str, *, now: datetime
         )
     if now - shown_at > MAX_FORM_AGE:
         raise RequestRefused("This form is too old. Please reload the page and send it again.")
+    return article_id
+
+
+def check_form_article(article: Article, stamped_for: str) -> None:
+    """Refuse a form whose stamp was made for another article's form."""
+    if stamped_for != article.public_id:
+        raise RequestRefused(_ALTERED_FORM)
 
 
 # --- asking ---------------------------------------------------------------------------------
@@ -426,73 +468,149 @@ def _mail(
     )
 
 
+@dataclass(frozen=True)
+class NewRequest:
+    """A checked submission, built in memory: its row (all but the article) and the link
+    that confirms it. ``store_request`` writes it for an article."""
+
+    row: dict[str, Any]
+    scope: str
+    verify_url: str
+
+
+def prepare_request(clean: CleanInput, *, now: datetime, ctx: Sharing) -> NewRequest:
+    """Build a checked submission's row and verification link; nothing is stored."""
+    nonce = secrets.token_urlsafe(16)
+    public_id = new_public_id()
+    row = {
+        "public_id": public_id,
+        "requester_name": clean.name,
+        "requester_email": clean.email,
+        "where": clean.where,
+        "where_url": clean.where_url,
+        "audience_size": clean.audience_size,
+        "kind": clean.kind,
+        "excerpt_words": clean.excerpt_words,
+        "language": clean.language,
+        "message": clean.message,
+        "state": RequestState.UNVERIFIED,
+        "decision_note": "",
+        "link_required": True,
+        "verify_nonce_hash": token_hash(nonce),
+        "created_at": now,
+        "updated_at": now,
+    }
+    token = _serializer(ctx.secret_key, "sharing-verify").dumps(
+        {"r": public_id, "n": nonce, "e": int((now + ctx.settings.verify_ttl).timestamp())}
+    )
+    return NewRequest(row, describe_scope(clean), ctx.url(f"/sharing/verify/{token}"))
+
+
+ALLOWANCE_USED_UP = (
+    "You have sent as many requests from this email address as we accept for now. "
+    "Please try again later; if you are waiting for a confirmation email, check your "
+    "spam folder."
+)
+_REQUESTS = ShareRequest.__table__
+_ARTICLES = Article.__table__
+_ROW = (
+    "public_id", "requester_name", "requester_email", "where", "where_url", "audience_size",
+    "kind", "excerpt_words", "language", "message", "state", "decision_note",
+    "link_required", "verify_nonce_hash", "created_at", "updated_at",
+)
+# Requests this address sent within the allowance period.
+_SENT_SINCE = (
+    select(func.count())
+    .select_from(_REQUESTS)
+    .where(_REQUESTS.c.requester_email == bindparam("requester_email"),
+           _REQUESTS.c.created_at > bindparam("since", type_=UTCDateTime()))
+    .scalar_subquery()
+)
+# One statement checks and stores: the article at this address is published and is the
+# one whose form was filled in, and the sender's address is within its allowance; then
+# the row goes in and its id and the article's title come back (nothing comes back when a
+# check fails). Each value is typed, so that PostgreSQL knows the type of a NULL.
+_INSERT_REQUEST = (
+    insert(_REQUESTS)
+    .from_select(
+        ("article_id", *_ROW),
+        select(_ARTICLES.c.id, *(bindparam(name, type_=_REQUESTS.c[name].type) for name in _ROW))
+        .where(
+            _ARTICLES.c.slug == bindparam("slug"),
+            _ARTICLES.c.public_id == bindparam("form_for"),
+            _ARTICLES.c.status == ArticleStatus.PUBLISHED,
+            _SENT_SINCE < bindparam("allowance"),
+        ),
+    )
+    # Written out: SQLAlchemy does not correlate a subquery in RETURNING with the table.
+    .returning(
+        _REQUESTS.c.id,
+        literal_column(
+            "(SELECT articles.title FROM articles WHERE articles.id = share_requests.article_id)"
+        ),
+    )
+)
+
+
+def store_request(
+    session: Session, new: NewRequest, *, slug: str, form_for: str, now: datetime, ctx: Sharing
+) -> int | None:
+    """Store an unverified request and queue its verification email; returns the row's id.
+
+    The request is for the published article at ``slug``, whose form was stamped for the
+    article ``form_for`` (a public id). None, with nothing stored, when that is not so or
+    when the sender's address has used up its allowance: at most N requests per address
+    per period (SYNDICATE_SHARING_RATE_LIMIT_EMAIL), counted in the database so that every
+    worker agrees and refused forms cost nothing. The per-client limit, which must stop
+    floods before any work, is the view's. The caller holds SQLite's write lock (BEGIN
+    IMMEDIATE), so no other submission comes between the count and the insert there.
+    """
+    row = new.row
+    amount, period = ctx.settings.email_allowance
+    # Core, not the ORM's unit of work: nothing reads the row back in this transaction.
+    stored = session.execute(
+        _INSERT_REQUEST,
+        {**row, "slug": slug, "form_for": form_for, "since": now - period, "allowance": amount},
+    ).first()
+    if stored is None:
+        return None
+    request_id, title = stored
+    letter = emails.verify(
+        title,
+        new.scope,
+        new.verify_url,
+        hours=max(1, round(ctx.settings.verify_ttl.total_seconds() / 3600)),
+        days=max(1, ctx.settings.unverified_ttl.days),
+    )
+    # The audit log of a request starts when it is confirmed (see _confirmed): most
+    # unconfirmed requests are bots' and are deleted unseen, so they cost one row here.
+    emails.send(
+        session,
+        letter,
+        to=row["requester_email"],
+        name=row["requester_name"],
+        publisher=ctx.settings.publisher_name,
+        private_url=None,  # the private link comes with confirming the address
+        now=now,
+        reply_to=ctx.settings.contact_email,
+    )
+    return int(request_id)
+
+
 def submit_request(
     session: Session, article: Article, data: RequestInput, *, now: datetime, ctx: Sharing
 ) -> ShareRequest:
     """Store an unverified request and email its verification link."""
     if not article.is_published:
         raise SharingError("This article is not published, so it cannot be shared.")
-    clean = clean_input(data)
-    _check_allowance(session, clean.email, now=now, ctx=ctx)
-    nonce = secrets.token_urlsafe(16)
-    request = ShareRequest(
-        public_id=new_public_id(),
-        article_id=article.id,
-        requester_name=clean.name,
-        requester_email=clean.email,
-        where=clean.where,
-        where_url=clean.where_url,
-        audience_size=clean.audience_size,
-        kind=clean.kind,
-        excerpt_words=clean.excerpt_words,
-        language=clean.language,
-        message=clean.message,
-        state=RequestState.UNVERIFIED,
-        link_required=True,
-        verify_nonce_hash=token_hash(nonce),
-        created_at=now,
-        updated_at=now,
-    )
-    # The audit log of a request starts when it is confirmed (see _confirmed): most
-    # unconfirmed requests are bots' and are deleted unseen, so they cost one row here.
-    session.add(request)
-    token = _serializer(ctx.secret_key, "sharing-verify").dumps(
-        {"r": request.public_id, "n": nonce, "e": int((now + ctx.settings.verify_ttl).timestamp())}
-    )
-    letter = emails.verify(
-        article.title,
-        describe_scope(request),
-        ctx.url(f"/sharing/verify/{token}"),
-        hours=max(1, round(ctx.settings.verify_ttl.total_seconds() / 3600)),
-        days=max(1, ctx.settings.unverified_ttl.days),
-    )
-    _mail(session, ctx, request, letter, now=now)
+    new = prepare_request(clean_input(data), now=now, ctx=ctx)
+    request_id = store_request(session, new, slug=article.slug, form_for=article.public_id,
+                               now=now, ctx=ctx)
+    if request_id is None:
+        raise TooManyRequests(ALLOWANCE_USED_UP, "email")
+    request = session.get(ShareRequest, request_id)
+    assert request is not None
     return request
-
-
-_SENT_SINCE = (
-    select(func.count())
-    .select_from(ShareRequest)
-    .where(ShareRequest.requester_email == bindparam("email"),
-           ShareRequest.created_at > bindparam("since", type_=UTCDateTime()))
-)
-
-
-def _check_allowance(session: Session, email: str, *, now: datetime, ctx: Sharing) -> None:
-    """At most N requests per email address per period (SYNDICATE_SHARING_RATE_LIMIT_EMAIL).
-
-    Counted in the database, so every worker agrees and refused forms cost nothing; the
-    per-address limit, which must stop floods before any work, is Flask-Limiter's.
-    """
-    amount, period = ctx.settings.email_allowance
-    sent = session.scalar(_SENT_SINCE, {"email": email, "since": now - period}) or 0
-    if sent >= amount:
-        raise TooManyRequests(
-            "You have sent as many requests from this email address as we accept for now. "
-            "Please try again later; if you are waiting for a confirmation email, check "
-            "your spam folder.",
-            "email",
-        )
 
 
 def check_verification(

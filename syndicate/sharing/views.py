@@ -5,7 +5,10 @@ tracked links, and the staff inbox. Views parse input, call one service, render 
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import logging
+import time as pytime
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from datetime import date as date_type
@@ -26,6 +29,10 @@ from flask import (
 )
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
+from limits import RateLimitItem
+from limits import parse as parse_limit
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from sqlalchemy.orm import Session
 
 from syndicate.articles.models import Article
@@ -55,10 +62,11 @@ from syndicate.sharing.services import Actor, Sharing, SharingError
 from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.staff.models import User
-from syndicate.web.errors import wants_json
+from syndicate.web.errors import error_response, wants_json
 from syndicate.web.params import MAX_ID, id_arg, page_number
 from syndicate.web.security import limiter, safe_next
 
+log = logging.getLogger(__name__)
 public = Blueprint("sharing", __name__)
 dashboard = Blueprint("sharing_dashboard", __name__, url_prefix="/dashboard/sharing")
 
@@ -82,8 +90,10 @@ def _writing_session() -> Session:
     waiting) when another worker wrote in between; PostgreSQL ignores the option.
     """
     db = get_session()
+    if db.get_bind().dialect.name != "sqlite":
+        return db  # PostgreSQL: the transaction so far goes on; writers lock rows instead
     if db.in_transaction():
-        db.commit()  # only reads so far (the signed-in user): end them first
+        db.commit()  # only reads so far (the signed-in user, the article): end them first
     db.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     return db
 
@@ -105,18 +115,81 @@ FLOOD_MESSAGE = (
     "You have sent this form too often. Please try again later; if you are waiting for a "
     "confirmation email, check your spam folder."
 )
+FLOOD_SCOPE = "sharing.request_form"
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(limit: str) -> RateLimitItem:
+    return parse_limit(limit)
+
+
+class _FloodCounter:
+    """Counts form submissions per client address in the shared limiter's storage.
+
+    While that storage cannot be reached, counts in this process instead (as Flask-Limiter
+    does for its own limits) and tries the storage again after ``retry_after`` seconds, so
+    that an unreachable Redis costs one failed call per interval, not one per request.
+    """
+
+    retry_after = 30.0
+
+    def __init__(self) -> None:
+        self.fallback = MovingWindowRateLimiter(MemoryStorage())
+        self.down_since: float | None = None
+
+    def strategy(self) -> RateLimiter:
+        if self.down_since is not None and pytime.monotonic() - self.down_since < self.retry_after:
+            return self.fallback
+        return limiter.limiter
+
+    def hit(self, item: RateLimitItem, address: str) -> tuple[bool, RateLimiter]:
+        strategy = self.strategy()
+        try:
+            allowed = strategy.hit(item, address, FLOOD_SCOPE)
+        except Exception:  # noqa: BLE001 (whatever the storage raised: count here for now)
+            log.warning("rate limit storage unreachable: counting share forms in this process")
+            self.down_since, strategy = pytime.monotonic(), self.fallback
+            allowed = strategy.hit(item, address, FLOOD_SCOPE)
+        else:
+            if strategy is not self.fallback:
+                self.down_since = None
+        return allowed, strategy
+
+
+_floods = _FloodCounter()
+
+
+def _flood_refusal() -> Response | None:
+    """SYNDICATE_SHARING_RATE_LIMIT_IP per client address: a 429 page, or None to go on.
+
+    Counted in the limiter's storage (Redis: one count for every worker) under the key
+    Flask-Limiter's decorator used, with one call per submission: the decorator made a
+    second call on every answer only to write X-RateLimit headers, which a public form
+    has no need to tell a bot. A refusal still carries them, and Retry-After.
+    """
+    if not limiter.enabled:  # RATELIMIT_ENABLED=false turns every limit off
+        return None
+    item, address = _parsed(_ip_limit()), get_remote_address()
+    allowed, strategy = _floods.hit(item, address)
+    if allowed:
+        return None
+    reset_at = int(strategy.get_window_stats(item, address, FLOOD_SCOPE).reset_time) + 1
+    response = error_response(429, FLOOD_MESSAGE)
+    response.headers["Retry-After"] = str(max(0, reset_at - int(pytime.time())))
+    response.headers["X-RateLimit-Limit"] = str(item.amount)
+    response.headers["X-RateLimit-Remaining"] = "0"
+    response.headers["X-RateLimit-Reset"] = str(reset_at)
+    return response
 
 
 # --- asking ---------------------------------------------------------------------------------
 
 
 @public.route("/articles/<slug>/share", methods=["GET", "POST"])
-@limiter.limit(
-    _ip_limit, methods=["POST"], key_func=get_remote_address, error_message=FLOOD_MESSAGE
-)
 def request_form(slug: str) -> str | Response | tuple[str, int]:
     if request.method == "POST":
-        return _send_request(slug)
+        refused = _flood_refusal()
+        return refused if refused is not None else _send_request(slug)
     article = _form_article(get_session(), slug)
     if isinstance(article, Response):
         return article
@@ -144,22 +217,34 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
             "Your request could not be accepted: a field meant to stay empty was "
             "filled in. If you are a person, reload the page and try again.",
         )
-    # CSRF was checked before the view (CSRFProtect); the service checks every field.
-    db = _writing_session()
-    article = _form_article(db, slug)
-    if isinstance(article, Response):
-        return article
+    # CSRF was checked before the view (CSRFProtect); the services check every field.
     ctx, now = _ctx(), app_now()
+    article: Article | Response | None = None
     try:
-        services.check_fill_time(ctx, article, sent.get("started", ""), now=now)
-        services.submit_request(db, article, request_input(sent), now=now, ctx=ctx)
+        # Everything that needs no database first: SQLite's write lock is held for less.
+        stamped_for = services.check_fill_time(ctx, sent.get("started", ""), now=now)
+        new = services.prepare_request(services.clean_input(request_input(sent)), now=now, ctx=ctx)
+        db = _writing_session()
+        stored = services.store_request(db, new, slug=slug, form_for=stamped_for, now=now, ctx=ctx)
+        if stored is not None:
+            db.commit()
+            return redirect(url_for("sharing.sent", slug=slug), 303)
+        # Nothing stored (rare): find out why, and answer accordingly.
+        article = _form_article(db, slug)  # 404, or 308 to where the article moved
+        if isinstance(article, Response):
+            return article
+        services.check_form_article(article, stamped_for)
+        raise services.TooManyRequests(services.ALLOWANCE_USED_UP, "email")
     except SharingError as exc:
+        db = get_session()
         db.rollback()
+        if article is None:
+            article = _form_article(db, slug)
+        if isinstance(article, Response):
+            return article
         form = ShareRequestForm()  # what was sent, with the error beside its field
         _show_error(form, exc)
         return render_template("sharing/form.html", form=form, article=article, ctx=ctx), exc.status
-    db.commit()
-    return redirect(url_for("sharing.sent", slug=article.slug), 303)
 
 
 @public.get("/articles/<slug>/share/sent")

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
+import pytest
+
+from syndicate.articles import services as articles
+from syndicate.sharing import views
 from syndicate.sharing.models import (
     PermissionState,
     RequestState,
@@ -179,6 +183,93 @@ def test_bad_input_is_answered_with_422_and_nothing_is_stored(client, session, c
     assert mails(session) == []
 
 
+def test_a_form_sent_to_another_articles_address_is_refused(
+    client, session, clock, article, make_article
+):
+    other = make_article(title="Another story", slug="another-story")
+    hidden = form_fields(client, article.slug)
+    clock.advance(timedelta(seconds=30))
+    response = client.post(f"/articles/{other.slug}/share", data={**hidden, **request_fields()})
+    assert response.status_code == 400
+    assert "reload the page" in response.get_data(as_text=True)
+    assert count_requests(session) == 0 and mails(session) == []
+
+
+def test_a_form_for_a_renamed_article_is_sent_on_to_its_new_address(
+    client, session, clock, article
+):
+    hidden = form_fields(client, article.slug)
+    old_slug = article.slug
+    articles.update_article(
+        session,
+        article,
+        articles.ArticleInput(title=article.title, body=article.body_source, slug="talks-renamed",
+                              canonical_url=article.canonical_url),
+        now=clock.now(),
+    )
+    clock.advance(timedelta(seconds=30))
+    moved = client.post(f"/articles/{old_slug}/share", data={**hidden, **request_fields()})
+    assert moved.status_code == 308
+    assert moved.headers["Location"].endswith("/articles/talks-renamed/share")
+    assert count_requests(session) == 0 and mails(session) == []
+    again = client.post("/articles/talks-renamed/share", data={**hidden, **request_fields()})
+    assert again.status_code == 303
+    assert again.headers["Location"].endswith("/articles/talks-renamed/share/sent")
+    assert only_request(session).article_id == article.id
+    [mail] = mails(session)
+    assert mail.subject == f"Confirm your request to share “{article.title}”"
+
+
+def test_an_article_unpublished_after_the_form_was_shown_takes_no_request(
+    client, session, clock, article
+):
+    hidden = form_fields(client, article.slug)
+    articles.unpublish_article(session, article, now=clock.now())
+    clock.advance(timedelta(seconds=30))
+    response = client.post(f"/articles/{article.slug}/share", data={**hidden, **request_fields()})
+    assert response.status_code == 404
+    assert count_requests(session) == 0 and mails(session) == []
+
+
+def test_a_flood_refusal_says_when_to_try_again(client, session, clock, article, app):
+    app.config["SHARING_RATE_LIMIT_IP"] = "2 per hour"
+    environ = {"REMOTE_ADDR": "10.7.7.7"}
+    accepted = [submit(client, clock, article.slug, email=f"r{i}@example.org", environ=environ)
+                for i in range(2)]
+    # An accepted form does not tell a bot how many more it may send.
+    assert [r.status_code for r in accepted] == [303, 303]
+    assert all("X-RateLimit-Remaining" not in r.headers for r in accepted)
+    refused = submit(client, clock, article.slug, email="r2@example.org", environ=environ)
+    assert refused.status_code == 429
+    assert "sent this form too often" in refused.get_data(as_text=True)
+    assert 0 < int(refused.headers["Retry-After"]) <= 3601  # seconds, rounded up
+    assert refused.headers["X-RateLimit-Limit"] == "2"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert count_requests(session) == 2
+
+
+@pytest.fixture
+def app_overrides(request: pytest.FixtureRequest) -> dict[str, object]:
+    return getattr(request, "param", {})
+
+
+@pytest.mark.parametrize(
+    "app_overrides", [{"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:9/0"}], indirect=True
+)
+def test_while_the_limit_storage_is_down_forms_are_counted_in_the_process(
+    client, session, clock, article, app, monkeypatch
+):
+    # Nothing listens on port 9: every call to that Redis fails at once.
+    counter = views._FloodCounter()
+    monkeypatch.setattr(views, "_floods", counter)
+    app.config["SHARING_RATE_LIMIT_IP"] = "2 per hour"
+    answers = [submit(client, clock, article.slug, email=f"r{i}@example.org").status_code
+               for i in range(3)]
+    assert answers == [303, 303, 429]
+    assert count_requests(session) == 2
+    assert counter.down_since is not None
+
+
 def test_other_where_needs_no_url_and_translation_keeps_its_language(
     client, session, clock, article
 ):
@@ -264,6 +355,21 @@ def test_rate_limits_are_settings(client, session, clock, article, app):
     answers = [submit(client, clock, article.slug, email=f"r{i}@example.org").status_code
                for i in range(3)]
     assert answers == [303, 303, 429]
+
+
+def test_settings_changed_on_a_running_app_apply_to_the_next_form(
+    client, session, clock, article, app
+):
+    first = submit(client, clock, article.slug, environ={"REMOTE_ADDR": "10.6.0.1"})
+    assert first.status_code == 303  # the sharing context is built and kept
+    app.config["SHARING_RATE_LIMIT_EMAIL"] = "1 per day"
+    again = submit(client, clock, article.slug, environ={"REMOTE_ADDR": "10.6.0.2"})
+    assert again.status_code == 429
+    app.config["SHARING_MIN_FILL_SECONDS"] = 60
+    hasty = submit(client, clock, article.slug, email="other@example.org", wait=30,
+                   environ={"REMOTE_ADDR": "10.6.0.3"})
+    assert hasty.status_code == 400
+    assert count_requests(session) == 1
 
 
 def test_one_reader_cannot_see_or_change_another_readers_request(
