@@ -417,34 +417,52 @@ def _editable(post: Post) -> None:
 def update_post(
     session: Session, post: Post, data: PostInput, *, user: User, now: datetime
 ) -> None:
-    """Edit text and time of a post not yet claimed for sending."""
+    """Edit text and time of a post not yet claimed for sending.
+
+    On a target that needs approval, an edit by someone who needs it sends an approved post
+    back to the administrators: what they approved is no longer what would go out.
+    """
     _editable(post)
-    post.commentary = check_commentary(data.commentary)
-    post.card_title = data.card_title.strip()[:400] or post.card_title
-    post.card_description = data.card_description.strip()[:2000]
-    if data.when is not None and data.when != post.scheduled_at:
-        if data.when <= now - timedelta(minutes=1):
-            raise PostError("That time is in the past.", "scheduled_at")
+    commentary = check_commentary(data.commentary)
+    card_title = data.card_title.strip()[:400] or post.card_title
+    card_description = data.card_description.strip()[:2000]
+    moved = data.when is not None and data.when != post.scheduled_at
+    if moved and data.when <= now - timedelta(minutes=1):
+        raise PostError("That time is in the past.", "scheduled_at")
+    changed = moved or (commentary, card_title, card_description) != (
+        post.commentary,
+        post.card_title,
+        post.card_description,
+    )
+    post.commentary = commentary
+    post.card_title = card_title
+    post.card_description = card_description
+    if moved:
         post.scheduled_at = post.due_at = data.when
-        if post.state is PostState.DRAFT:
-            needs_ok = post.target.needs_approval and not user.is_admin
-            record(
-                session,
-                post,
-                PostState.AWAITING_APPROVAL if needs_ok else PostState.SCHEDULED,
-                now=now,
-                actor=user.email,
-                detail=f"for {data.when.isoformat()}",
-            )
-        else:
-            record(
-                session,
-                post,
-                post.state,
-                now=now,
-                actor=user.email,
-                detail=f"rescheduled for {data.when.isoformat()}",
-            )
+    needs_ok = post.target.needs_approval and not user.is_admin
+    when = f"for {post.scheduled_at.isoformat()}" if post.scheduled_at else ""
+    if post.state is PostState.DRAFT and moved:
+        record(
+            session,
+            post,
+            PostState.AWAITING_APPROVAL if needs_ok else PostState.SCHEDULED,
+            now=now,
+            actor=user.email,
+            detail=when,
+        )
+    elif post.state is PostState.SCHEDULED and changed and needs_ok:
+        post.approved_by_id = None
+        record(
+            session,
+            post,
+            PostState.AWAITING_APPROVAL,
+            now=now,
+            actor=user.email,
+            detail=f"edited{' and rescheduled ' + when if moved else ''}; "
+            "an administrator must approve it again",
+        )
+    elif moved:
+        record(session, post, post.state, now=now, actor=user.email, detail=f"rescheduled {when}")
     post.updated_at = now
     session.flush()
 

@@ -410,6 +410,53 @@ def test_editor_posts_wait_for_an_admin_who_approves(
     assert client.post(f"/dashboard/posts/{post.id}/approve").status_code == 409
 
 
+def edit_form(post, **fields):
+    data = {
+        "commentary": post.commentary,
+        "card_title": post.card_title,
+        "card_description": post.card_description,
+        "scheduled_at": "",  # empty: the time as it is
+    }
+    data.update(fields)
+    return data
+
+
+def test_an_editors_edit_of_an_approved_post_needs_approval_again(
+    client, session, login, editor, admin, article, target
+):
+    target.needs_approval = True
+    session.commit()
+    client.post(compose_url(article, target), data=form())
+    login(admin)
+    post = only_post(session)
+    client.post(f"/dashboard/posts/{post.id}/approve")
+    assert only_post(session).state is PostState.SCHEDULED
+
+    login(editor)
+    post = only_post(session)
+    client.post(f"/dashboard/posts/{post.id}", data=edit_form(post))  # saved unchanged
+    assert only_post(session).state is PostState.SCHEDULED
+    response = client.post(
+        f"/dashboard/posts/{post.id}", data=edit_form(post, commentary="Changed after approval")
+    )
+    assert response.status_code == 302
+    post = only_post(session)
+    assert post.state is PostState.AWAITING_APPROVAL and post.approved_by_id is None
+    assert post.commentary == "Changed after approval"
+    last = post.history[-1]
+    assert (last.from_state, last.to_state) == ("scheduled", "awaiting_approval")
+    assert last.actor == "editor@example.test" and "approve it again" in last.detail
+    page = client.get(f"/dashboard/posts/{post.id}").get_data(as_text=True)
+    assert "waits for an administrator" in page
+
+    # An administrator's own edit is its own approval.
+    login(admin)
+    client.post(f"/dashboard/posts/{post.id}/approve")
+    client.post(f"/dashboard/posts/{post.id}", data=edit_form(post, commentary="Admin's words"))
+    post = only_post(session)
+    assert post.state is PostState.SCHEDULED and post.commentary == "Admin's words"
+
+
 # --- the list and trouble --------------------------------------------------------------
 
 
