@@ -85,3 +85,18 @@ def test_postgresql_announces_event_kinds_at_commit_and_never_on_rollback(reques
         listener.close()
         engine.dispose()
         drop()
+
+
+def test_emit_rows_writes_the_same_events_as_emit_many(app, session, clock):
+    events.emit_rows(
+        session, [("article.updated", "a", {"n": 1}), ("post.published", "p", {})], now=clock.now()
+    )
+    session.commit()
+    written = session.scalars(select(events.Event).order_by(events.Event.id)).all()
+    assert [(e.kind, e.subject, e.payload, e.created_at) for e in written] == [
+        ("article.updated", "a", {"n": 1}, clock.now()),
+        ("post.published", "p", {}, clock.now()),
+    ]
+    seen: list[str] = []
+    events.consume(app.extensions["database"], "t", lambda s, e: seen.append(e.kind), now=clock.now())
+    assert seen == ["article.updated", "post.published"]

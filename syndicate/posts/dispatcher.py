@@ -14,6 +14,13 @@ The post row is the truth; APScheduler only ticks. One pass:
    on (a timeout) becomes ``unknown``; it is settled later by sending the identical body
    again: LinkedIn's ``DUPLICATE_POST`` names the post that exists, or the 201 shows the first
    never landed. Nothing is ever retried blind.
+
+Throughput comes from doing less per post, never from a weaker fence: the hot path runs
+prepared Core statements (no ORM objects), the claim fetches everything sending needs, and
+a post LinkedIn accepted is recorded in the same transaction as the next post's fence (the
+write that has to happen before the next request anyway), so each post costs one commit.
+Nothing goes to LinkedIn while an accepted post is still unrecorded, so a crash leaves at
+most one post to settle, exactly as before.
 """
 
 from __future__ import annotations
@@ -22,20 +29,34 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from syndicate import events
 from syndicate.articles.models import Article
 from syndicate.clock import Clock
 from syndicate.crypto import TokenVault, UndecryptableSecret
-from syndicate.db import Database
+from syndicate.db import Database, UTCDateTime
 from syndicate.fetch import Fetcher, FetchError
 from syndicate.linkedin import client as li
 from syndicate.linkedin import services as connections
@@ -87,26 +108,166 @@ class Job:
     connection_id: int
     connection_state: ConnectionState
     token_encrypted: str | None
+    # The card's picture as uploaded before (None: not yet, or no picture).
+    image_urn: str | None = None
 
+
+@dataclass(frozen=True)
+class Accepted:
+    """LinkedIn has the post as ``urn``; the row does not say so yet."""
+
+    claim: Claim
+    urn: str
+    note: str
+
+
+# The hot path runs Core statements on the tables, built once: no ORM objects to load or
+# flush, and nothing to construct or hash again for every post.
+POSTS = Post.__table__
+HISTORY = PostHistory.__table__
+ARTICLES = Article.__table__
+TARGETS = LinkedInTarget.__table__
+CONNECTIONS = LinkedInConnection.__table__
+IMAGES = LinkedInImage.__table__
 
 JOB_COLUMNS = (
-    Post.id,
-    Post.commentary,
-    Post.link_url,
-    Post.card_title,
-    Post.card_description,
-    Post.thumbnail_url,
-    Post.scheduled_at,
-    Post.article_id,
-    Article.public_id,
-    LinkedInTarget.id,
-    LinkedInTarget.urn,
-    LinkedInTarget.display_name,
-    LinkedInTarget.time_zone,
-    LinkedInTarget.daily_cap,
-    LinkedInConnection.id,
-    LinkedInConnection.state,
-    LinkedInConnection.access_token_encrypted,
+    POSTS.c.id,
+    POSTS.c.commentary,
+    POSTS.c.link_url,
+    POSTS.c.card_title,
+    POSTS.c.card_description,
+    POSTS.c.thumbnail_url,
+    POSTS.c.scheduled_at,
+    POSTS.c.article_id,
+    ARTICLES.c.public_id,
+    TARGETS.c.id,
+    TARGETS.c.urn,
+    TARGETS.c.display_name,
+    TARGETS.c.time_zone,
+    TARGETS.c.daily_cap,
+    CONNECTIONS.c.id,
+    CONNECTIONS.c.state,
+    CONNECTIONS.c.access_token_encrypted,
+    IMAGES.c.image_urn,
+)
+JOB_FROM = (
+    POSTS.join(ARTICLES, ARTICLES.c.id == POSTS.c.article_id)
+    .join(TARGETS, TARGETS.c.id == POSTS.c.target_id)
+    .join(CONNECTIONS, CONNECTIONS.c.id == TARGETS.c.connection_id)
+    .outerjoin(
+        IMAGES,
+        and_(
+            IMAGES.c.article_id == POSTS.c.article_id,
+            IMAGES.c.owner_urn == TARGETS.c.urn,
+            IMAGES.c.source_url == POSTS.c.thumbnail_url,
+        ),
+    )
+)
+
+
+def _now_param() -> BindParameter[datetime]:
+    return bindparam("b_now", type_=UTCDateTime())
+
+
+# Rows still ours: same owner, same attempt, still sending. Parameters: b_post_id, b_owner,
+# b_attempt (and b_now); bind names may not be column names in an UPDATE.
+FENCED = and_(
+    POSTS.c.id == bindparam("b_post_id"),
+    POSTS.c.lease_owner == bindparam("b_owner"),
+    POSTS.c.attempt == bindparam("b_attempt"),
+    POSTS.c.state == PostState.SENDING,
+)
+START_REQUEST = (
+    update(POSTS)
+    .where(FENCED, POSTS.c.lease_expires_at > _now_param())
+    .values(request_started_at=_now_param())
+)
+MARK_PUBLISHED = (
+    update(POSTS)
+    .where(FENCED)
+    .values(
+        state=PostState.PUBLISHED,
+        linkedin_urn=bindparam("b_urn"),
+        published_at=_now_param(),
+        lease_owner=None,
+        updated_at=_now_param(),
+    )
+    .returning(POSTS.c.id)
+)
+_published = MARK_PUBLISHED.returning(POSTS.c.attempt).cte("published")
+# PostgreSQL: the same UPDATE and its history row in one statement (a data-modifying CTE
+# runs once, whatever the outer statement does with it). Also b_actor, b_status, b_detail.
+MARK_PUBLISHED_WITH_HISTORY = (
+    insert(HISTORY)
+    .from_select(
+        ["post_id", "at", "from_state", "to_state", "attempt", "actor", "http_status", "detail"],
+        select(
+            _published.c.id,
+            _now_param(),
+            literal(PostState.SENDING.value, HISTORY.c.from_state.type),
+            literal(PostState.PUBLISHED.value, HISTORY.c.to_state.type),
+            _published.c.attempt,
+            bindparam("b_actor", type_=HISTORY.c.actor.type),
+            bindparam("b_status", type_=HISTORY.c.http_status.type),
+            bindparam("b_detail", type_=HISTORY.c.detail.type),
+        ),
+    )
+    .add_cte(_published)
+    .returning(HISTORY.c.post_id)
+)
+LOAD_JOB = select(*JOB_COLUMNS).select_from(JOB_FROM).where(FENCED)
+LOAD_JOBS = (
+    select(*JOB_COLUMNS)
+    .select_from(JOB_FROM)
+    .where(POSTS.c.id.in_(bindparam("b_ids", expanding=True)))
+)
+INSERT_HISTORY = insert(HISTORY)
+
+# Claiming. Parameters: b_now, b_limit, b_alert (the key of the alert that pauses sending:
+# a 426 for the configured version stops all sending until the setting changes).
+ALERTS = Alert.__table__
+_NOT_PAUSED = ~(
+    select(ALERTS.c.id)
+    .where(ALERTS.c.key == bindparam("b_alert"), ALERTS.c.resolved_at.is_(None))
+    .exists()
+)
+# A post whose connection needs reconnecting waits; one stranded in "sending" by a dead
+# worker is recovered whatever its connection's state.
+_CONNECTED = (
+    select(TARGETS.c.id)
+    .join(CONNECTIONS, CONNECTIONS.c.id == TARGETS.c.connection_id)
+    .where(TARGETS.c.id == POSTS.c.target_id, CONNECTIONS.c.state == ConnectionState.ACTIVE)
+    .exists()
+)
+_LOCKED_ROW = (POSTS.c.id, POSTS.c.state, POSTS.c.request_started_at, POSTS.c.lease_owner)
+# Few rows: leases that ran out and unknown outcomes to settle, which go first.
+LOCK_TO_RECOVER = (
+    select(*_LOCKED_ROW)
+    .where(
+        _NOT_PAUSED,
+        or_(
+            and_(POSTS.c.state == PostState.SENDING, POSTS.c.lease_expires_at < _now_param()),
+            and_(POSTS.c.state == PostState.UNKNOWN, POSTS.c.due_at <= _now_param(), _CONNECTED),
+        ),
+    )
+    .order_by(POSTS.c.due_at, POSTS.c.id)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True, of=POSTS)
+)
+# Maybe many rows (a backlog falls due at once): one state and ordered by due_at alone, so
+# that the (state, due_at) index hands them over in order and the scan stops at the limit
+# instead of sorting the whole backlog on every claim. Equal times come in index order.
+LOCK_DUE = (
+    select(*_LOCKED_ROW)
+    .where(
+        _NOT_PAUSED,
+        POSTS.c.state == PostState.SCHEDULED,
+        POSTS.c.due_at <= _now_param(),
+        _CONNECTED,
+    )
+    .order_by(POSTS.c.due_at)
+    .limit(bindparam("b_limit"))
+    .with_for_update(skip_locked=True, of=POSTS)
 )
 CLAIM_DETAIL = {
     PostState.SCHEDULED: "claimed",
@@ -129,6 +290,17 @@ class DispatchResult:
     def __str__(self) -> str:
         parts = [f"{v} {k}" for k, v in vars(self).items() if isinstance(v, int) and v]
         return ", ".join(parts)
+
+    def count(self, post_id: int, outcome: str) -> None:
+        self.outcomes[post_id] = outcome
+        if hasattr(self, outcome):
+            setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def add(self, other: DispatchResult) -> None:
+        for key, value in vars(other).items():
+            if isinstance(value, int):
+                setattr(self, key, getattr(self, key) + value)
+        self.outcomes.update(other.outcomes)
 
 
 @dataclass
@@ -164,97 +336,91 @@ class Dispatcher:
         self.fetcher = fetcher
         self.owner = owner or worker_name()
         self.random = jitter or random.Random()  # noqa: S311 (jitter, not secrets)
+        # A post LinkedIn accepted, written by the next write transaction (see _write).
+        self._accepted: Accepted | None = None
+        self._recorded: dict[int, str] = {}
+        self._connection: Connection | None = None  # held for a pass (see _one_connection)
 
     # --- claiming -------------------------------------------------------------------------
 
-    def sending_paused(self, session: Session) -> bool:
-        """A 426 for the configured version stops all sending until the setting changes."""
-        key = version_alert_key(self.client.version)
-        return (
-            session.scalar(
-                select(func.count())
-                .select_from(Alert)
-                .where(Alert.key == key, Alert.resolved_at.is_(None))
-            )
-            > 0
-        )
-
     def claim(self, limit: int = 10) -> list[Claim]:
-        """Claim up to ``limit`` due posts in one short transaction: one locking read that
-        also fetches what sending needs, one UPDATE for the batch, one history insert."""
+        """Claim up to ``limit`` due posts in one short transaction: locking reads of the
+        posts table alone, one UPDATE for the batch, one read of what sending needs, one
+        history insert."""
         now = self.clock.now()
-        with self.database.write_transaction() as session:
-            if self.sending_paused(session):
-                return []
-            due = or_(
-                and_(Post.state.in_([PostState.SCHEDULED, PostState.UNKNOWN]), Post.due_at <= now),
-                and_(Post.state == PostState.SENDING, Post.lease_expires_at < now),
-            )
-            rows = session.execute(
-                select(Post.state, Post.request_started_at, Post.lease_owner, *JOB_COLUMNS)
-                .join(Article, Article.id == Post.article_id)
-                .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
-                .join(LinkedInConnection, LinkedInConnection.id == LinkedInTarget.connection_id)
-                # A post whose connection needs reconnecting waits; one stranded in
-                # "sending" by a dead worker is recovered whatever its connection's state.
-                .where(
-                    due,
-                    or_(
-                        LinkedInConnection.state == ConnectionState.ACTIVE,
-                        Post.state == PostState.SENDING,
-                    ),
-                )
-                .order_by(Post.due_at, Post.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True, of=Post)
-            ).all()
-            taking: dict[int, tuple[PostState, Job]] = {}
-            for state, started, old_owner, *job_fields in rows:
-                job = Job(*job_fields)
+        params = {"b_now": now, "b_alert": version_alert_key(self.client.version)}
+        with self._write() as session:
+            connection = session.connection()
+            rows = connection.execute(LOCK_TO_RECOVER, {**params, "b_limit": limit}).all()
+            if len(rows) < limit:
+                rows += connection.execute(LOCK_DUE, {**params, "b_limit": limit - len(rows)})
+            taking: dict[int, PostState] = {}
+            for post_id, state, started, old_owner in rows:
                 if state is PostState.SENDING and started is not None:
-                    self._lost_after_sending(session, job.post_id, old_owner, now)
+                    self._lost_after_sending(session, post_id, old_owner, now)
                 else:
-                    taking[job.post_id] = (state, job)
+                    taking[post_id] = state
             if not taking:
                 return []
             # The rows are locked (PostgreSQL) or the whole database is (SQLite), so the
             # batch update changes exactly the rows just read.
             attempts = dict(
-                session.execute(
-                    update(Post)
-                    .where(Post.id.in_(taking))
+                connection.execute(
+                    update(POSTS)
+                    .where(POSTS.c.id.in_(taking))
                     .values(
                         state=PostState.SENDING,
-                        attempt=Post.attempt + 1,
+                        attempt=POSTS.c.attempt + 1,
                         lease_owner=self.owner,
                         lease_expires_at=now + self.settings.lease,
                         updated_at=now,
                         request_started_at=None,
                     )
-                    .returning(Post.id, Post.attempt)
-                    .execution_options(synchronize_session=False)
+                    .returning(POSTS.c.id, POSTS.c.attempt)
                 ).all()
             )
-            session.execute(
-                insert(PostHistory),
+            jobs = {
+                row[0]: Job(*row) for row in connection.execute(LOAD_JOBS, {"b_ids": list(taking)})
+            }
+            connection.execute(
+                INSERT_HISTORY,
                 [
-                    {
-                        "post_id": post_id,
-                        "at": now,
-                        "from_state": state.value,
-                        "to_state": PostState.SENDING.value,
-                        "attempt": attempts[post_id],
-                        "actor": self.owner[:200],
-                        "http_status": None,
-                        "detail": CLAIM_DETAIL[state],
-                    }
-                    for post_id, (state, _job) in taking.items()
+                    self._history_row(
+                        post_id,
+                        state,
+                        PostState.SENDING,
+                        attempts[post_id],
+                        now,
+                        CLAIM_DETAIL[state],
+                    )
+                    for post_id, state in taking.items()
                 ],
             )
         return [
-            Claim(post_id, attempts[post_id], state is PostState.UNKNOWN, job)
-            for post_id, (state, job) in taking.items()
+            Claim(post_id, attempts[post_id], state is PostState.UNKNOWN, jobs[post_id])
+            for post_id, state in taking.items()
         ]
+
+    def _history_row(
+        self,
+        post_id: int,
+        from_state: PostState,
+        to_state: PostState,
+        attempt: int,
+        now: datetime,
+        detail: str,
+        http_status: int | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "post_id": post_id,
+            "at": now,
+            "from_state": from_state.value,
+            "to_state": to_state.value,
+            "attempt": attempt,
+            "actor": self.owner[:200],
+            "http_status": http_status,
+            "detail": detail[:4000],
+        }
 
     def _history(
         self,
@@ -268,17 +434,9 @@ class Dispatcher:
         http_status: int | None = None,
     ) -> None:
         """A history row written without loading the post (the hot path)."""
-        session.execute(
-            insert(PostHistory).values(
-                post_id=post_id,
-                at=now,
-                from_state=from_state.value,
-                to_state=to_state.value,
-                attempt=attempt,
-                actor=self.owner[:200],
-                http_status=http_status,
-                detail=detail[:4000],
-            )
+        session.connection().execute(
+            INSERT_HISTORY,
+            self._history_row(post_id, from_state, to_state, attempt, now, detail, http_status),
         )
 
     def _lost_after_sending(
@@ -297,32 +455,118 @@ class Dispatcher:
             "the outcome will be checked",
         )
 
-    # --- one post -------------------------------------------------------------------------
+    # --- writing --------------------------------------------------------------------------
+
+    @contextmanager
+    def _one_connection(self) -> Iterator[None]:
+        """Run the enclosed writes on one pooled connection.
+
+        Every checkout from the pool pings the server first, and a pass writes once per
+        post, so it checks out once instead. Only where the app's sessions use the engine:
+        tests bind them to a connection of their own, and SQLite has no ping to save.
+        """
+        if self._connection is not None:
+            yield
+            return
+        with self.database.sessions() as probe:
+            bind = probe.get_bind()
+        if not isinstance(bind, Engine) or bind.dialect.name == "sqlite":
+            yield
+            return
+        with bind.connect() as connection:
+            self._connection = connection
+            try:
+                yield
+            finally:
+                self._connection = None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        if self._connection is None:
+            with self.database.write_transaction() as session:
+                yield session
+        else:
+            with self.database.sessions(bind=self._connection) as session, session.begin():
+                yield session
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A write transaction that also records the post LinkedIn accepted last, if any.
+
+        The next post's fence has to be committed before its request anyway, so the
+        accepted post rides along instead of paying a commit of its own. It is written
+        after the caller's work, so that the event lock its event takes is held only until
+        the commit: every dispatcher takes that lock for every post. Every write of a pass
+        goes through here, and nothing slow happens between LinkedIn's answer and this
+        write (see ``_flush``).
+        """
+        accepted, self._accepted = self._accepted, None
+        outcome = "lost"
+        committed = False
+        try:
+            with self._transaction() as session:
+                yield session
+                if accepted is not None:
+                    outcome = self._record_published(session, accepted)
+            committed = True
+        finally:
+            if accepted is not None:
+                if committed:
+                    self._recorded[accepted.claim.post_id] = outcome
+                else:
+                    # Rolled back with the caller's work: the next write tries again.
+                    self._accepted = accepted
+
+    def _flush(self) -> None:
+        """Write the accepted post now, before anything slow (another request to LinkedIn)."""
+        if self._accepted is not None:
+            with self._write():
+                pass
+
+    # --- passes ---------------------------------------------------------------------------
 
     def run_once(self, limit: int = 10) -> DispatchResult:
-        result = DispatchResult()
-        for claim in self.claim(limit):
-            result.claimed += 1
-            outcome = self.process(claim)
-            result.outcomes[claim.post_id] = outcome
-            if hasattr(result, outcome):
-                setattr(result, outcome, getattr(result, outcome) + 1)
+        with self._one_connection():
+            try:
+                result = self._pass(limit)
+            finally:
+                self._flush()
+            self._count_recorded(result)
         return result
 
     def run_until_idle(self, *, limit: int = 10, max_passes: int = 10_000) -> DispatchResult:
         total = DispatchResult()
-        for _ in range(max_passes):
-            result = self.run_once(limit)
-            if not result.claimed:
-                break
-            for key, value in vars(result).items():
-                if isinstance(value, int):
-                    setattr(total, key, getattr(total, key) + value)
-            total.outcomes.update(result.outcomes)
+        with self._one_connection():
+            try:
+                for _ in range(max_passes):
+                    # The post accepted last in a pass is recorded by the next pass's claim.
+                    result = self._pass(limit)
+                    total.add(result)
+                    if not result.claimed:
+                        break
+            finally:
+                self._flush()
+            self._count_recorded(total)
         return total
 
+    def _pass(self, limit: int) -> DispatchResult:
+        """Claim a batch and send it; may leave the last accepted post to be recorded."""
+        result = DispatchResult()
+        for claim in self.claim(limit):
+            result.claimed += 1
+            outcome = self._process(claim)
+            if outcome is not None:
+                result.count(claim.post_id, outcome)
+        self._count_recorded(result)
+        return result
+
+    def _count_recorded(self, result: DispatchResult) -> None:
+        recorded, self._recorded = self._recorded, {}
+        for post_id, outcome in recorded.items():
+            result.count(post_id, outcome)
+
     def _fenced(self, claim: Claim):  # noqa: ANN202
-        """Rows still ours: same owner, same attempt, still sending."""
+        """Rows still ours: same owner, same attempt, still sending (ORM form)."""
         return and_(
             Post.id == claim.post_id,
             Post.lease_owner == self.owner,
@@ -330,18 +574,28 @@ class Dispatcher:
             Post.state == PostState.SENDING,
         )
 
+    def _fence_params(self, claim: Claim, **more: Any) -> dict[str, Any]:
+        return {
+            "b_post_id": claim.post_id,
+            "b_owner": self.owner,
+            "b_attempt": claim.attempt,
+            **more,
+        }
+
     def _load(self, session: Session, claim: Claim) -> Job | None:
         """What sending needs, read in one query without loading ORM objects."""
-        row = session.execute(
-            select(*JOB_COLUMNS)
-            .join(Article, Article.id == Post.article_id)
-            .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
-            .join(LinkedInConnection, LinkedInConnection.id == LinkedInTarget.connection_id)
-            .where(self._fenced(claim))
-        ).one_or_none()
+        row = session.execute(LOAD_JOB, self._fence_params(claim)).one_or_none()
         return Job(*row) if row is not None else None
 
     def process(self, claim: Claim) -> str:
+        """Send one claimed post and record what came of it."""
+        outcome = self._process(claim)
+        self._flush()
+        recorded, self._recorded = self._recorded, {}
+        return recorded.get(claim.post_id, outcome or "lost")
+
+    def _process(self, claim: Claim) -> str | None:
+        """Send one claimed post; None when LinkedIn accepted it and the record is pending."""
         now = self.clock.now()
         # Reads and network calls happen outside write transactions, so that SQLite's single
         # writer is held only for the short fenced writes.
@@ -357,7 +611,7 @@ class Dispatcher:
             and now - job.scheduled_at > self.settings.missed_after
         ):
             late = now - job.scheduled_at
-            with self.database.write_transaction() as session:
+            with self._write() as session:
                 return self._finish(
                     session,
                     claim,
@@ -367,7 +621,8 @@ class Dispatcher:
                     detail=f"{_hours(late)} late; not sent (SYNDICATE_MISSED_AFTER)",
                 )
         if not claim.reconciling and job.daily_cap:
-            with self.database.write_transaction() as session:
+            self._flush()  # the count must include the post published just before
+            with self._write() as session:
                 if self._over_daily_cap(session, job, now):
                     return self._defer_for_cap(session, claim, job, now)
         token = self._token(job, claim, now)
@@ -375,14 +630,16 @@ class Dispatcher:
             return "waiting"
         thumbnail = self._thumbnail(job, claim, token, now)
         body = post_body(job, author=job.target_urn, thumbnail=thumbnail)
-        with self.database.write_transaction() as session:
-            if not self._start_request(session, claim, now):
-                return "lost"
+        with self._write() as session:
+            started = self._start_request(session, claim, now)
+        if not started:
+            return "lost"
         try:
             urn = self.client.create_post(token, body)
         except li.LinkedInError as exc:
             return self._after_error(claim, exc)
-        return self._published(claim, urn, note="")
+        self._accepted = Accepted(claim, urn, note="")
+        return None
 
     def _token(self, job: Job, claim: Claim, now: datetime) -> str | None:
         """The plaintext token; None (and the post back to waiting) when it cannot be had."""
@@ -391,7 +648,7 @@ class Dispatcher:
                 return self.vault.decrypt(job.token_encrypted)
             except UndecryptableSecret:
                 pass
-        with self.database.write_transaction() as session:
+        with self._write() as session:
             connection = session.get(LinkedInConnection, job.connection_id)
             try:
                 return connections.access_token(session, connection, vault=self.vault, now=now)
@@ -400,68 +657,69 @@ class Dispatcher:
                 return None
 
     def _start_request(self, session: Session, claim: Claim, now: datetime) -> bool:
-        changed = session.execute(
-            update(Post)
-            .where(self._fenced(claim), Post.lease_expires_at > now)
-            .values(request_started_at=now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        """The fence: committed before the request leaves, impossible for a stale worker."""
+        changed = (
+            session.connection()
+            .execute(START_REQUEST, self._fence_params(claim, b_now=now))
+            .rowcount
+        )
         if changed != 1:
+            # Nothing was changed, so nothing needs undoing (the transaction may carry the
+            # record of the previous post).
             log.warning("post %s: lease lost before sending; another worker has it", claim.post_id)
-            session.rollback()
             return False
         return True
 
     def _published(self, claim: Claim, urn: str, *, note: str) -> str:
+        self._accepted = Accepted(claim, urn, note)
+        self._flush()
+        return self._recorded.pop(claim.post_id, "lost")
+
+    def _record_published(self, session: Session, accepted: Accepted) -> str:
+        """The fenced write of a post LinkedIn has, with its history row and event."""
+        claim, urn, note = accepted.claim, accepted.urn, accepted.note
         now = self.clock.now()
-        with self.database.write_transaction() as session:
-            row = session.execute(
-                update(Post)
-                .where(self._fenced(claim))
-                .values(
-                    state=PostState.PUBLISHED,
-                    linkedin_urn=urn,
-                    published_at=now,
-                    lease_owner=None,
-                    updated_at=now,
-                )
-                .returning(Post.id)
-                .execution_options(synchronize_session=False)
+        detail, status = note or f"published as {urn}", 422 if note else 201
+        connection = session.connection()
+        params = self._fence_params(claim, b_urn=urn, b_now=now)
+        if connection.dialect.name == "postgresql":
+            row = connection.execute(
+                MARK_PUBLISHED_WITH_HISTORY,
+                {**params, "b_actor": self.owner[:200], "b_status": status, "b_detail": detail},
             ).one_or_none()
-            if row is None:
-                log.warning(
-                    "post %s: published as %s but the lease was lost; the new owner will settle it",
+        else:
+            row = connection.execute(MARK_PUBLISHED, params).one_or_none()
+            if row is not None:
+                self._history(
+                    session,
                     claim.post_id,
-                    urn,
+                    PostState.SENDING,
+                    PostState.PUBLISHED,
+                    claim.attempt,
+                    now,
+                    detail,
+                    http_status=status,
                 )
-                return "lost"
-            self._history(
-                session,
+        if row is None:
+            log.warning(
+                "post %s: published as %s but the lease was lost; the new owner will settle it",
                 claim.post_id,
-                PostState.SENDING,
-                PostState.PUBLISHED,
-                claim.attempt,
-                now,
-                note or f"published as {urn}",
-                http_status=422 if note else 201,
+                urn,
             )
-            if claim.job is not None:
-                public_id, target_urn = claim.job.article_public_id, claim.job.target_urn
-            else:
-                public_id, target_urn = session.execute(
-                    select(Article.public_id, LinkedInTarget.urn)
-                    .select_from(Post)
-                    .join(Article, Article.id == Post.article_id)
-                    .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
-                    .where(Post.id == claim.post_id)
-                ).one()
-            events.emit(
-                session,
-                "post.published",
-                str(claim.post_id),
-                {"post_id": claim.post_id, "urn": urn, "article": public_id, "target": target_urn},
-                now=now,
-            )
+            return "lost"
+        if claim.job is not None:
+            public_id, target_urn = claim.job.article_public_id, claim.job.target_urn
+        else:
+            public_id, target_urn = session.execute(
+                select(ARTICLES.c.public_id, TARGETS.c.urn)
+                .select_from(POSTS)
+                .join(ARTICLES, ARTICLES.c.id == POSTS.c.article_id)
+                .join(TARGETS, TARGETS.c.id == POSTS.c.target_id)
+                .where(POSTS.c.id == claim.post_id)
+            ).one()
+        payload = {"post_id": claim.post_id, "urn": urn, "article": public_id, "target": target_urn}
+        # Last before the commit: the event lock is held from here until then.
+        events.emit_rows(session, [("post.published", str(claim.post_id), payload)], now=now)
         return "published"
 
     def _fenced_post(self, session: Session, claim: Claim) -> Post | None:
@@ -485,7 +743,7 @@ class Dispatcher:
                 "LinkedIn calls it a duplicate but names no post; check LinkedIn",
             )
         now = self.clock.now()
-        with self.database.write_transaction() as session:
+        with self._write() as session:
             post = self._fenced_post(session, claim)
             if post is None:
                 log.warning(
@@ -528,7 +786,7 @@ class Dispatcher:
 
     def _end(self, claim: Claim, state: PostState, error: li.LinkedInError, detail: str) -> str:
         now = self.clock.now()
-        with self.database.write_transaction() as session:
+        with self._write() as session:
             post = self._fenced_post(session, claim)
             if post is None:
                 return "lost"
@@ -714,6 +972,8 @@ class Dispatcher:
         """The image URN for the card, uploaded once per article and owner and reused."""
         if not job.thumbnail_url:
             return None
+        if job.image_urn:  # found by the claim
+            return job.image_urn
         key = (
             LinkedInImage.article_id == job.article_id,
             LinkedInImage.owner_urn == job.target_urn,
@@ -723,13 +983,16 @@ class Dispatcher:
             cached = session.scalar(select(LinkedInImage.image_urn).where(*key))
         if cached:
             return cached
+        # The upload is a request of its own: the post LinkedIn accepted last is recorded
+        # before it, not after.
+        self._flush()
         try:
             data = self._image_bytes(job.thumbnail_url)
             upload = self.client.initialize_image_upload(token, job.target_urn)
             image = self.client.upload_image(token, upload, data)
         except (FetchError, li.LinkedInError, OSError) as exc:
             # A card without its picture is better than no post: say so and go on.
-            with self.database.write_transaction() as session:
+            with self._write() as session:
                 self._history(
                     session,
                     job.post_id,
@@ -740,7 +1003,7 @@ class Dispatcher:
                     f"thumbnail not attached: {exc}",
                 )
             return None
-        with self.database.write_transaction() as session:
+        with self._write() as session:
             if session.scalar(select(LinkedInImage.id).where(*key)) is None:
                 session.add(
                     LinkedInImage(

@@ -5,7 +5,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from syndicate.linkedin.models import ConnectionState
+from syndicate.events import Event
+from syndicate.linkedin.models import (
+    ConnectionState,
+    LinkedInConnection,
+    LinkedInTarget,
+    TargetKind,
+)
 from syndicate.mail.models import MailRecord  # noqa: F401  (registers the outbox tables)
 from syndicate.outbox import OutboxMessage
 from syndicate.posts import services
@@ -300,8 +306,9 @@ def test_every_attempt_is_in_the_history_with_its_number(
     assert rows[2].http_status == 500
 
 
-def test_the_scheduler_job_dispatches_with_the_apps_settings(app, session, post, clock,
-                                                              linkedin_sandbox):
+def test_the_scheduler_job_dispatches_with_the_apps_settings(
+    app, session, post, clock, linkedin_sandbox
+):
     from syndicate.posts.jobs import dispatch_posts, make_dispatcher
 
     scheduled = post()
@@ -309,3 +316,113 @@ def test_the_scheduler_job_dispatches_with_the_apps_settings(app, session, post,
     assert make_dispatcher(app).settings.lease == app.config["DISPATCH_LEASE"]
     assert "1 published" in dispatch_posts(app)
     assert reload(session, scheduled).state is PostState.PUBLISHED
+
+
+# --- what the fewer writes per post must keep ---------------------------------------------
+
+
+class RecordedFirst:
+    """A LinkedIn client that checks, at every request, that every post LinkedIn accepted
+    before is already recorded as published: the dispatcher saves a commit per post by
+    recording a post with the next post's fence, never after the next request."""
+
+    def __init__(self, client, database):
+        self.client, self.database, self.accepted = client, database, []
+        self.version = client.version
+
+    def create_post(self, token, body):
+        with self.database.transaction() as s:
+            recorded = dict(s.execute(select(Post.linkedin_urn, Post.state)).all())
+        assert all(recorded.get(urn) is PostState.PUBLISHED for urn in self.accepted)
+        urn = self.client.create_post(token, body)
+        self.accepted.append(urn)
+        return urn
+
+
+def test_no_request_leaves_while_an_accepted_post_is_unrecorded(
+    session, post, dispatcher, clock, app, linkedin_sandbox
+):
+    posts = [post(title=f"Story {i}") for i in range(4)]
+    clock.advance(timedelta(minutes=5))
+    watching = RecordedFirst(app.extensions["linkedin_client"], app.extensions["database"])
+    result = dispatcher(client=watching).run_until_idle(limit=3)
+    assert result.published == 4 and len(watching.accepted) == 4
+    for scheduled in posts:
+        published = reload(session, scheduled)
+        assert published.state is PostState.PUBLISHED and published.linkedin_urn
+        assert [h.to_state for h in published.history][-1] == "published"
+    kinds = session.execute(select(Event.kind, Event.subject)).all()
+    assert sorted(subject for kind, subject in kinds if kind == "post.published") == sorted(
+        str(p.id) for p in posts
+    )
+
+
+def test_a_pass_that_breaks_after_linkedin_accepted_a_post_still_records_it(
+    session, post, dispatcher, clock, linkedin_sandbox, monkeypatch
+):
+    first, second = post(title="First"), post(title="Second")
+    clock.advance(timedelta(minutes=5))
+    worker = dispatcher()
+    fence = worker._start_request
+    calls = []
+
+    def breaks_on_the_second(s, claim, now):
+        calls.append(claim.post_id)
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+        return fence(s, claim, now)
+
+    monkeypatch.setattr(worker, "_start_request", breaks_on_the_second)
+    with pytest.raises(RuntimeError):
+        worker.run_once()
+    # The first post's record rode with the second post's fence, which rolled back; it is
+    # written on its own before the pass gives up.
+    [sent] = sandbox_posts(linkedin_sandbox)
+    states = {reload(session, p).state for p in (first, second)}
+    assert states == {PostState.PUBLISHED, PostState.SENDING}
+    published = next(p for p in (first, second) if reload(session, p).linkedin_urn)
+    assert reload(session, published).linkedin_urn == sent.urn
+
+
+def test_posts_waiting_for_a_reconnection_do_not_hold_up_other_targets(
+    session, post, dispatcher, clock, app, linkedin_sandbox, target, make_article
+):
+    stuck = LinkedInConnection(
+        member_urn="urn:li:person:gone",
+        name="Gone",
+        state=ConnectionState.RECONNECT_NEEDED,
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    waiting_target = LinkedInTarget(
+        connection=stuck,
+        urn="urn:li:person:gone",
+        kind=TargetKind.MEMBER,
+        display_name="Gone",
+        time_zone="UTC",
+        queue_slots=[],
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
+    session.add(waiting_target)
+    session.flush()
+    for i in range(12):  # due before the post that can go
+        session.add(
+            Post(
+                article=make_article(title=f"Waiting {i}"),
+                target=waiting_target,
+                commentary="c",
+                link_url="https://news.example.test/a",
+                card_title="t",
+                state=PostState.SCHEDULED,
+                scheduled_at=clock.now(),
+                due_at=clock.now(),
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+    session.commit()
+    sendable = post(title="Goes out", when=clock.now() + timedelta(minutes=1))
+    clock.advance(timedelta(minutes=5))
+    [claim] = dispatcher().claim(limit=5)
+    assert claim.post_id == sendable.id
