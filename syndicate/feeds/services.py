@@ -169,15 +169,20 @@ class RenderedFeed:
         return self.etag[:-1] + '-gzip"'
 
     @cached_property
-    def headers(self) -> tuple[tuple[str, str], ...]:
-        """The headers of a 200 or 304 for either encoding (ETag and encoding apart)."""
+    def not_modified_headers(self) -> tuple[tuple[str, str], ...]:
+        """What a 304 repeats of a 200 besides ETag: the fields that update caches.
+
+        RFC 9110 (15.4.5) lists Cache-Control, Vary, Expires, Content-Location and Date;
+        other metadata should not be sent with a 304.
+        """
         cache_control = f"public, max-age={self.max_age}" + (
             ", immutable" if self.is_archive else "")
-        headers = [
-            ("Last-Modified", http_date(self.last_modified)),
-            ("Cache-Control", cache_control),
-            ("Vary", "Accept-Encoding"),
-        ]
+        return (("Cache-Control", cache_control), ("Vary", "Accept-Encoding"))
+
+    @cached_property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The headers of a 200 in either encoding (ETag and encoding apart)."""
+        headers = [("Last-Modified", http_date(self.last_modified)), *self.not_modified_headers]
         if self.hub_url:
             headers.append(("Link", f'<{self.hub_url}>; rel="hub"'))
         headers.append(("Link", f'<{self.self_url}>; rel="self"'))

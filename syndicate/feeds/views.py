@@ -67,7 +67,7 @@ def feed_response(feed: RenderedFeed) -> Response:
     session.accessed = False
     etag = ("ETag", feed.gzip_etag if gzipped else feed.etag)
     if _not_modified(feed):
-        return Response(status=304, headers=[etag, *feed.headers])
+        return Response(status=304, headers=[etag, *feed.not_modified_headers])
     headers = [("Content-Type", feed.content_type), etag, *feed.headers]
     if gzipped:
         headers.append(("Content-Encoding", "gzip"))
@@ -75,7 +75,10 @@ def feed_response(feed: RenderedFeed) -> Response:
 
 
 def _not_modified(feed: RenderedFeed) -> bool:
-    if "If-None-Match" in request.headers:
+    sent = request.environ.get("HTTP_IF_NONE_MATCH")
+    if sent is not None:
+        if sent == feed.etag or sent == feed.gzip_etag:
+            return True  # what nearly every reader sends: our tag, verbatim
         # One resource in two encodings: either tag names the same content (weak comparison).
         tags = request.if_none_match
         bare = feed.etag.strip('"')

@@ -60,7 +60,13 @@ def test_if_none_match_answers_304_with_an_empty_body(client, published) -> None
         again = client.get(path, headers={"If-None-Match": etag})
         assert again.status_code == 304 and again.data == b""
         assert again.headers["ETag"] == etag
+        # RFC 9110 15.4.5: the fields that update a cache, no other metadata.
+        assert again.headers["Cache-Control"].startswith("public, max-age=")
+        assert again.headers["Vary"] == "Accept-Encoding"
+        assert not {"Last-Modified", "Link", "Content-Type"} & set(again.headers.keys())
         assert client.get(path, headers={"If-None-Match": '"other"'}).status_code == 200
+        listed = client.get(path, headers={"If-None-Match": f'"other", W/{etag}'})
+        assert listed.status_code == 304
 
 
 def test_if_modified_since_answers_304_until_something_changes(client, published) -> None:  # noqa: ANN001
