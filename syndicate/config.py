@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.fernet import Fernet
 from limits import parse_many
+
+T = TypeVar("T")
 
 
 class ConfigError(RuntimeError):
@@ -376,6 +378,23 @@ def _instance_secret(instance_path: Path, filename: str, make: Callable[[], str]
         path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def derived(
+    app: Any, name: str, keys: Iterable[str], build: Callable[[Mapping[str, Any]], T]
+) -> T:
+    """``build(app.config)``, kept in app.extensions until one of the ``keys`` it reads changes.
+
+    For objects that hot paths need per request (feed settings, the sharing context):
+    comparing a few values is cheaper than parsing them again, and tests that change a
+    setting on a running app still get a fresh object.
+    """
+    config = app.config
+    values = [config.get(key) for key in keys]
+    known = app.extensions.get(name)
+    if known is None or known[0] != values:
+        known = app.extensions[name] = (values, build(config))
+    return known[1]  # type: ignore[no-any-return]
 
 
 def resolve(raw: Mapping[str, Any], instance_path: Path) -> dict[str, Any]:

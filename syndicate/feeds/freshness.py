@@ -35,6 +35,7 @@ from syndicate.feeds.services import (
     SessionSource,
     VersionSource,
     content_version,
+    newest_event_id,
 )
 
 log = logging.getLogger(__name__)
@@ -60,9 +61,7 @@ class SqliteVersion:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._sql = str(
-            VERSION_QUERY.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-        )
+        self._sql = _raw_version_sql(engine)
         # data_version is per connection, so each thread (gthread workers) keeps its own.
         self._local = threading.local()
 
@@ -84,8 +83,7 @@ class SqliteVersion:
             # next call reads the version once more instead of trusting a stale one.
             (data_version,) = watch.connection.execute("PRAGMA data_version").fetchone()
             if data_version != watch.data_version:
-                row = watch.connection.execute(self._sql).fetchone()
-                watch.version = max((v for v in row if v is not None), default=0)
+                watch.version = newest_event_id(watch.connection.execute(self._sql).fetchone())
                 watch.data_version = data_version
             return watch.version
         except sqlite3.Error:
@@ -105,9 +103,7 @@ class PostgresVersion:
         self._engine = engine
         self._heartbeat = heartbeat
         self._max_retry_delay = max_retry_delay
-        self._sql = str(
-            VERSION_QUERY.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-        )
+        self._sql = _raw_version_sql(engine)
         # None while the listener is not connected and caught up: requests then query.
         self.known: int | None = None
         self._pid: int | None = None
@@ -174,8 +170,7 @@ class PostgresVersion:
             self.known = self._read(connection)
 
     def _read(self, connection: Any) -> int:
-        row = connection.execute(self._sql).fetchone()
-        return max((v for v in row if v is not None), default=0)
+        return newest_event_id(connection.execute(self._sql).fetchone())
 
     def _close_connection(self) -> None:
         connection, self._connection = self._connection, None
@@ -184,6 +179,13 @@ class PostgresVersion:
                 connection.close()
             except Exception:  # noqa: S110  # nosec B110: already broken; nothing to tell
                 pass
+
+
+def _raw_version_sql(engine: Engine) -> str:
+    """VERSION_QUERY as plain SQL for a DBAPI connection of our own (no SQLAlchemy per call)."""
+    return str(
+        VERSION_QUERY.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+    )
 
 
 def _is_article_change(payload: str) -> bool:

@@ -799,7 +799,11 @@ def content_version(session: Session) -> int:
     Every change a feed can show commits an article event in the same transaction, so an
     unchanged value means every cached feed is still right, in every worker process.
     """
-    row = session.connection().execute(VERSION_QUERY).one()
+    return newest_event_id(session.connection().execute(VERSION_QUERY).one())
+
+
+def newest_event_id(row: Sequence[int | None]) -> int:
+    """content_version from a row of VERSION_QUERY (a kind never written gives NULL)."""
     return max((v for v in row if v is not None), default=0)
 
 

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from syndicate.articles.models import Article
 from syndicate.clock import app_now
+from syndicate.config import derived
 from syndicate.db import get_database, get_session
 from syndicate.feeds import freshness, services, websub
 from syndicate.feeds.services import BY_FILENAME, FeedCache, FeedKey, FeedSettings, RenderedFeed
@@ -25,13 +26,8 @@ _MAX_PAGE = 10_000_000
 
 
 def _settings() -> FeedSettings:
-    """The app's FeedSettings, built again only when one of its settings changed."""
-    config = current_app.config
-    values = tuple(config.get(name) for name in FeedSettings.CONFIG_KEYS)
-    known = current_app.extensions.get("feed_settings")
-    if known is None or known[0] != values:
-        known = current_app.extensions["feed_settings"] = (values, FeedSettings.from_config(config))
-    return known[1]
+    return derived(current_app, "feed_settings", FeedSettings.CONFIG_KEYS,
+                   FeedSettings.from_config)
 
 
 def _cache() -> FeedCache:

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session, lazyload, load_only, selectinload
 from syndicate import events
 from syndicate.articles.models import Article, ArticleStatus
 from syndicate.articles.services import Page, find_public_by_slug
-from syndicate.config import _as_bool, _as_duration
+from syndicate.config import _as_bool, _as_duration, derived
 from syndicate.db import UTCDateTime, new_public_id
 from syndicate.mail.services import MailError, check_address
 from syndicate.sharing import emails
@@ -170,20 +170,17 @@ class Sharing:
         comparing them is cheaper than parsing durations and rate limits every time.
         """
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-        config = app.config
-        read = [config.get(name) for name in _CONTEXT_SETTINGS]
-        cached = app.extensions.get("sharing_context")
-        if cached is not None and cached[0] == read:
-            return cached[1]  # type: ignore[no-any-return]
-        ctx = cls(
-            settings=SharingSettings.from_config(config),
-            site_url=str(config["SITE_URL"]).rstrip("/"),
-            secret_key=str(config["SECRET_KEY"]),
-            signer=signer_for(app),
-            time_zone=str(config.get("TIME_ZONE") or "UTC"),
-        )
-        app.extensions["sharing_context"] = (read, ctx)
-        return ctx
+
+        def build(config: Mapping[str, Any]) -> Sharing:
+            return cls(
+                settings=SharingSettings.from_config(config),
+                site_url=str(config["SITE_URL"]).rstrip("/"),
+                secret_key=str(config["SECRET_KEY"]),
+                signer=signer_for(app),
+                time_zone=str(config.get("TIME_ZONE") or "UTC"),
+            )
+
+        return derived(app, "sharing_context", _CONTEXT_SETTINGS, build)
 
     def url(self, path: str) -> str:
         return self.site_url + path
