@@ -31,11 +31,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from harness import Databases, free_port  # noqa: E402
 
 from syndicate import migrate  # noqa: E402
 from syndicate.crypto import TokenVault  # noqa: E402
@@ -54,14 +55,6 @@ def serve_sandbox(port: int) -> None:
         server.serve_forever()
     finally:
         server.server_close()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def control(base: str, path: str, body: dict | None = None) -> dict:
@@ -90,31 +83,6 @@ def body(i: int, tag: str) -> dict:
         "lifecycleState": "PUBLISHED",
         "isReshareDisabledByAuthor": False,
     }
-
-
-class Database:
-    """A database of the benchmark's own, created and dropped around the run."""
-
-    def __init__(self, url: str | None, workdir: Path) -> None:
-        if url:
-            admin_url = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
-            self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-            self.name = f"syndicate_bench_{secrets.token_hex(4)}"
-            with self.admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
-            self.url = admin_url.set(database=self.name).render_as_string(hide_password=False)
-        else:
-            self.admin = None
-            self.url = f"sqlite:///{workdir / 'bench.db'}"
-        self.engine = make_engine(self.url)
-        migrate.upgrade(self.engine)
-
-    def drop(self) -> None:
-        self.engine.dispose()
-        if self.admin is not None:
-            with self.admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-            self.admin.dispose()
 
 
 def seed(engine, *, token_key: str, token: str, count: int, due: datetime, tag: str) -> None:
@@ -316,7 +284,7 @@ def main() -> None:
         [sys.executable, __file__, "--serve-sandbox", str(port)],  # noqa: S603
         cwd=ROOT,
     )
-    database = None
+    databases = engine = None
     try:
         for _ in range(100):
             try:
@@ -341,17 +309,20 @@ def main() -> None:
             base, "tokens/mint", {"scopes": ["openid", "profile", "email", "w_member_social"]}
         )["access_token"]
 
-        database = Database(args.database_url, workdir)
+        databases = Databases(args.database_url, workdir)
+        database_url = databases.new()
+        engine = make_engine(database_url)
+        migrate.upgrade(engine)
         token_key = Fernet.generate_key().decode()
         seed(
-            database.engine,
+            engine,
             token_key=token_key,
             token=token,
             count=args.posts,
-            due=_db_time(database.engine, datetime.now(UTC) - timedelta(seconds=1)),
+            due=_db_time(engine, datetime.now(UTC) - timedelta(seconds=1)),
             tag="due",
         )
-        env = env_for(database.url, base, token_key, workdir)
+        env = env_for(database_url, base, token_key, workdir)
         meter = CpuMeter(sandbox.pid)
         started = time.perf_counter()
         workers = [
@@ -369,7 +340,7 @@ def main() -> None:
         dispatched = args.posts / elapsed
         dispatch_cpu = meter.report(args.posts, "children")
 
-        with database.engine.connect() as conn:
+        with engine.connect() as conn:
             published = conn.execute(
                 text("SELECT count(*) FROM posts WHERE state = 'published'")
             ).scalar()
@@ -383,11 +354,11 @@ def main() -> None:
 
         few = peak_memory_mb(env, 8)
         seed(
-            database.engine,
+            engine,
             token_key=token_key,
             token=token,
             count=args.memory_posts,
-            due=_db_time(database.engine, datetime.now(UTC) + timedelta(days=30)),
+            due=_db_time(engine, datetime.now(UTC) + timedelta(days=30)),
             tag="later",
         )
         many = peak_memory_mb(env, 8)
@@ -411,8 +382,10 @@ def main() -> None:
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
-        if database is not None:
-            database.drop()
+        if engine is not None:
+            engine.dispose()
+        if databases is not None:
+            databases.close()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import multiprocessing
-import os
 import secrets
 import signal
 import socket
@@ -46,6 +45,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from harness import Databases, free_port, serve_gunicorn, stop  # noqa: E402
 
 FEED_ITEMS = 50
 # The served feeds say "poll every minute" (Cache-Control max-age=60), so that (g) can show
@@ -191,17 +192,10 @@ def measure(pool: Any, port: int, path: str, headers: dict[str, str], *, seconds
     return sum(counts) / seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def serve(database_url: str, instance: Path) -> tuple[subprocess.Popen[bytes], int]:
     from cryptography.fernet import Fernet
 
-    port = _free_port()
-    env = {**os.environ, "SYNDICATE_DATABASE_URL": database_url, "SYNDICATE_ENV": "testing",
+    env = {"SYNDICATE_DATABASE_URL": database_url, "SYNDICATE_ENV": "testing",
            "SYNDICATE_SECRET_KEY": secrets.token_urlsafe(32),
            "SYNDICATE_TOKEN_KEYS": Fernet.generate_key().decode(),
            "SYNDICATE_SITE_URL": "https://bench.example.test",
@@ -209,68 +203,20 @@ def serve(database_url: str, instance: Path) -> tuple[subprocess.Popen[bytes], i
     instance.mkdir(parents=True, exist_ok=True)
     # The app's own access log stays on (production's path); it goes to a file, not the report.
     with (instance / "gunicorn.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-             "--pythonpath", str(ROOT / "bench"), "--log-level", "warning",
-             "feeds_bench:bench_app()"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            conn.close()
-            return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("gunicorn did not start within 60 s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _database(base: str | None, directory: Path, name: str) -> tuple[str, Any]:
-    if not base:
-        path = directory / f"{name}.db"
-        return f"sqlite:///{path}", lambda: None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    db_name = f"feeds_bench_{name}_{secrets.token_hex(3)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return admin_url.set(database=db_name).render_as_string(hide_password=False), drop
+        return serve_gunicorn("feeds_bench:bench_app()", env, workers=2, log=log)
 
 
 def run(args: argparse.Namespace) -> dict[str, float]:
     gzip = {"Accept-Encoding": "gzip"}
     results: dict[str, float] = {}
     servers: dict[int, tuple[subprocess.Popen[bytes], int, str]] = {}
-    drops: list[Any] = []
     with tempfile.TemporaryDirectory() as tmp, multiprocessing.Pool(args.clients) as pool:
+        databases = Databases(args.database_url, tmp)
         try:
             # Both sizes are served at once and measured in the same rounds, so a slow spell
             # on this shared machine cannot favour one of them in a(100k)/a(100).
             for count in (args.small, args.large):
-                url, drop = _database(args.database_url, Path(tmp), str(count))
-                drops.append(drop)
+                url = databases.new(f"feeds_bench_{count}")
                 started = time.monotonic()
                 seed(url, count)
                 print(f"seeded {count} articles in {time.monotonic() - started:.1f} s",
@@ -310,8 +256,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
         finally:
             for process, _, _ in servers.values():
                 stop(process)
-            for drop in drops:
-                drop()
+            databases.close()
     return results
 
 
@@ -376,7 +321,7 @@ def nginx_ratio(pool: Any, args: argparse.Namespace, app_port: int, tmp: Path,
     conn.close()
     (tmp / "static").mkdir()
     (tmp / "static" / "static-feed.xml").write_bytes(feed)
-    port = _free_port()
+    port = free_port()
     conf = tmp / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=tmp, app_port=app_port, port=port))
     process = subprocess.Popen([nginx, "-c", str(conf), "-p", str(tmp)])  # noqa: S603

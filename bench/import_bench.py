@@ -13,7 +13,6 @@ created beside the given one and dropped at the end. Each figure is the median o
 from __future__ import annotations
 
 import argparse
-import secrets
 import statistics
 import sys
 import tempfile
@@ -26,10 +25,10 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import feedparser
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness import Databases  # noqa: E402
 
 from syndicate import migrate  # noqa: E402
 from syndicate.articles.importing import import_url  # noqa: E402
@@ -96,34 +95,6 @@ def timed(action) -> tuple[float, object]:  # noqa: ANN001
     started = time.perf_counter()
     result = action()
     return time.perf_counter() - started, result
-
-
-class Databases:
-    """Fresh migrated databases: SQLite files, or PostgreSQL databases beside a given one."""
-
-    def __init__(self, server_url: str, directory: str) -> None:
-        self.directory = directory
-        self.admin = None
-        self.created: list[str] = []
-        if server_url:
-            self.server = make_url(server_url.replace("postgresql://", "postgresql+psycopg://"))
-            self.admin = create_engine(self.server, isolation_level="AUTOCOMMIT")
-
-    def new(self) -> str:
-        name = f"syndicate_bench_{secrets.token_hex(4)}"
-        if self.admin is None:
-            return f"sqlite:///{Path(self.directory) / name}.db"
-        with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        self.created.append(name)
-        return self.server.set(database=name).render_as_string(hide_password=False)
-
-    def close(self) -> None:
-        if self.admin is not None:
-            with self.admin.connect() as conn:
-                for name in self.created:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            self.admin.dispose()
 
 
 def import_twice(url: str, feed_url: str, fetcher: Fetcher) -> tuple[float, object, float, object]:

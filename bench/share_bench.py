@@ -36,9 +36,6 @@ import multiprocessing
 import os
 import re
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,6 +45,8 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from harness import Databases, serve_gunicorn, stop  # noqa: E402
 
 GOALS = {"r/c": 0.7, "s/c": 0.3}
 SLUG = "us-china-fentanyl-talks"
@@ -250,60 +249,6 @@ def counted_visits(database_url: str) -> int:
     return int(live) + int(folded)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--pythonpath", str(ROOT / "bench"), "--log-level", "warning",
-         "share_bench:bench_app()"],
-        cwd=ROOT, env={**os.environ, **env},
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            _get(port, "/healthz", {})
-            return process, port
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("gunicorn did not start within 60 s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _database(base: str | None, directory: Path) -> tuple[str, Any]:
-    if not base:
-        return f"sqlite:///{directory / 'share_bench.db'}", lambda: None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin_url = make_url(base.replace("postgresql://", "postgresql+psycopg://", 1))
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"share_bench_{secrets.token_hex(3)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return admin_url.set(database=name).render_as_string(hide_password=False), drop
-
-
 MEASURES = (
     ("c", "constant route", "get", "/bench/constant", 200),
     ("r", "redirect, new visitor", "new-visitor", "/s/{code}", 302),
@@ -318,7 +263,8 @@ def run(args: argparse.Namespace) -> list[dict[str, float]]:
 
     rounds: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp, multiprocessing.Pool(args.clients) as pool:
-        url, drop = _database(args.database_url, Path(tmp))
+        databases = Databases(args.database_url, tmp)
+        url = databases.new("share_bench")
         env = {"SYNDICATE_DATABASE_URL": url, "SYNDICATE_ENV": "testing",
                "SYNDICATE_SECRET_KEY": secrets.token_urlsafe(32),
                "SYNDICATE_TOKEN_KEYS": Fernet.generate_key().decode(),
@@ -328,7 +274,7 @@ def run(args: argparse.Namespace) -> list[dict[str, float]]:
                "PYTHONPATH": str(ROOT)}
         try:
             code = seed(env)
-            process, port = serve(env, args.workers)
+            process, port = serve_gunicorn("share_bench:bench_app()", env, workers=args.workers)
             try:
                 for number in range(1, args.rounds + 1):
                     result = measure_round(pool, port, code, seconds=args.seconds,
@@ -344,7 +290,7 @@ def run(args: argparse.Namespace) -> list[dict[str, float]]:
             print(f"visits counted: {counted_visits(url)} for {expected} distinct visitors "
                   f"served", flush=True)
         finally:
-            drop()
+            databases.close()
     return rounds
 
 
