@@ -23,7 +23,7 @@ class Mail:
     html: str | None
     reply_to: str | None
     queued_at: datetime
-    # "<outbox id>.<random>": the Message-ID's left part, the same on every retry.
+    # Random, fixed when queued: the Message-ID's left part, the same on every retry.
     key: str
 
     def to_payload(self) -> dict[str, Any]:

@@ -11,9 +11,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from syndicate.db import Page, paginate
 from syndicate.mail.models import MAIL_KIND, Mail, MailRecord
@@ -77,6 +76,32 @@ def _check_body(body: str, *, name: str, limit: int) -> str:
     return body
 
 
+def new_mail(
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    now: datetime,
+    reply_to: str | None = None,
+) -> Mail:
+    """A checked email, ready for the outbox; MailError says what is wrong with it."""
+    text = _check_body(text, name="text", limit=TEXT_LIMIT)
+    if not text.strip():
+        raise MailError("An email needs a text part.")
+    return Mail(
+        to=check_address(to),
+        subject=_check_subject(subject),
+        text=text,
+        html=_check_body(html, name="HTML", limit=HTML_LIMIT) if html else None,
+        reply_to=check_address(reply_to, field="reply-to") if reply_to else None,
+        queued_at=now,
+        # Chosen here, not from the row's id, so that a mail can be written in the same
+        # statement as the change that causes it (see sharing.store_request).
+        key=secrets.token_hex(16),
+    )
+
+
 def queue_mail(
     session: Session,
     *,
@@ -88,33 +113,8 @@ def queue_mail(
     reply_to: str | None = None,
 ) -> OutboxMessage:
     """Queue one email in the caller's transaction; it is sent only if the caller commits."""
-    text = _check_body(text, name="text", limit=TEXT_LIMIT)
-    if not text.strip():
-        raise MailError("An email needs a text part.")
-    mail = Mail(
-        to=check_address(to),
-        subject=_check_subject(subject),
-        text=text,
-        html=_check_body(html, name="HTML", limit=HTML_LIMIT) if html else None,
-        reply_to=check_address(reply_to, field="reply-to") if reply_to else None,
-        queued_at=now,
-        key="",
-    )
-    message = enqueue(session, MAIL_KIND, mail.to_payload(), now=now)
-    # The key needs the row's id; a retried send then keeps the same Message-ID. One
-    # prepared UPDATE instead of a second unit-of-work flush (every form that emails pays it).
-    payload = {**message.payload, "key": f"{message.id}.{secrets.token_hex(6)}"}
-    session.execute(_SET_PAYLOAD, {"message_id": message.id, "payload": payload})
-    set_committed_value(message, "payload", payload)
-    return message
-
-
-_outbox = OutboxMessage.__table__
-_SET_PAYLOAD = (
-    update(_outbox)
-    .where(_outbox.c.id == bindparam("message_id"))
-    .values(payload=bindparam("payload", type_=_outbox.c.payload.type))
-)
+    mail = new_mail(to=to, subject=subject, text=text, html=html, now=now, reply_to=reply_to)
+    return enqueue(session, MAIL_KIND, mail.to_payload(), now=now)
 
 
 def mail_page(session: Session, number: int, size: int) -> Page[MailRecord]:

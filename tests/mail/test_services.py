@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import func, select
 
@@ -31,7 +33,10 @@ def test_queued_mail_is_a_pending_outbox_message_with_a_stable_key(session, cloc
     assert mail.to == "Reader@xn--bcher-kva.example"
     assert mail.reply_to == "desk@f5mag.example"
     assert mail.queued_at == clock.now()
-    assert mail.key.startswith(f"{message.id}.") and len(mail.key) > len(str(message.id)) + 8
+    # 128 random bits, so that Message-IDs never repeat across messages.
+    assert re.fullmatch(r"[0-9a-f]{32}", mail.key)
+    other = Mail.from_payload(_queue(session, clock).payload)
+    assert other.key != mail.key
 
 
 def test_queued_mail_is_dropped_with_a_rolled_back_business_change(app, clock):
