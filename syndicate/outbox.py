@@ -24,7 +24,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Enum, Index, String, Text, and_, case, literal, or_, select, update
+from sqlalchemy import (
+    Enum,
+    FromClause,
+    Index,
+    Insert,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from syndicate.db import Base, Database, UTCDateTime, get_database
@@ -129,10 +144,7 @@ def enqueue(
     max_attempts: int = 8,
 ) -> OutboxMessage:
     """Add a message in the caller's transaction (flush only: it exists iff the caller commits)."""
-    if not kind or len(kind) > 64:
-        raise ValueError("an outbox kind is 1 to 64 characters")
-    if max_attempts < 1:
-        raise ValueError("max_attempts must be at least 1")
+    _check_message(kind, max_attempts)
     message = OutboxMessage(
         kind=kind,
         payload=payload,
@@ -147,7 +159,38 @@ def enqueue(
     return message
 
 
+def _check_message(kind: str, max_attempts: int) -> None:
+    if not kind or len(kind) > 64:
+        raise ValueError("an outbox kind is 1 to 64 characters")
+    if max_attempts < 1:
+        raise ValueError("max_attempts must be at least 1")
+
+
 _outbox = OutboxMessage.__table__
+
+
+def enqueue_for_each(rows: FromClause, kind: str, *, max_attempts: int = 8) -> Insert:
+    """An INSERT adding one pending message of ``kind`` for each row that ``rows`` yields.
+
+    For writing a message in the same statement as the change that causes it: with ``rows``
+    a data-modifying WITH (PostgreSQL), the message exists exactly when the change wrote a
+    row, and no transaction is needed around the two. Bind ``message_payload`` and
+    ``message_at`` (when it is queued and first due) to execute it.
+    """
+    _check_message(kind, max_attempts)
+    at = bindparam("message_at", type_=_outbox.c.created_at.type)
+    return insert(_outbox).from_select(
+        ["kind", "payload", "state", "attempts", "max_attempts", "available_at", "created_at"],
+        select(
+            literal(kind, _outbox.c.kind.type),
+            bindparam("message_payload", type_=_outbox.c.payload.type),
+            literal(OutboxState.PENDING, _outbox.c.state.type),
+            literal(0),
+            literal(max_attempts),
+            at,
+            at,
+        ).select_from(rows),
+    )
 
 
 def _cap(text: str, limit: int) -> str:
