@@ -148,6 +148,23 @@ class Database:
             yield session
 
 
+def commit_each_statement(session: Session) -> Session:
+    """The session, with each statement from now on committed by itself (PostgreSQL).
+
+    For work that is one statement, atomic on its own: it spares the BEGIN and COMMIT round
+    trips. Reads so far are ended first; the pool restores transactions when the connection
+    goes back. SQLite, and sessions bound to one shared connection (the tests' rolled-back
+    transactions), are left as they are.
+    """
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql" or not isinstance(bind, Engine):
+        return session
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return session
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a list, numbered from 1."""

@@ -169,27 +169,32 @@ def _check_message(kind: str, max_attempts: int) -> None:
 _outbox = OutboxMessage.__table__
 
 
-def enqueue_for_each(rows: FromClause, kind: str, *, max_attempts: int = 8) -> Insert:
-    """An INSERT adding one pending message of ``kind`` for each row that ``rows`` yields.
+def enqueue_statement(
+    kind: str, *, for_each: FromClause | None = None, max_attempts: int = 8
+) -> Insert:
+    """``enqueue`` as a Core INSERT: one pending message of ``kind``, or one for each row
+    that ``for_each`` yields. Bind ``message_payload`` and ``message_at`` (when it is queued
+    and first due) to execute it.
 
-    For writing a message in the same statement as the change that causes it: with ``rows``
-    a data-modifying WITH (PostgreSQL), the message exists exactly when the change wrote a
-    row, and no transaction is needed around the two. Bind ``message_payload`` and
-    ``message_at`` (when it is queued and first due) to execute it.
+    For work on a Connection rather than a Session, and for writing a message in the same
+    statement as the change that causes it: with ``for_each`` a data-modifying WITH
+    (PostgreSQL), the message exists exactly when the change wrote a row, and no
+    transaction is needed around the two.
     """
     _check_message(kind, max_attempts)
     at = bindparam("message_at", type_=_outbox.c.created_at.type)
+    values = select(
+        literal(kind, _outbox.c.kind.type),
+        bindparam("message_payload", type_=_outbox.c.payload.type),
+        literal(OutboxState.PENDING, _outbox.c.state.type),
+        literal(0),
+        literal(max_attempts),
+        at,
+        at,
+    )
     return insert(_outbox).from_select(
         ["kind", "payload", "state", "attempts", "max_attempts", "available_at", "created_at"],
-        select(
-            literal(kind, _outbox.c.kind.type),
-            bindparam("message_payload", type_=_outbox.c.payload.type),
-            literal(OutboxState.PENDING, _outbox.c.state.type),
-            literal(0),
-            literal(max_attempts),
-            at,
-            at,
-        ).select_from(rows),
+        values if for_each is None else values.select_from(for_each),
     )
 
 

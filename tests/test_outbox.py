@@ -52,22 +52,27 @@ def test_message_exists_only_if_the_business_change_commits(app, clock):
     assert _count(database, User) == 1
 
 
-def test_enqueue_for_each_adds_one_due_message_per_row_of_its_source(app, clock):
+def test_enqueue_statement_adds_one_due_message_or_one_per_row_of_its_source(app, clock):
     database = get_database(app)
     source = select(OutboxMessage.id).where(OutboxMessage.kind == "test.source").cte("source")
-    statement = outbox.enqueue_for_each(source, KIND, max_attempts=3)
+    for_each = outbox.enqueue_statement(KIND, for_each=source, max_attempts=3)
     values = {"message_payload": {"n": 1}, "message_at": clock.now()}
 
     with database.transaction() as s:
-        s.execute(statement, values)
+        s.execute(for_each, values)
     assert _count(database) == 0  # no row, no message
 
     _enqueue(app, clock, kind="test.source")
     _enqueue(app, clock, kind="test.source")
     with database.transaction() as s:
-        s.execute(statement, values)
+        s.execute(for_each, values)
+        s.execute(outbox.enqueue_statement(KIND), {**values, "message_payload": {"n": 2}})
     claimed = outbox.claim(database, kinds=[KIND], owner="test", now=clock.now())
-    assert [(m.payload, m.attempt, m.max_attempts) for m in claimed] == [({"n": 1}, 1, 3)] * 2
+    assert sorted((m.payload["n"], m.attempt, m.max_attempts) for m in claimed) == [
+        (1, 1, 3),
+        (1, 1, 3),
+        (2, 1, 8),
+    ]
 
 
 def test_claim_takes_only_due_messages_of_the_given_kinds(app, clock):

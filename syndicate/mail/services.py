@@ -113,8 +113,14 @@ def queue_mail(
     reply_to: str | None = None,
 ) -> OutboxMessage:
     """Queue one email in the caller's transaction; it is sent only if the caller commits."""
-    mail = new_mail(to=to, subject=subject, text=text, html=html, now=now, reply_to=reply_to)
-    return enqueue(session, MAIL_KIND, mail.to_payload(), now=now)
+    return enqueue_mail(
+        session, new_mail(to=to, subject=subject, text=text, html=html, now=now, reply_to=reply_to)
+    )
+
+
+def enqueue_mail(session: Session, mail: Mail) -> OutboxMessage:
+    """Queue an email built by ``new_mail`` in the caller's transaction."""
+    return enqueue(session, MAIL_KIND, mail.to_payload(), now=mail.queued_at)
 
 
 def mail_page(session: Session, number: int, size: int) -> Page[MailRecord]:

@@ -1,6 +1,6 @@
 """Every email a sharer receives, in plain text and HTML, each with their private link.
 
-Letters are built here from short paragraphs and links; the outbox (``queue_mail``) sends
+Letters are built here from short paragraphs and links; the outbox (``enqueue_mail``) sends
 them in the caller's transaction, so an email exists if and only if the change committed.
 """
 
@@ -13,7 +13,8 @@ from datetime import datetime
 from markupsafe import escape
 from sqlalchemy.orm import Session
 
-from syndicate.mail.services import queue_mail
+from syndicate.mail.models import Mail
+from syndicate.mail.services import enqueue_mail, new_mail
 from syndicate.web.templating import format_time
 
 PRIVATE_LINK_LABEL = "Your request, at your private link (keep it to yourself)"
@@ -48,6 +49,33 @@ class Letter:
         return "<!doctype html><html><body>" + "\n".join(parts) + "</body></html>"
 
 
+def compose(
+    letter: Letter,
+    *,
+    to: str,
+    name: str,
+    publisher: str,
+    private_url: str | None,
+    now: datetime,
+    reply_to: str | None = None,
+) -> Mail:
+    """The letter as an email to one sharer, ready for the outbox.
+
+    Every letter after the verification one ends with the sharer's private link.
+    """
+    greeting = f"Hello {name}," if name else "Hello,"
+    if private_url:
+        letter = replace(letter, links=[*letter.links, (PRIVATE_LINK_LABEL, private_url)])
+    return new_mail(
+        to=to,
+        subject=letter.subject,
+        text=letter.text(greeting, publisher),
+        html=letter.html(greeting, publisher),
+        now=now,
+        reply_to=reply_to,
+    )
+
+
 def send(
     session: Session,
     letter: Letter,
@@ -59,21 +87,18 @@ def send(
     now: datetime,
     reply_to: str | None = None,
 ) -> None:
-    """Queue the letter to one sharer (flush only: it is sent if the caller commits).
-
-    Every letter after the verification one ends with the sharer's private link.
-    """
-    greeting = f"Hello {name}," if name else "Hello,"
-    if private_url:
-        letter = replace(letter, links=[*letter.links, (PRIVATE_LINK_LABEL, private_url)])
-    queue_mail(
+    """Queue the letter to one sharer (flush only: it is sent if the caller commits)."""
+    enqueue_mail(
         session,
-        to=to,
-        subject=letter.subject,
-        text=letter.text(greeting, publisher),
-        html=letter.html(greeting, publisher),
-        now=now,
-        reply_to=reply_to,
+        compose(
+            letter,
+            to=to,
+            name=name,
+            publisher=publisher,
+            private_url=private_url,
+            now=now,
+            reply_to=reply_to,
+        ),
     )
 
 

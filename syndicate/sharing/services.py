@@ -24,12 +24,12 @@ from flask import Flask, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits import parse as parse_limit
 from sqlalchemy import (
+    Connection,
     Select,
     bindparam,
     delete,
     func,
     insert,
-    literal_column,
     or_,
     select,
     update,
@@ -41,7 +41,9 @@ from syndicate.articles.models import Article, ArticleStatus
 from syndicate.articles.services import Page, find_public_by_slug
 from syndicate.config import _as_bool, _as_duration, derived
 from syndicate.db import UTCDateTime, new_public_id
+from syndicate.mail.models import MAIL_KIND
 from syndicate.mail.services import MailError, check_address
+from syndicate.outbox import enqueue_statement
 from syndicate.sharing import emails
 from syndicate.sharing.models import (
     INBOX_STATES,
@@ -384,10 +386,20 @@ def _serializer(secret_key: str, salt: str) -> URLSafeSerializer:
 
 
 def form_started_token(ctx: Sharing, article: Article, *, now: datetime) -> str:
-    """A signed "the form was shown at" stamp for the minimum fill time."""
+    """A signed stamp of the form: when it was shown (for the minimum fill time), for which
+    article, and under which title (the one the confirmation email then names)."""
     return _serializer(ctx.secret_key, "sharing-form").dumps(
-        {"a": article.public_id, "t": int(now.timestamp())}
+        {"a": article.public_id, "h": article.title, "t": int(now.timestamp())}
     )
+
+
+@dataclass(frozen=True)
+class ShownForm:
+    """What a form's stamp says about the article it was shown for."""
+
+    article_id: str  # the public id
+    # None in stamps made before titles were stamped: store_request then looks it up.
+    title: str | None
 
 
 _ALTERED_FORM = (
@@ -395,17 +407,17 @@ _ALTERED_FORM = (
 )
 
 
-def check_fill_time(ctx: Sharing, token: str, *, now: datetime) -> str:
+def check_fill_time(ctx: Sharing, token: str, *, now: datetime) -> ShownForm:
     """Refuse forms sent faster than a person fills them, or whose stamp was altered.
 
-    Returns the public id of the article whose form was shown (``check_form_article``
-    compares it once the article is loaded): the check needs no database.
+    Returns the article the form was shown for (``check_form_article`` compares it once the
+    article is loaded): the check needs no database.
     """
     try:
         stamp = _serializer(ctx.secret_key, "sharing-form").loads(token or "")
         shown_at = datetime.fromtimestamp(int(stamp["t"]), UTC)
-        article_id = str(stamp["a"])
-    except (BadSignature, KeyError, TypeError, ValueError, OverflowError):
+        shown = ShownForm(str(stamp["a"]), None if stamp.get("h") is None else str(stamp["h"]))
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError, AttributeError):
         raise RequestRefused(_ALTERED_FORM) from None
     if now - shown_at < ctx.settings.min_fill:
         raise RequestRefused(
@@ -414,12 +426,12 @@ def check_fill_time(ctx: Sharing, token: str, *, now: datetime) -> str:
         )
     if now - shown_at > MAX_FORM_AGE:
         raise RequestRefused("This form is too old. Please reload the page and send it again.")
-    return article_id
+    return shown
 
 
-def check_form_article(article: Article, stamped_for: str) -> None:
+def check_form_article(article: Article, shown: ShownForm) -> None:
     """Refuse a form whose stamp was made for another article's form."""
-    if stamped_for != article.public_id:
+    if shown.article_id != article.public_id:
         raise RequestRefused(_ALTERED_FORM)
 
 
@@ -524,9 +536,9 @@ _SENT_SINCE = (
     .scalar_subquery()
 )
 # One statement checks and stores: the article at this address is published and is the
-# one whose form was filled in, and the sender's address is within its allowance; then
-# the row goes in and its id and the article's title come back (nothing comes back when a
-# check fails). Each value is typed, so that PostgreSQL knows the type of a NULL.
+# one whose form was filled in, and the sender's address is within its allowance; then the
+# row goes in and its id comes back (nothing comes back when a check fails). Each value is
+# typed, so that PostgreSQL knows the type of a NULL.
 _INSERT_REQUEST = (
     insert(_REQUESTS)
     .from_select(
@@ -539,59 +551,79 @@ _INSERT_REQUEST = (
             _SENT_SINCE < bindparam("allowance"),
         ),
     )
-    # Written out: SQLAlchemy does not correlate a subquery in RETURNING with the table.
-    .returning(
-        _REQUESTS.c.id,
-        literal_column(
-            "(SELECT articles.title FROM articles WHERE articles.id = share_requests.article_id)"
-        ),
-    )
+    .returning(_REQUESTS.c.id)
 )
+_INSERT_MAIL = enqueue_statement(MAIL_KIND)
+# PostgreSQL: both in one statement (a data-modifying WITH), atomic on its own: the
+# verification email is queued exactly when the request row went in.
+_STORED_REQUEST = _INSERT_REQUEST.cte("stored_request")
+_INSERT_REQUEST_AND_MAIL = select(_STORED_REQUEST.c.id).add_cte(
+    enqueue_statement(MAIL_KIND, for_each=_STORED_REQUEST).cte("verification_mail")
+)
+_TITLE_OF = select(_ARTICLES.c.title).where(_ARTICLES.c.public_id == bindparam("public_id"))
 
 
 def store_request(
-    session: Session, new: NewRequest, *, slug: str, form_for: str, now: datetime, ctx: Sharing
+    connection: Connection,
+    new: NewRequest,
+    *,
+    slug: str,
+    shown: ShownForm,
+    now: datetime,
+    ctx: Sharing,
 ) -> int | None:
     """Store an unverified request and queue its verification email; returns the row's id.
 
-    The request is for the published article at ``slug``, whose form was stamped for the
-    article ``form_for`` (a public id). None, with nothing stored, when that is not so or
-    when the sender's address has used up its allowance: at most N requests per address
-    per period (SYNDICATE_SHARING_RATE_LIMIT_EMAIL), counted in the database so that every
-    worker agrees and refused forms cost nothing. The per-client limit, which must stop
-    floods before any work, is the view's. The caller holds SQLite's write lock (BEGIN
-    IMMEDIATE), so no other submission comes between the count and the insert there.
+    The request is for the published article at ``slug``, whose form was shown for the
+    article ``shown`` names. None, with nothing stored, when that is not so or when the
+    sender's address has used up its allowance: at most N requests per address per period
+    (SYNDICATE_SHARING_RATE_LIMIT_EMAIL), counted in the database so that every worker
+    agrees and refused forms cost nothing. The per-client limit, which must stop floods
+    before any work, is the view's.
+
+    Core statements on the caller's connection: nothing reads the rows back as objects, and
+    every submission would pay for the ORM's bookkeeping otherwise. On PostgreSQL this is
+    one statement, atomic by itself, so the caller needs no transaction around it
+    (``db.commit_each_statement``). SQLite has no data-modifying WITH: there it is two
+    statements, and the caller holds the write lock (BEGIN IMMEDIATE), so that no other
+    submission comes between the count and the insert.
     """
-    row = new.row
-    amount, period = ctx.settings.email_allowance
-    # Core, not the ORM's unit of work: nothing reads the row back in this transaction.
-    stored = session.execute(
-        _INSERT_REQUEST,
-        {**row, "slug": slug, "form_for": form_for, "since": now - period, "allowance": amount},
-    ).first()
-    if stored is None:
-        return None
-    request_id, title = stored
-    letter = emails.verify(
-        title,
-        new.scope,
-        new.verify_url,
-        hours=max(1, round(ctx.settings.verify_ttl.total_seconds() / 3600)),
-        days=max(1, ctx.settings.unverified_ttl.days),
-    )
+    title = shown.title or connection.scalar(_TITLE_OF, {"public_id": shown.article_id})
+    if title is None:
+        return None  # no such article: the insert would find none either
     # The audit log of a request starts when it is confirmed (see _confirmed): most
     # unconfirmed requests are bots' and are deleted unseen, so they cost one row here.
-    emails.send(
-        session,
-        letter,
-        to=row["requester_email"],
-        name=row["requester_name"],
+    mail = emails.compose(
+        emails.verify(
+            title,
+            new.scope,
+            new.verify_url,
+            hours=max(1, round(ctx.settings.verify_ttl.total_seconds() / 3600)),
+            days=max(1, ctx.settings.unverified_ttl.days),
+        ),
+        to=new.row["requester_email"],
+        name=new.row["requester_name"],
         publisher=ctx.settings.publisher_name,
         private_url=None,  # the private link comes with confirming the address
         now=now,
         reply_to=ctx.settings.contact_email,
     )
-    return int(request_id)
+    amount, period = ctx.settings.email_allowance
+    values = {
+        **new.row,
+        "slug": slug,
+        "form_for": shown.article_id,
+        "since": now - period,
+        "allowance": amount,
+        "message_payload": mail.to_payload(),
+        "message_at": now,
+    }
+    if connection.dialect.name == "postgresql":
+        return connection.scalar(_INSERT_REQUEST_AND_MAIL, values)
+    request_id = connection.scalar(_INSERT_REQUEST, values)
+    if request_id is not None:
+        connection.execute(_INSERT_MAIL, values)
+    return request_id
 
 
 def submit_request(
@@ -601,8 +633,10 @@ def submit_request(
     if not article.is_published:
         raise SharingError("This article is not published, so it cannot be shared.")
     new = prepare_request(clean_input(data), now=now, ctx=ctx)
-    request_id = store_request(session, new, slug=article.slug, form_for=article.public_id,
-                               now=now, ctx=ctx)
+    shown = ShownForm(article.public_id, article.title)
+    request_id = store_request(
+        session.connection(), new, slug=article.slug, shown=shown, now=now, ctx=ctx
+    )
     if request_id is None:
         raise TooManyRequests(ALLOWANCE_USED_UP, "email")
     request = session.get(ShareRequest, request_id)

@@ -6,8 +6,12 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
+from itsdangerous import URLSafeSerializer
+from sqlalchemy.pool import QueuePool
 
+from syndicate import create_app
 from syndicate.articles import services as articles
+from syndicate.db import get_database, make_engine
 from syndicate.sharing import views
 from syndicate.sharing.models import (
     PermissionState,
@@ -15,6 +19,8 @@ from syndicate.sharing.models import (
     ShareRequest,
     ShareRequestEvent,
 )
+from tests import factories
+from tests.conftest import app_config
 from tests.sharing.conftest import (
     CANONICAL,
     count_requests,
@@ -218,6 +224,66 @@ def test_a_form_for_a_renamed_article_is_sent_on_to_its_new_address(
     assert only_request(session).article_id == article.id
     [mail] = mails(session)
     assert mail.subject == f"Confirm your request to share “{article.title}”"
+
+
+def test_the_confirmation_email_names_the_article_as_the_form_showed_it(
+    client, session, clock, article
+):
+    shown_title = article.title
+    hidden = form_fields(client, article.slug)
+    articles.update_article(
+        session,
+        article,
+        articles.ArticleInput(title="Talks on fentanyl move to Geneva", body=article.body_source,
+                              slug=article.slug, canonical_url=article.canonical_url),
+        now=clock.now(),
+    )
+    clock.advance(timedelta(seconds=30))
+    response = client.post(f"/articles/{article.slug}/share", data={**hidden, **request_fields()})
+    assert response.status_code == 303
+    [mail] = mails(session)
+    assert mail.subject == f"Confirm your request to share “{shown_title}”"
+
+
+def test_a_form_stamped_before_titles_were_stamped_is_still_taken(
+    app, client, session, clock, article
+):
+    # Forms open in readers' browsers when this version is deployed carry no title.
+    hidden = form_fields(client, article.slug)
+    hidden["started"] = URLSafeSerializer(app.config["SECRET_KEY"], salt="sharing-form").dumps(
+        {"a": article.public_id, "t": int(clock.now().timestamp())}
+    )
+    clock.advance(timedelta(seconds=30))
+    response = client.post(f"/articles/{article.slug}/share", data={**hidden, **request_fields()})
+    assert response.status_code == 303
+    assert only_request(session).article_id == article.id
+    [mail] = mails(session)
+    assert mail.subject == f"Confirm your request to share “{article.title}”"
+
+
+def test_a_submission_commits_by_itself_and_hands_back_a_transactional_connection(
+    fresh_database, tmp_path, clock
+):
+    # One pooled connection, so that the request after the submission gets the same one.
+    engine = make_engine(fresh_database, poolclass=QueuePool, pool_size=1, max_overflow=0)
+    app = create_app(app_config(fresh_database, ENGINE=engine, CLOCK=clock,
+                                INSTANCE_PATH=str(tmp_path / "instance")))
+    database = get_database(app)
+    with database.transaction() as db:
+        story = factories.make_article(db, now=clock.now(), slug="harbour-at-dawn")
+    client = app.test_client()
+    try:
+        assert submit(client, clock, story.slug).status_code == 303
+        with database.sessions() as db:
+            assert count_requests(db) == 1 and len(mails(db)) == 1
+        # A transaction on that connection still rolls back as a whole.
+        with pytest.raises(RuntimeError), database.transaction() as db:
+            factories.make_article(db, now=clock.now(), slug="never-published")
+            raise RuntimeError("the change failed half-way")
+        with database.sessions() as db:
+            assert articles.slug_owner(db, "never-published") is None
+    finally:
+        engine.dispose()
 
 
 def test_an_article_unpublished_after_the_form_was_shown_takes_no_request(
