@@ -206,9 +206,9 @@ def _notify(
     user = session.get(User, connection.connected_by_id)
     if user is None or not user.is_active:
         return
-    from syndicate.mail.services import queue_mail
+    from syndicate.mail.services import new_mail, queue_mail
 
-    queue_mail(session, to=user.email, subject=subject, text=text, now=now)
+    queue_mail(session, new_mail(to=user.email, subject=subject, text=text, now=now))
 
 
 def disconnect(

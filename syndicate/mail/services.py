@@ -102,24 +102,9 @@ def new_mail(
     )
 
 
-def queue_mail(
-    session: Session,
-    *,
-    to: str,
-    subject: str,
-    text: str,
-    html: str | None = None,
-    now: datetime,
-    reply_to: str | None = None,
-) -> OutboxMessage:
-    """Queue one email in the caller's transaction; it is sent only if the caller commits."""
-    return enqueue_mail(
-        session, new_mail(to=to, subject=subject, text=text, html=html, now=now, reply_to=reply_to)
-    )
-
-
-def enqueue_mail(session: Session, mail: Mail) -> OutboxMessage:
-    """Queue an email built by ``new_mail`` in the caller's transaction."""
+def queue_mail(session: Session, mail: Mail) -> OutboxMessage:
+    """Queue an email built by ``new_mail`` in the caller's transaction; it is sent only if
+    the caller commits."""
     return enqueue(session, MAIL_KIND, mail.to_payload(), now=mail.queued_at)
 
 

@@ -1079,16 +1079,18 @@ def _notify(session: Session, post: Post, now: datetime) -> None:
     user = session.get(User, post.created_by_id)
     if user is None or not user.is_active:
         return
-    from syndicate.mail.services import queue_mail
+    from syndicate.mail.services import new_mail, queue_mail
 
     state = post.state.value.replace("_", " ")
     queue_mail(
         session,
-        to=user.email,
-        now=now,
-        subject=f"LinkedIn post {state}: {post.card_title[:80]}",
-        text=(
-            f"The post of “{post.article.title}” to {post.target.display_name} is {state}.\n\n"
-            f"{post.last_error}\n\nSee it in the dashboard under Posts."
+        new_mail(
+            to=user.email,
+            now=now,
+            subject=f"LinkedIn post {state}: {post.card_title[:80]}",
+            text=(
+                f"The post of “{post.article.title}” to {post.target.display_name} is "
+                f"{state}.\n\n{post.last_error}\n\nSee it in the dashboard under Posts."
+            ),
         ),
     )

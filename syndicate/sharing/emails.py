@@ -1,7 +1,7 @@
 """Every email a sharer receives, in plain text and HTML, each with their private link.
 
-Letters are built here from short paragraphs and links; the outbox (``enqueue_mail``) sends
-them in the caller's transaction, so an email exists if and only if the change committed.
+Letters are built here from short paragraphs and links; ``queue_mail`` puts them in the
+outbox in the caller's transaction, so an email exists if and only if the change committed.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from markupsafe import escape
-from sqlalchemy.orm import Session
 
 from syndicate.mail.models import Mail
-from syndicate.mail.services import enqueue_mail, new_mail
+from syndicate.mail.services import new_mail
 from syndicate.web.templating import format_time
 
 PRIVATE_LINK_LABEL = "Your request, at your private link (keep it to yourself)"
@@ -73,32 +72,6 @@ def compose(
         html=letter.html(greeting, publisher),
         now=now,
         reply_to=reply_to,
-    )
-
-
-def send(
-    session: Session,
-    letter: Letter,
-    *,
-    to: str,
-    name: str,
-    publisher: str,
-    private_url: str | None,
-    now: datetime,
-    reply_to: str | None = None,
-) -> None:
-    """Queue the letter to one sharer (flush only: it is sent if the caller commits)."""
-    enqueue_mail(
-        session,
-        compose(
-            letter,
-            to=to,
-            name=name,
-            publisher=publisher,
-            private_url=private_url,
-            now=now,
-            reply_to=reply_to,
-        ),
     )
 
 

@@ -42,7 +42,7 @@ from syndicate.articles.services import Page, find_public_by_slug
 from syndicate.config import _as_bool, _as_duration, derived
 from syndicate.db import UTCDateTime, new_public_id
 from syndicate.mail.models import MAIL_KIND
-from syndicate.mail.services import MailError, check_address
+from syndicate.mail.services import MailError, check_address, queue_mail
 from syndicate.outbox import enqueue_statement
 from syndicate.sharing import emails
 from syndicate.sharing.models import (
@@ -465,15 +465,17 @@ def _log(
 def _mail(
     session: Session, ctx: Sharing, request: ShareRequest, letter: emails.Letter, *, now: datetime
 ) -> None:
-    emails.send(
+    queue_mail(
         session,
-        letter,
-        to=request.requester_email,
-        name=request.requester_name,
-        publisher=ctx.settings.publisher_name,
-        private_url=ctx.private_url(request) if request.verified_at else None,
-        now=now,
-        reply_to=ctx.settings.contact_email,
+        emails.compose(
+            letter,
+            to=request.requester_email,
+            name=request.requester_name,
+            publisher=ctx.settings.publisher_name,
+            private_url=ctx.private_url(request) if request.verified_at else None,
+            now=now,
+            reply_to=ctx.settings.contact_email,
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from syndicate.mail.jobs import deliver_mail
 from syndicate.mail.models import NOT_SENT_OUTCOME
-from syndicate.mail.services import queue_mail
+from syndicate.mail.services import new_mail, queue_mail
 from syndicate.outbox import OutboxMessage, OutboxState
 from tests.mail.conftest import SmtpServer, free_port, password_checker
 
@@ -30,7 +30,7 @@ def _queue(session, clock, **overrides):  # noqa: ANN001, ANN202
         "reply_to": "rights@f5mag.example",
     }
     fields.update(overrides)
-    message = queue_mail(session, now=clock.now(), **fields)
+    message = queue_mail(session, new_mail(now=clock.now(), **fields))
     session.commit()
     return message
 

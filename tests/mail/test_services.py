@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from syndicate.db import get_database
 from syndicate.mail.models import MAIL_KIND, Mail
-from syndicate.mail.services import MailError, SmtpMailer, queue_mail
+from syndicate.mail.services import MailError, SmtpMailer, new_mail, queue_mail
 from syndicate.outbox import OutboxMessage, OutboxState
 from tests import factories
 
@@ -21,7 +21,7 @@ def _mail_count(session) -> int:  # noqa: ANN001
 def _queue(session, clock, **overrides):  # noqa: ANN001, ANN202
     fields = {"to": "reader@example.org", "subject": "Hello", "text": "Body"}
     fields.update(overrides)
-    return queue_mail(session, now=clock.now(), **fields)
+    return queue_mail(session, new_mail(now=clock.now(), **fields))
 
 
 def test_queued_mail_is_a_pending_outbox_message_with_a_stable_key(session, clock):
@@ -43,7 +43,7 @@ def test_queued_mail_is_dropped_with_a_rolled_back_business_change(app, clock):
     database = get_database(app)
     with pytest.raises(RuntimeError), database.transaction() as s:
         user = factories.make_user(s, now=clock.now())
-        queue_mail(s, to=user.email, subject="Welcome", text="Hi", now=clock.now())
+        queue_mail(s, new_mail(to=user.email, subject="Welcome", text="Hi", now=clock.now()))
         raise RuntimeError("the change failed after the mail was queued")
     with database.sessions() as s:
         assert _mail_count(s) == 0

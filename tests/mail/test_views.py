@@ -6,7 +6,7 @@ import pytest
 
 from syndicate import outbox
 from syndicate.mail.jobs import deliver_mail
-from syndicate.mail.services import queue_mail
+from syndicate.mail.services import new_mail, queue_mail
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def _queue(session, clock, n: int = 1, **overrides):  # noqa: ANN001, ANN202
         "text": "Open https://news.example.test/confirm/abc to confirm.",
     }
     fields.update(overrides)
-    messages = [queue_mail(session, now=clock.now(), **fields) for _ in range(n)]
+    messages = [queue_mail(session, new_mail(now=clock.now(), **fields)) for _ in range(n)]
     session.commit()
     return messages
 
