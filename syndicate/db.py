@@ -5,6 +5,7 @@ The caller owns the transaction: a view, job or command commits; services only a
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from flask import Flask, current_app, g
 from sqlalchemy import (
     JSON,
+    Connection,
     DateTime,
     Engine,
     MetaData,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     String,
     create_engine,
     event,
+    exc,
     func,
     select,
 )
@@ -110,14 +113,48 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# A pooled connection back in the pool for longer than this is pinged before it is used again.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_connections_left_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use only if it sat idle for ``idle_seconds``.
+
+    Connections die while idle (a server restart, a proxy's or firewall's idle timeout). A
+    ping on every checkout (pool_pre_ping) would cost every request a round trip, though a
+    connection used a moment ago is almost surely alive. If one dies even so, the request
+    that meets it fails (503, see web.errors) and SQLAlchemy drops every older connection,
+    so the next requests connect afresh.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < idle_seconds:
+            return  # new, or just used
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            # The pool replaces this connection and every one older than it.
+            raise exc.InvalidatePoolError(f"an idle pooled connection is gone: {error}") from error
+
+
+def make_engine(
+    url: str, *, ping_after_idle: float = PING_AFTER_IDLE_SECONDS, **kwargs: Any
+) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_connections_left_idle(engine, ping_after_idle)
+    return engine
 
 
 class Database:
@@ -147,22 +184,27 @@ class Database:
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
             yield session
 
+    @contextmanager
+    def statement_connection(self) -> Iterator[Connection]:
+        """A connection to write with, for work that is one statement on PostgreSQL.
 
-def commit_each_statement(session: Session) -> Session:
-    """The session, with each statement from now on committed by itself (PostgreSQL).
-
-    For work that is one statement, atomic on its own: it spares the BEGIN and COMMIT round
-    trips. Reads so far are ended first; the pool restores transactions when the connection
-    goes back. SQLite, and sessions bound to one shared connection (the tests' rolled-back
-    transactions), are left as they are.
-    """
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql" or not isinstance(bind, Engine):
-        return session
-    if session.in_transaction():
-        session.commit()
-    session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return session
+        PostgreSQL: outside any transaction, each statement committing by itself, which spares
+        the BEGIN and COMMIT round trips and a session's bookkeeping; so the work must be a
+        single statement there to be atomic. SQLite: a transaction that takes the write lock
+        at BEGIN and commits when the block ends (rolls back on an error). When the sessions
+        are bound to one shared connection (the tests' rolled-back transactions), that
+        connection, so that the work stays inside their transaction.
+        """
+        shared = self.sessions.kw.get("bind")
+        if isinstance(shared, Connection):
+            yield shared
+        elif self.engine.dialect.name == "sqlite":
+            with self.engine.connect() as connection:
+                with connection.execution_options(sqlite_begin="IMMEDIATE").begin():
+                    yield connection
+        else:
+            with self.engine.connect() as connection:
+                yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @dataclass(frozen=True)

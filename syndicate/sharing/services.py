@@ -586,7 +586,7 @@ def store_request(
     Core statements on the caller's connection: nothing reads the rows back as objects, and
     every submission would pay for the ORM's bookkeeping otherwise. On PostgreSQL this is
     one statement, atomic by itself, so the caller needs no transaction around it
-    (``db.commit_each_statement``). SQLite has no data-modifying WITH: there it is two
+    (``Database.statement_connection``). SQLite has no data-modifying WITH: there it is two
     statements, and the caller holds the write lock (BEGIN IMMEDIATE), so that no other
     submission comes between the count and the insert.
     """

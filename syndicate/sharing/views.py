@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from syndicate.articles.models import Article
 from syndicate.clock import app_now
-from syndicate.db import commit_each_statement, get_session
+from syndicate.db import get_database, get_session
 from syndicate.sharing import services, visits
 from syndicate.sharing.forms import (
     AnswerForm,
@@ -231,16 +231,15 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
         # Everything that needs no database first: SQLite's write lock is held for less.
         shown = services.check_fill_time(ctx, sent.get("started", ""), now=now)
         new = services.prepare_request(services.clean_input(request_input(sent)), now=now, ctx=ctx)
-        # SQLite: two statements under the write lock; PostgreSQL: one, needing no BEGIN.
-        db = commit_each_statement(_writing_session())
-        stored = services.store_request(
-            db.connection(), new, slug=slug, shown=shown, now=now, ctx=ctx
-        )
+        # One statement on PostgreSQL, two under SQLite's write lock (see store_request).
+        with get_database().statement_connection() as connection:
+            stored = services.store_request(
+                connection, new, slug=slug, shown=shown, now=now, ctx=ctx
+            )
         if stored is not None:
-            db.commit()
             return redirect(url_for("sharing.sent", slug=slug), 303)
         # Nothing stored (rare): find out why, and answer accordingly.
-        article = _form_article(db, slug)  # 404, or 308 to where the article moved
+        article = _form_article(get_session(), slug)  # 404, or 308 to where it moved
         if isinstance(article, Response):
             return article
         services.check_form_article(article, shown)

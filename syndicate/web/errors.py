@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,20 @@ def init_app(app: Flask) -> None:
         response = error_response(error.code, message)
         if error.code == 405 and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(DBAPIError)
+    def _database(error: DBAPIError) -> Response:
+        if not error.connection_invalidated:
+            return _unexpected(error)
+        # The pool has dropped the dead connection and every older one: a retry connects
+        # afresh (see db._ping_connections_left_idle).
+        log.warning("database connection lost on %s %s: %s", request.method, request.path,
+                    error.orig)
+        response = error_response(
+            503, "We lost our connection to the database for a moment. Please try again."
+        )
+        response.headers["Retry-After"] = "1"
         return response
 
     @app.errorhandler(Exception)
