@@ -245,10 +245,10 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
         services.check_form_article(article, shown)
         raise services.TooManyRequests(services.ALLOWANCE_USED_UP, "email")
     except SharingError as exc:
-        db = get_session()
-        db.rollback()
+        # Nothing to roll back: the request session only read, and the store's own
+        # connection committed or rolled back when its block ended.
         if article is None:
-            article = _form_article(db, slug)
+            article = _form_article(get_session(), slug)
         if isinstance(article, Response):
             return article
         form = ShareRequestForm()  # what was sent, with the error beside its field
