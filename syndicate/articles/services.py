@@ -176,9 +176,24 @@ def render_body(source: str, body_format: BodyFormat) -> str:
     return sanitize_html(html)
 
 
+# Latin letters that Unicode does not decompose into a plain letter and an accent, spelled
+# as their languages write them without the letter; and apostrophes, which join a word
+# ("don't" is "dont", not "don-t").
+_SPELLED_OUT = str.maketrans({
+    "ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o", "Ø": "o",
+    "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "ł": "l", "Ł": "l", "þ": "th", "Þ": "th",
+    "ı": "i", "ħ": "h", "Ħ": "h",
+    "'": "", "’": "", "ʼ": "",
+})
+
+
 def slugify(text: str) -> str:
-    normalised = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", normalised.lower()).strip("-")
+    """Lower-case ASCII words joined by single hyphens: "Café “Zoë”—opening" is
+    "cafe-zoe-opening". Accents are dropped; every other character that is not a letter or
+    digit in ASCII (punctuation, dashes, quotes, other scripts) separates words."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_SPELLED_OUT))
+    unaccented = "".join(char for char in decomposed if not unicodedata.combining(char))
+    slug = re.sub(r"[^a-z0-9]+", "-", unaccented.lower()).strip("-")
     return slug[:MAX_SLUG].strip("-") or "article"
 
 

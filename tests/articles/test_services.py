@@ -160,6 +160,25 @@ def test_a_slug_belonging_to_another_article_is_refused(session, clock, make_art
         )
 
 
+@pytest.mark.parametrize(
+    "title, slug",
+    [
+        # Typographic punctuation separates words as a space would, not glues them.
+        (
+            "“We measured the wrong thing”—what ten years of bike counters taught one city",
+            "we-measured-the-wrong-thing-what-ten-years-of-bike-counters-taught-one-city",
+        ),
+        ("Prices rose 3–5 % in Q1", "prices-rose-3-5-in-q1"),
+        ("Straße in Łódź, Ærø and Øresund", "strasse-in-lodz-aero-and-oresund"),
+        ("Don’t panic, it's fine", "dont-panic-its-fine"),
+        ("Кириллица 2026", "2026"),
+        ("日本語", "article"),
+    ],
+)
+def test_slugs_are_ascii_words_from_the_title(title, slug):
+    assert services.slugify(title) == slug
+
+
 def test_generated_slugs_never_collide(make_article):
     first = make_article(title="Same title")
     second = make_article(title="Same title")
