@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
         sources_group,
         settings_command,
         tokens_group,
+        sharing_group,
         linkedin_sandbox,
         posts_group,
         doctor_command,
@@ -296,6 +297,61 @@ def tokens_rotate() -> None:
         )
 
 
+# --- share permissions --------------------------------------------------------------------
+
+
+@click.group("sharing")
+def sharing_group() -> None:
+    """Share permissions."""
+
+
+@sharing_group.command("new-key")
+def sharing_new_key() -> None:
+    """Print a new signing key for SYNDICATE_SHARING_SIGNING_KEY."""
+    from syndicate.sharing.signing import new_private_key
+
+    click.echo(new_private_key())
+
+
+@sharing_group.command("re-sign")
+@with_appcontext
+def sharing_resign() -> None:
+    """Sign every permission record again with SYNDICATE_SHARING_SIGNING_KEY.
+
+    Run it after changing the key: until then the records that the old key signed do not
+    verify against the key the site publishes. Each batch commits on its own, so it may be
+    stopped and run again, and the site keeps serving meanwhile.
+    """
+    from syndicate.sharing import services
+
+    database, clock = get_database(), current_app.extensions["clock"]
+    ctx = services.Sharing.for_app(current_app)
+    with database.sessions() as session:
+        total = services.records_on_other_keys(session, ctx)
+    resigned = after_id = 0
+    with click.progressbar(length=total, label="Signing permission records again") as bar:
+        while True:
+            with database.write_transaction() as session:  # reads, then writes
+                count, last_id = services.resign_records(
+                    session, ctx=ctx, now=clock.now(), after_id=after_id
+                )
+            if last_id is None:
+                break
+            resigned, after_id = resigned + count, last_id
+            bar.update(count)
+    click.echo(f"Signed {resigned} record(s) again with key {ctx.signer.key_id}.")
+    with database.sessions() as session:
+        left = services.records_on_other_keys(session, ctx)
+    if left:
+        click.echo(
+            f"{left} record(s) are still signed with another key: a process that still has "
+            "the old SYNDICATE_SHARING_SIGNING_KEY changed them meanwhile. Restart every web "
+            "and scheduler process with the new key, then run this again.",
+            err=True,
+        )
+        sys.exit(1)
+
+
 @click.group("posts")
 def posts_group() -> None:
     """Scheduled LinkedIn posts."""
@@ -359,3 +415,4 @@ def settings_command(markdown: bool) -> None:
             click.echo(f"| `SYNDICATE_{s.name}` | {default} | {s.doc} |")
         else:
             click.echo(f"SYNDICATE_{s.name} = {default}\n    {s.doc}")
+

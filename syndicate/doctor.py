@@ -20,7 +20,7 @@ import click
 import requests
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 TIMEOUT = 5.0
@@ -238,6 +238,7 @@ def database_checks(app: Flask, *, timeout: float = TIMEOUT) -> list[Check]:
             return checks
         checks.append(Check("database schema", True, f"at the newest revision {head}"))
         checks.append(_stored_tokens_check(engine, app.config["TOKEN_KEYS"]))
+        checks.extend(_signed_records_check(engine, app))
         return checks
     finally:
         if owned:
@@ -274,6 +275,32 @@ def _stored_tokens_check(engine: Engine, keys: list[str]) -> Check:
         return Check("stored tokens", True, message,
                      "Run `syndicate tokens rotate` before dropping the older keys.")
     return Check("stored tokens", True, message)
+
+
+def _signed_records_check(engine: Engine, app: Flask) -> list[Check]:
+    """Whether every permission record verifies against the key the site publishes."""
+    from syndicate.config import ConfigError
+    from syndicate.sharing.models import Permission
+    from syndicate.sharing.signing import signer_for
+
+    try:
+        key_id = signer_for(app).key_id
+    except ConfigError:
+        return []  # the settings check has said what is wrong with the key
+    with engine.connect() as connection:
+        on_current, on_other = connection.execute(
+            select(
+                func.count().filter(Permission.key_id == key_id),
+                func.count().filter(Permission.key_id != key_id),
+            )
+        ).one()
+    message = f"{on_current} signed with the current key {key_id}, {on_other} with other keys"
+    if on_other:
+        return [Check("permission records", False, message,
+                      "Their signatures do not verify against the published key. After "
+                      "every process has the new SYNDICATE_SHARING_SIGNING_KEY, run: "
+                      "syndicate sharing re-sign")]
+    return [Check("permission records", True, message)]
 
 
 # --- network services -------------------------------------------------------------------

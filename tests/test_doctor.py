@@ -181,6 +181,42 @@ def test_tokens_no_key_opens_fail(keyed_app):
     assert not check.ok and "1 unreadable" in check.message
 
 
+def _grant_a_link(app) -> None:  # noqa: ANN001
+    """One granted request, hence one signed permission record, committed."""
+    from syndicate.sharing import services
+    from syndicate.sharing.models import RequestState
+    from tests.factories import make_article
+
+    ctx = services.Sharing.for_app(app)
+    with app.extensions["database"].transaction() as session:
+        article = make_article(session, now=START)
+        request = services.submit_request(session, article, services.RequestInput(
+            name="Ada Reader", email="ada@example.org", where="linkedin_profile",
+            where_url="https://www.linkedin.com/in/ada", kind="link"), now=START, ctx=ctx)
+        request.verified_at, request.state = START, RequestState.PENDING
+        session.flush()
+        services.apply_rules(session, request, now=START, ctx=ctx)
+
+
+def test_records_signed_with_a_replaced_key_fail_until_signed_again(keyed_app):
+    from syndicate.sharing.signing import new_private_key
+
+    app, _old, _new = keyed_app
+    _grant_a_link(app)
+    check = by_name(doctor.database_checks(app))["permission records"]
+    assert check.ok and check.message.startswith("1 signed with the current key")
+
+    app.config["SHARING_SIGNING_KEY"] = new_private_key()  # and restarted:
+    for built_from_the_old_key in ("sharing_signer", "sharing_context"):
+        app.extensions.pop(built_from_the_old_key, None)
+    check = by_name(doctor.database_checks(app))["permission records"]
+    assert not check.ok and "0 signed with the current key" in check.message
+    assert "1 with other keys" in check.message and "syndicate sharing re-sign" in check.hint
+
+    assert app.test_cli_runner().invoke(args=["sharing", "re-sign"]).exit_code == 0
+    assert by_name(doctor.database_checks(app))["permission records"].ok
+
+
 # --- Redis ------------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -59,7 +60,7 @@ from syndicate.sharing.models import (
     ShareWhere,
     StandingPermission,
 )
-from syndicate.sharing.signing import Signer, signer_for
+from syndicate.sharing.signing import Signer, canonical_json, signer_for
 from syndicate.staff.models import User
 from syndicate.web.services import raise_alert, resolve_alert
 
@@ -1118,33 +1119,101 @@ def _record(
     }
 
 
-def _sign(permission: Permission, document: dict[str, Any], ctx: Sharing, *, now: datetime) -> None:
-    from syndicate.sharing.signing import canonical_json
-
+def _signed(document: dict[str, Any], ctx: Sharing, *, now: datetime) -> dict[str, str]:
+    """The columns that hold a record signed now with the current key."""
     document = {**document, "key_id": ctx.signer.key_id, "signed_at": _iso(now)}
     document.pop("signature", None)
-    permission.document = canonical_json(document).decode("utf-8")
-    permission.signature = ctx.signer.sign(document)
-    permission.key_id = ctx.signer.key_id
+    return {
+        "document": canonical_json(document).decode("utf-8"),
+        "signature": ctx.signer.sign(document),
+        "key_id": ctx.signer.key_id,
+    }
+
+
+def _sign(permission: Permission, document: dict[str, Any], ctx: Sharing, *, now: datetime) -> None:
+    for column, value in _signed(document, ctx, now=now).items():
+        setattr(permission, column, value)
+
+
+def _current_document(
+    document: str,
+    state: PermissionState,
+    revoked_at: datetime | None,
+    expired_at: datetime | None,
+) -> dict[str, Any]:
+    """A signed document brought up to the record's state."""
+    return {
+        **json.loads(document),
+        "state": state.value,
+        "revoked_at": _iso(revoked_at),
+        "expired_at": _iso(expired_at),
+    }
 
 
 def _resign(permission: Permission, ctx: Sharing, *, now: datetime) -> None:
     """Sign again after a state change, so the signed record always tells the current state."""
-    import json
-
-    document = json.loads(permission.document)
-    document.update(
-        state=permission.state.value,
-        revoked_at=_iso(permission.revoked_at),
-        expired_at=_iso(permission.expired_at),
+    document = _current_document(
+        permission.document, permission.state, permission.revoked_at, permission.expired_at
     )
     _sign(permission, document, ctx, now=now)
 
 
+def records_on_other_keys(session: Session, ctx: Sharing) -> int:
+    """How many permission records were signed with a key other than the current one."""
+    return session.scalar(
+        select(func.count()).select_from(Permission).where(Permission.key_id != ctx.signer.key_id)
+    ) or 0
+
+
+RESIGN_BATCH = 200
+
+
+def resign_records(
+    session: Session, *, ctx: Sharing, now: datetime, after_id: int = 0, limit: int = RESIGN_BATCH
+) -> tuple[int, int | None]:
+    """Sign again, with the current key, up to ``limit`` records that another key signed, in
+    id order after ``after_id`` (after SYNDICATE_SHARING_SIGNING_KEY changed, their
+    signatures no longer verify against the published key).
+
+    Returns how many were signed again and the last id looked at, None when there was none.
+    Each record is written only if its signature is still the one read: one whose state
+    changed meanwhile was signed by the process that changed it, and keeps that.
+    """
+    rows = session.execute(
+        select(
+            Permission.id,
+            Permission.document,
+            Permission.signature,
+            Permission.state,
+            Permission.revoked_at,
+            Permission.expired_at,
+        )
+        .where(Permission.key_id != ctx.signer.key_id, Permission.id > after_id)
+        .order_by(Permission.id)
+        .limit(limit)
+    ).all()
+    resigned = 0
+    for row in rows:
+        document = _current_document(row.document, row.state, row.revoked_at, row.expired_at)
+        resigned += _write_if_unchanged(session, row.id, row.signature,
+                                        _signed(document, ctx, now=now))
+    return resigned, (rows[-1].id if rows else None)
+
+
+def _write_if_unchanged(
+    session: Session, permission_id: int, signature_read: str, columns: dict[str, str]
+) -> bool:
+    written = session.execute(
+        update(Permission)
+        .where(Permission.id == permission_id, Permission.signature == signature_read)
+        .values(**columns)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(written.rowcount)
+
+
 def signed_record(permission: Permission) -> dict[str, Any]:
     """The record as served: the signed document plus its signature."""
-    import json
-
     return {**json.loads(permission.document), "signature": permission.signature}
 
 

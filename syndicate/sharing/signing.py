@@ -46,8 +46,7 @@ class Signer:
         except ValueError:
             raise ConfigError(
                 "SYNDICATE_SHARING_SIGNING_KEY must be the base64 of a 32-byte Ed25519 "
-                "private key (make one with: python -c \"import base64, secrets; "
-                'print(base64.b64encode(secrets.token_bytes(32)).decode())")'
+                "private key (make one with: syndicate sharing new-key)"
             ) from None
         public = self._key.public_key()
         self.public_raw = public.public_bytes(

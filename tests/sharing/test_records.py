@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import event
 
 from syndicate import create_app
 from syndicate.config import ConfigError
 from syndicate.sharing import services
 from syndicate.sharing.jobs import maintain_share_requests
-from syndicate.sharing.models import PermissionState, RequestState
+from syndicate.sharing.models import Permission, PermissionState, RequestState, ShareRequest
 from syndicate.sharing.signing import (
     Signer,
     canonical_json,
@@ -109,6 +110,92 @@ def test_revoked_record_says_so_and_stays_verifiable(client, session, app, artic
     record = client.get(f"/permissions/{permission.public_id}.json").get_json()
     assert record["state"] == "revoked" and record["revoked_at"] == "2026-03-04T09:00:00Z"
     assert verify_record(record, client.get("/permissions/key").get_json()["public_key"])
+
+
+def _change_signing_key(app) -> None:  # noqa: ANN001
+    """What an operator does: a new SYNDICATE_SHARING_SIGNING_KEY, and the app restarted."""
+    app.config["SHARING_SIGNING_KEY"] = new_private_key()
+    for built_from_the_old_key in ("sharing_signer", "sharing_context"):
+        app.extensions.pop(built_from_the_old_key, None)
+
+
+def test_re_signing_after_a_key_change_makes_every_record_verify_again(
+    client, session, app, article, clock, runner
+):
+    active = _grant(session, app, article, clock)
+    revoked = _grant(session, app, article, clock, email="bo@example.org", kind="link")
+    services.revoke(session, revoked.request, "Credit missing.", actor=services.SYSTEM,
+                    now=clock.now(), ctx=services.Sharing.for_app(app))
+    session.commit()
+    before = {p.public_id: client.get(f"/permissions/{p.public_id}.json").get_json()
+              for p in (active, revoked)}
+
+    _change_signing_key(app)
+    key = client.get("/permissions/key").get_json()
+    for public_id in before:
+        served = client.get(f"/permissions/{public_id}.json").get_json()
+        assert not verify_record(served, key["public_key"])  # what rotating breaks
+
+    clock.advance(timedelta(hours=1))
+    result = runner.invoke(args=["sharing", "re-sign"])
+    assert result.exit_code == 0, result.output
+    assert f"Signed 2 record(s) again with key {key['key_id']}." in result.output
+    for public_id, old in before.items():
+        record = client.get(f"/permissions/{public_id}.json").get_json()
+        _verify_like_the_docs(record, key)
+        assert record["key_id"] == key["key_id"] and record["signed_at"] == "2026-03-02T10:00:00Z"
+        unchanged = ("key_id", "signed_at", "signature")
+        assert {k: v for k, v in record.items() if k not in unchanged} == {
+            k: v for k, v in old.items() if k not in unchanged
+        }
+    assert before[revoked.public_id]["state"] == "revoked"
+
+    again = runner.invoke(args=["sharing", "re-sign"])
+    assert again.exit_code == 0 and "Signed 0 record(s) again" in again.output
+
+
+def test_re_signing_goes_through_the_records_in_batches(session, app, article, clock):
+    first = _grant(session, app, article, clock)
+    second = _grant(session, app, article, clock, email="bo@example.org")
+    _change_signing_key(app)
+    ctx = services.Sharing.for_app(app)
+    steps = [services.resign_records(session, ctx=ctx, now=clock.now(), limit=1)]
+    steps.append(services.resign_records(session, ctx=ctx, now=clock.now(), after_id=steps[0][1],
+                                         limit=1))
+    steps.append(services.resign_records(session, ctx=ctx, now=clock.now(), after_id=steps[1][1],
+                                         limit=1))
+    assert steps == [(1, first.id), (1, second.id), (0, None)]
+    assert services.records_on_other_keys(session, ctx) == 0
+
+
+def test_re_signing_keeps_a_state_change_that_came_in_between(session, app, article, clock):
+    permission = _grant(session, app, article, clock)
+    _change_signing_key(app)
+    ctx = services.Sharing.for_app(app)
+    database = app.extensions["database"]
+
+    def revoke_after_the_read(state):  # noqa: ANN001, ANN202
+        """Another worker revokes the grant after re-signing read it, before it writes."""
+        if not (state.is_select and "permissions.signature" in str(state.statement)):
+            return None
+        read = state.invoke_statement().freeze()
+        with database.sessions() as other:
+            request = other.get(ShareRequest, permission.request_id)
+            services.revoke(other, request, "Credit missing.", actor=services.SYSTEM,
+                            now=clock.now(), ctx=ctx)
+            other.commit()
+        return read()
+
+    event.listen(session, "do_orm_execute", revoke_after_the_read)
+    try:
+        resigned, last_id = services.resign_records(session, ctx=ctx, now=clock.now())
+    finally:
+        event.remove(session, "do_orm_execute", revoke_after_the_read)
+    assert (resigned, last_id) == (0, permission.id)
+    session.expire_all()
+    record = services.signed_record(session.get(Permission, permission.id))
+    assert record["state"] == "revoked"  # not the stale "active" that re-signing read
+    assert verify_record(record, ctx.signer.public_key_b64)
 
 
 def test_grants_with_an_end_date_are_warned_then_expire(client, session, app, article, clock):
