@@ -20,8 +20,12 @@ from syndicate.staff.models import Role
 
 def _create_app() -> Flask:
     from syndicate import create_app
+    from syndicate.config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:  # a setting to fix: say which, without a traceback
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(
@@ -30,9 +34,6 @@ def _create_app() -> Flask:
 def main() -> None:
     """syndicate: feeds, LinkedIn posts and share permissions for your articles."""
 
-
-# Reachable even when settings are broken, which is when it is needed most.
-main.add_command(doctor_command)
 
 
 def init_app(app: Flask) -> None:
@@ -416,3 +417,9 @@ def settings_command(markdown: bool) -> None:
         else:
             click.echo(f"SYNDICATE_{s.name} = {default}\n    {s.doc}")
 
+
+# Reachable without building the app, so even when settings are broken or missing, which
+# is when they are needed most: the doctor, and the commands that make the keys those
+# settings want (their other commands build the app when they run).
+for _command in (doctor_command, tokens_group, sharing_group):
+    main.add_command(_command)
