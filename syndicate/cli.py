@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from syndicate.db import get_database
 from syndicate.doctor import doctor_command
@@ -28,12 +28,26 @@ def _create_app() -> Flask:
         raise click.ClickException(str(exc)) from None
 
 
+class _SyndicateGroup(FlaskGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """``--help`` with settings to fix: the commands that work without them, and what to
+        fix (Flask would print the traceback of anything but its own loading errors)."""
+        try:
+            ctx.ensure_object(ScriptInfo).load_app()
+        except click.ClickException as exc:
+            click.secho(f"Error: {exc.format_message()}\n", err=True, fg="red")
+            return sorted(self.commands)
+        return super().list_commands(ctx)
+
+
 @click.group(
-    cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False
+    cls=_SyndicateGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
 )
 def main() -> None:
     """syndicate: feeds, LinkedIn posts and share permissions for your articles."""
-
 
 
 def init_app(app: Flask) -> None:
@@ -303,7 +317,7 @@ def tokens_rotate() -> None:
 
 @click.group("sharing")
 def sharing_group() -> None:
-    """Share permissions."""
+    """Share permissions: the key that signs their public records."""
 
 
 @sharing_group.command("new-key")

@@ -42,3 +42,12 @@ def test_commands_that_need_the_app_name_the_missing_settings_without_a_tracebac
     assert "SYNDICATE_SHARING_SIGNING_KEY" in result.output
     # Handled by the command line (a ConfigError would be the exception otherwise).
     assert isinstance(result.exception, SystemExit)
+
+
+def test_help_lists_what_works_and_names_the_missing_settings():
+    result = CliRunner().invoke(main, ["--help"], env=UNCONFIGURED)
+    assert result.exit_code == 0
+    assert "Error: Production needs these settings:" in result.output
+    assert "Traceback" not in result.output
+    for usable in ("doctor", "tokens", "sharing"):
+        assert f"\n  {usable} " in result.output
