@@ -409,6 +409,7 @@ def settings_command(markdown: bool) -> None:
         "ENV",
         "SECRET_KEY",
         "SITE_URL",
+        "SITE_NAME",
         "DATABASE_URL",
         "TOKEN_KEYS",
         "SHARING_SIGNING_KEY",

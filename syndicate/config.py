@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from limits import parse_many
@@ -109,7 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SHARING_PUBLISHER_NAME",
         "",
         _as_str,
-        "Name in credit lines and emails; empty uses SITE_URL's host.",
+        "The publisher named in credit lines and sharing emails; empty uses SITE_NAME.",
     ),
     Setting("SHARING_CONTACT_EMAIL", "", _as_str, "Reply-to address of sharing emails."),
     Setting(
@@ -240,6 +241,14 @@ SETTINGS: tuple[Setting, ...] = (
         required_in_production=True,
     ),
     Setting(
+        "SITE_NAME",
+        "",
+        _as_str,
+        "The publication's name: in the header and titles of public pages, and the feeds' "
+        "title and the publisher in credit lines and emails unless FEED_TITLE or "
+        "SHARING_PUBLISHER_NAME say otherwise. Empty uses FEED_TITLE, then SITE_URL's host.",
+    ),
+    Setting(
         "DATABASE_URL",
         None,
         _as_str,
@@ -339,7 +348,7 @@ SETTINGS: tuple[Setting, ...] = (
         _whole_number(1, 1440),
         "How often readers should poll feeds: RSS ttl, sy: hints and Cache-Control max-age.",
     ),
-    Setting("FEED_TITLE", "", _as_str, "Title of the feeds; empty uses SITE_URL's host name."),
+    Setting("FEED_TITLE", "", _as_str, "Title of the feeds; empty uses SITE_NAME."),
     Setting(
         "PROXY_FIX_X_FOR",
         0,
@@ -378,6 +387,16 @@ def _instance_secret(instance_path: Path, filename: str, make: Callable[[], str]
         path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def site_name(config: Mapping[str, Any]) -> str:
+    """The publication's name as its readers see it (SYNDICATE_SITE_NAME and its fallbacks)."""
+    return str(
+        config.get("SITE_NAME")
+        or config.get("FEED_TITLE")
+        or urlsplit(str(config.get("SITE_URL") or "")).netloc
+        or "syndicate"
+    )
 
 
 def derived(

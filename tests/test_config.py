@@ -1,7 +1,7 @@
 import pytest
 from cryptography.fernet import Fernet
 
-from syndicate.config import ConfigError, read_environment, resolve
+from syndicate.config import ConfigError, read_environment, resolve, site_name
 
 
 def test_production_refuses_to_start_without_secrets_naming_each(tmp_path):
@@ -74,3 +74,27 @@ def test_feed_settings_come_from_the_environment(tmp_path):
                                        "SYNDICATE_FEED_TITLE": "F5mag"}), tmp_path)
     settings = FeedSettings.from_config(values)
     assert (settings.items, settings.max_age, settings.title) == (50, 3600, "F5mag")
+
+
+@pytest.mark.parametrize(
+    "raw, site, feeds, publisher",
+    [
+        ({}, "news.example.org", "news.example.org", "news.example.org"),
+        ({"SITE_NAME": "F5mag"}, "F5mag", "F5mag", "F5mag"),
+        # Before SITE_NAME existed, FEED_TITLE named the publisher too; it still does.
+        ({"FEED_TITLE": "F5mag"}, "F5mag", "F5mag", "F5mag"),
+        (
+            {"SITE_NAME": "F5mag", "FEED_TITLE": "F5mag: every article",
+             "SHARING_PUBLISHER_NAME": "F5 Media Ltd"},
+            "F5mag", "F5mag: every article", "F5 Media Ltd",
+        ),
+    ],
+)
+def test_the_publications_name_and_what_falls_back_to_it(tmp_path, raw, site, feeds, publisher):
+    from syndicate.feeds.services import FeedSettings
+    from syndicate.sharing.services import SharingSettings
+
+    config = resolve({"SITE_URL": "https://news.example.org", **raw}, tmp_path)
+    assert site_name(config) == site
+    assert FeedSettings.from_config(config).title == feeds
+    assert SharingSettings.from_config(config).publisher_name == publisher

@@ -41,6 +41,7 @@ from syndicate.articles.models import (
     article_tags,
 )
 from syndicate.articles.services import plain_text, sanitize_html
+from syndicate.config import site_name
 from syndicate.events import Event
 
 FORMATS = ("rss", "atom", "json")
@@ -90,7 +91,7 @@ class FeedSettings:
 
     # Every setting from_config reads (views rebuild the settings when one of them changes).
     CONFIG_KEYS: ClassVar[tuple[str, ...]] = (
-        "SITE_URL", "WEBSUB_HUB", "FEED_TITLE", "FEED_ITEMS", "FEED_TTL_MINUTES")
+        "SITE_URL", "SITE_NAME", "WEBSUB_HUB", "FEED_TITLE", "FEED_ITEMS", "FEED_TTL_MINUTES")
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> FeedSettings:
@@ -98,7 +99,7 @@ class FeedSettings:
         hub = str(config.get("WEBSUB_HUB") or "") or f"{site_url}/websub"
         return cls(
             site_url=site_url,
-            title=str(config.get("FEED_TITLE") or urlsplit(site_url).netloc or "syndicate"),
+            title=str(config.get("FEED_TITLE") or site_name(config)),
             items=max(1, int(config.get("FEED_ITEMS", 20) or 20)),
             ttl_minutes=max(1, int(config.get("FEED_TTL_MINUTES", 15) or 15)),
             hub_url=hub,

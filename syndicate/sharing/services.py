@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, lazyload, load_only, selectinload
 from syndicate import events
 from syndicate.articles.models import Article, ArticleStatus
 from syndicate.articles.services import Page, find_public_by_slug
-from syndicate.config import _as_bool, _as_duration, derived
+from syndicate.config import _as_bool, _as_duration, derived, site_name
 from syndicate.db import UTCDateTime, new_public_id
 from syndicate.mail.models import MAIL_KIND
 from syndicate.mail.services import MailError, check_address, queue_mail
@@ -121,14 +121,8 @@ class SharingSettings:
 
     @classmethod
     def from_config(cls, config: Any) -> SharingSettings:
-        site_host = urlsplit(str(config.get("SITE_URL") or "")).netloc
         return cls(
-            publisher_name=str(
-                setting(config, "SHARING_PUBLISHER_NAME")
-                or config.get("FEED_TITLE")
-                or site_host
-                or "the publisher"
-            ),
+            publisher_name=str(setting(config, "SHARING_PUBLISHER_NAME") or site_name(config)),
             contact_email=str(setting(config, "SHARING_CONTACT_EMAIL")) or None,
             auto_grant_links=_as_bool(setting(config, "SHARING_AUTO_GRANT_LINKS")),
             auto_grant_excerpt_words=max(
@@ -146,7 +140,7 @@ class SharingSettings:
 
 
 # Every setting Sharing.for_app reads; a change to any of them builds a new context.
-_CONTEXT_SETTINGS = (*DEFAULTS, "FEED_TITLE", "SITE_URL", "SECRET_KEY", "TIME_ZONE")
+_CONTEXT_SETTINGS = (*DEFAULTS, "SITE_NAME", "FEED_TITLE", "SITE_URL", "SECRET_KEY", "TIME_ZONE")
 
 
 def _allowance(text: str) -> tuple[int, timedelta]:

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, g
 
+from syndicate.config import site_name
+
 
 def format_time(
     moment: datetime | None, zone: str | None = None, fmt: str = "%Y-%m-%d %H:%M"
@@ -35,3 +37,8 @@ def _default_zone() -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_time
     app.jinja_env.globals["site_url"] = app.config["SITE_URL"]
+
+    @app.context_processor
+    def _site_name() -> dict[str, str]:
+        # Per page rather than once: the setting may change on a running app (tests).
+        return {"site_name": site_name(app.config)}

@@ -24,6 +24,20 @@ def test_times_on_public_pages_carry_their_zone(client, make_article):
     assert "2026-03-02 09:00 UTC" in page
 
 
+def test_public_pages_carry_the_publications_name(app, client, make_article):
+    article = make_article(title="Ports at night")
+    app.config["SITE_NAME"] = "F5mag"
+    home = client.get("/").get_data(as_text=True)
+    assert "<title>F5mag</title>" in home and '<a class="brand" href="/">F5mag</a>' in home
+    page = client.get(f"/articles/{article.slug}").get_data(as_text=True)
+    assert "<title>Ports at night · F5mag</title>" in page
+    missing = client.get("/articles/no-such-article").get_data(as_text=True)
+    assert "<title>404 · F5mag</title>" in missing
+    # Unnamed, a site is called by its address.
+    app.config["SITE_NAME"] = ""
+    assert '<a class="brand" href="/">news.example.test</a>' in client.get("/").get_data(as_text=True)
+
+
 def test_drafts_and_unknown_slugs_are_404(client, make_article):
     make_article(slug="draft-one", publish=False)
     assert client.get("/articles/draft-one").status_code == 404
