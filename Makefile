@@ -14,10 +14,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The demo talks to the built-in LinkedIn sandbox and has a name (feeds, credit lines and
+# emails say it); either can be set in the environment instead.
+DEMO := SYNDICATE_LINKEDIN_SANDBOX="$${SYNDICATE_LINKEDIN_SANDBOX-1}" \
+	SYNDICATE_SITE_NAME="$${SYNDICATE_SITE_NAME-Syndicate Demo Magazine}"
+
 run: $(VENV)/.installed
 	$(BIN)/syndicate db upgrade
-	SYNDICATE_LINKEDIN_SANDBOX=$${SYNDICATE_LINKEDIN_SANDBOX-1} $(BIN)/syndicate demo --if-empty
-	SYNDICATE_LINKEDIN_SANDBOX=$${SYNDICATE_LINKEDIN_SANDBOX-1} $(BIN)/syndicate serve --with-scheduler
+	$(DEMO) $(BIN)/syndicate demo --if-empty
+	$(DEMO) $(BIN)/syndicate serve --with-scheduler
 
 # pytest exits 5 when it collected no test: that is a failure here.
 test: $(VENV)/.installed
