@@ -42,7 +42,7 @@ from syndicate.articles.models import Article, ArticleStatus
 from syndicate.articles.services import Page, find_public_by_slug
 from syndicate.config import _as_bool, _as_duration, derived, site_name
 from syndicate.db import UTCDateTime, new_public_id
-from syndicate.mail.models import MAIL_KIND
+from syndicate.mail.models import MAIL_KIND, Mail
 from syndicate.mail.services import MailError, check_address, queue_mail
 from syndicate.outbox import enqueue_statement
 from syndicate.sharing import emails
@@ -460,17 +460,26 @@ def _log(
 def _mail(
     session: Session, ctx: Sharing, request: ShareRequest, letter: emails.Letter, *, now: datetime
 ) -> None:
+    private_url = ctx.private_url(request) if request.verified_at else None
     queue_mail(
         session,
-        emails.compose(
-            letter,
-            to=request.requester_email,
-            name=request.requester_name,
-            publisher=ctx.settings.publisher_name,
-            private_url=ctx.private_url(request) if request.verified_at else None,
-            now=now,
-            reply_to=ctx.settings.contact_email,
-        ),
+        _email(ctx, letter, request.requester_email, request.requester_name, private_url, now=now),
+    )
+
+
+def _email(
+    ctx: Sharing, letter: emails.Letter, to: str, name: str, private_url: str | None, *,
+    now: datetime,
+) -> Mail:
+    """The letter to one sharer, from this publisher, replies going to its contact address."""
+    return emails.compose(
+        letter,
+        to=to,
+        name=name,
+        publisher=ctx.settings.publisher_name,
+        private_url=private_url,
+        now=now,
+        reply_to=ctx.settings.contact_email,
     )
 
 
@@ -590,21 +599,15 @@ def store_request(
         return None  # no such article: the insert would find none either
     # The audit log of a request starts when it is confirmed (see _confirmed): most
     # unconfirmed requests are bots' and are deleted unseen, so they cost one row here.
-    mail = emails.compose(
-        emails.verify(
-            title,
-            new.scope,
-            new.verify_url,
-            hours=max(1, round(ctx.settings.verify_ttl.total_seconds() / 3600)),
-            days=max(1, ctx.settings.unverified_ttl.days),
-        ),
-        to=new.row["requester_email"],
-        name=new.row["requester_name"],
-        publisher=ctx.settings.publisher_name,
-        private_url=None,  # the private link comes with confirming the address
-        now=now,
-        reply_to=ctx.settings.contact_email,
+    letter = emails.verify(
+        title,
+        new.scope,
+        new.verify_url,
+        hours=max(1, round(ctx.settings.verify_ttl.total_seconds() / 3600)),
+        days=max(1, ctx.settings.unverified_ttl.days),
     )
+    # No private link yet: it comes with confirming the address.
+    mail = _email(ctx, letter, new.row["requester_email"], new.row["requester_name"], None, now=now)
     amount, period = ctx.settings.email_allowance
     values = {
         **new.row,
