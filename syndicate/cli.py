@@ -342,7 +342,7 @@ def sharing_resign() -> None:
     database, clock = get_database(), current_app.extensions["clock"]
     ctx = services.Sharing.for_app(current_app)
     with database.sessions() as session:
-        total = services.records_on_other_keys(session, ctx)
+        _, total = services.records_by_key(session, ctx.signer.key_id)
     resigned = after_id = 0
     with click.progressbar(length=total, label="Signing permission records again") as bar:
         while True:
@@ -356,7 +356,7 @@ def sharing_resign() -> None:
             bar.update(count)
     click.echo(f"Signed {resigned} record(s) again with key {ctx.signer.key_id}.")
     with database.sessions() as session:
-        left = services.records_on_other_keys(session, ctx)
+        _, left = services.records_by_key(session, ctx.signer.key_id)
     if left:
         click.echo(
             f"{left} record(s) are still signed with another key: a process that still has "

@@ -20,7 +20,7 @@ import click
 import requests
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
 TIMEOUT = 5.0
@@ -280,7 +280,7 @@ def _stored_tokens_check(engine: Engine, keys: list[str]) -> Check:
 def _signed_records_check(engine: Engine, app: Flask) -> list[Check]:
     """Whether every permission record verifies against the key the site publishes."""
     from syndicate.config import ConfigError
-    from syndicate.sharing.models import Permission
+    from syndicate.sharing.services import records_by_key
     from syndicate.sharing.signing import signer_for
 
     try:
@@ -288,12 +288,7 @@ def _signed_records_check(engine: Engine, app: Flask) -> list[Check]:
     except ConfigError:
         return []  # the settings check has said what is wrong with the key
     with engine.connect() as connection:
-        on_current, on_other = connection.execute(
-            select(
-                func.count().filter(Permission.key_id == key_id),
-                func.count().filter(Permission.key_id != key_id),
-            )
-        ).one()
+        on_current, on_other = records_by_key(connection, key_id)
     message = f"{on_current} signed with the current key {key_id}, {on_other} with other keys"
     if on_other:
         return [Check("permission records", False, message,

@@ -199,16 +199,14 @@ def _grant_a_link(app) -> None:  # noqa: ANN001
 
 
 def test_records_signed_with_a_replaced_key_fail_until_signed_again(keyed_app):
-    from syndicate.sharing.signing import new_private_key
+    from tests.sharing.conftest import change_signing_key
 
     app, _old, _new = keyed_app
     _grant_a_link(app)
     check = by_name(doctor.database_checks(app))["permission records"]
     assert check.ok and check.message.startswith("1 signed with the current key")
 
-    app.config["SHARING_SIGNING_KEY"] = new_private_key()  # and restarted:
-    for built_from_the_old_key in ("sharing_signer", "sharing_context"):
-        app.extensions.pop(built_from_the_old_key, None)
+    change_signing_key(app)
     check = by_name(doctor.database_checks(app))["permission records"]
     assert not check.ok and "0 signed with the current key" in check.message
     assert "1 with other keys" in check.message and "syndicate sharing re-sign" in check.hint

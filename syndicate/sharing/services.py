@@ -1155,11 +1155,16 @@ def _resign(permission: Permission, ctx: Sharing, *, now: datetime) -> None:
     _sign(permission, document, ctx, now=now)
 
 
-def records_on_other_keys(session: Session, ctx: Sharing) -> int:
-    """How many permission records were signed with a key other than the current one."""
-    return session.scalar(
-        select(func.count()).select_from(Permission).where(Permission.key_id != ctx.signer.key_id)
-    ) or 0
+def records_by_key(db: Session | Connection, key_id: str) -> tuple[int, int]:
+    """How many permission records the key ``key_id`` signed, and how many another key did
+    (those no longer verify against the published key)."""
+    on_key, on_other = db.execute(
+        select(
+            func.count().filter(Permission.key_id == key_id),
+            func.count().filter(Permission.key_id != key_id),
+        )
+    ).one()
+    return on_key, on_other
 
 
 RESIGN_BATCH = 200

@@ -158,3 +158,12 @@ def staff_user(make_user, login, **overrides: Any):  # noqa: ANN001, ANN201
     user = make_user(**overrides)
     login(user)
     return user
+
+
+def change_signing_key(app: Flask) -> None:
+    """What an operator does: a new SYNDICATE_SHARING_SIGNING_KEY, and the app restarted."""
+    from syndicate.sharing.signing import new_private_key
+
+    app.config["SHARING_SIGNING_KEY"] = new_private_key()
+    for built_from_the_old_key in ("sharing_signer", "sharing_context"):
+        app.extensions.pop(built_from_the_old_key, None)
