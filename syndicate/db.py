@@ -5,6 +5,7 @@ The caller owns the transaction: a view, job or command commits; services only a
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -255,7 +257,37 @@ def get_session() -> Session:
     return g.db_session
 
 
+def discard_session() -> None:
+    """Close the current request's session now; later use in the request starts a fresh one.
+
+    For the error page of a lost connection: the old session would refuse every query until
+    rolled back, and its rollback may fail again on the dead connection.
+    """
+    _close_quietly(g.pop("db_session", None))
+
+
 def _close_session(_exc: BaseException | None) -> None:
-    session: Session | None = g.pop("db_session", None)
-    if session is not None:
+    _close_quietly(g.pop("db_session", None))
+
+
+def _close_quietly(session: Session | None) -> None:
+    """Close a session without ever raising: the response is decided by the time this runs.
+
+    Closing rolls back the open transaction; when the connection died since the last
+    statement (a PostgreSQL restart, an idle timeout), that rollback fails. Raising here would
+    replace the page already chosen with a bare 500, so the connection is invalidated
+    (the pool replaces it) and the failure logged.
+    """
+    if session is None:
+        return
+    try:
         session.close()
+    except Exception as error:  # noqa: BLE001 (nothing here may reach the response)
+        lost = isinstance(error, exc.DBAPIError) and error.connection_invalidated
+        log.log(
+            logging.WARNING if lost else logging.ERROR,
+            "closing a database session failed; its connection is discarded: %s",
+            error,
+            exc_info=not lost,
+        )
+        session.invalidate()

@@ -3,15 +3,22 @@ the request that meets it a 503, and the next request connects afresh."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
+from flask import before_render_template
 from sqlalchemy import text
 
 from syndicate import create_app, migrate
 from syndicate.db import make_engine
-from tests.conftest import _new_database, app_config
+from tests import factories
+from tests.conftest import LiveServer, _new_database, app_config
 
 
 @pytest.fixture
@@ -71,3 +78,107 @@ def test_a_connection_used_a_moment_ago_is_not_pinged_and_its_death_costs_one_50
         assert client.get("/").status_code == 200
     finally:
         engine.dispose()
+
+
+# --- connections that die in the middle of a request -------------------------------------
+
+
+def _app_with_staff(postgres_url: str, tmp_path: Path, **engine_options: object):  # noqa: ANN202
+    engine = make_engine(postgres_url, **engine_options)
+    app = create_app(
+        app_config(postgres_url, ENGINE=engine, INSTANCE_PATH=str(tmp_path / "instance"))
+    )
+    with app.extensions["database"].transaction() as session:
+        now = datetime.now(UTC)
+        factories.make_user(session, now=now, email="ed@example.test")
+        factories.make_article(session, now=now)
+    return app, engine
+
+
+def _signed_in(client) -> None:  # noqa: ANN001
+    response = client.post(
+        "/login", data={"email": "ed@example.test", "password": factories.PASSWORD}
+    )
+    assert response.status_code == 302
+
+
+def test_a_connection_killed_after_the_last_query_leaves_the_page_intact(postgres_url, tmp_path):
+    app, engine = _app_with_staff(postgres_url, tmp_path, ping_after_idle=3600.0)
+    kill = {"next": False}
+
+    @app.after_request
+    def _restart_postgres(response):  # noqa: ANN001, ANN202
+        # The page is rendered; the session's rollback at teardown meets a dead connection.
+        if kill["next"]:
+            kill["next"] = False
+            _kill_other_backends(postgres_url)
+        return response
+
+    client = app.test_client()
+    try:
+        _signed_in(client)
+        kill["next"] = True
+        assert client.get("/dashboard/articles").status_code == 200
+        assert client.get("/dashboard/articles").status_code in (200, 503)
+        assert client.get("/dashboard/articles").status_code == 200
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_killed_while_a_signed_in_page_renders_answers_503(postgres_url, tmp_path):
+    app, engine = _app_with_staff(postgres_url, tmp_path, ping_after_idle=3600.0)
+    kill = {"next": False}
+
+    def _restart_postgres(_sender, **_extra):  # noqa: ANN001, ANN202
+        # The user is signed in; the page's next query (its staff alerts) meets a dead connection.
+        if kill["next"]:
+            kill["next"] = False
+            _kill_other_backends(postgres_url)
+
+    client = app.test_client()
+    try:
+        _signed_in(client)
+        kill["next"] = True
+        with before_render_template.connected_to(_restart_postgres, app):
+            lost = client.get("/dashboard/profile")
+        assert lost.status_code == 503
+        assert lost.headers["Retry-After"] == "1"
+        assert "Please try again" in lost.get_data(as_text=True)
+        assert client.get("/dashboard/profile").status_code == 200
+    finally:
+        engine.dispose()
+
+
+def test_requests_during_repeated_postgres_restarts_answer_200_or_503_never_500(
+    postgres_url, tmp_path
+):
+    app, engine = _app_with_staff(postgres_url, tmp_path)
+    outage = threading.Event()
+    statuses: Counter[int] = Counter()
+
+    def restarts() -> None:
+        while not outage.wait(0.01):
+            _kill_other_backends(postgres_url)
+
+    try:
+        with LiveServer(app) as server, requests.Session() as browser:
+            browser.post(
+                server.url + "/login",
+                data={"email": "ed@example.test", "password": factories.PASSWORD},
+            )
+            killer = threading.Thread(target=restarts)
+            killer.start()
+            try:
+                deadline = time.monotonic() + 3
+                while time.monotonic() < deadline:
+                    for path in ("/", "/dashboard/articles", "/dashboard/profile"):
+                        statuses[browser.get(server.url + path).status_code] += 1
+            finally:
+                outage.set()
+                killer.join()
+            after = [browser.get(server.url + "/dashboard/profile").status_code for _ in range(3)]
+    finally:
+        engine.dispose()
+    assert set(statuses) <= {200, 503}, statuses
+    assert statuses[503] > 0  # the outage was felt
+    assert after[-1] == 200

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
@@ -12,10 +12,23 @@ from werkzeug.wrappers import Response
 from syndicate.clock import app_now
 from syndicate.db import get_session
 from syndicate.staff.models import User
+from syndicate.web.models import Alert
+from syndicate.web.services import open_alerts
 
 
 def current_user() -> User | None:
-    return g.get("user")
+    """The signed-in staff member, looked up on first use: a feed never pays for it."""
+    if "user" not in g:
+        g.user = _signed_in_user()
+    return g.user
+
+
+def without_sign_in() -> None:
+    """Answer the rest of this request as whoever is known so far, asking the database nothing.
+
+    For the page that says the database is unreachable.
+    """
+    g.setdefault("user", None)
 
 
 def log_in(user: User) -> None:
@@ -29,16 +42,15 @@ def log_out() -> None:
     session.clear()
 
 
-def _load_user() -> None:
-    g.user = None
+def _signed_in_user() -> User | None:
     user_id = session.get("user_id")
     if user_id is None:
-        return
+        return None
     user = get_session().get(User, user_id)
     if user is None or not user.is_active or user.session_version != session.get("session_version"):
         session.clear()
-        return
-    g.user = user
+        return None
+    return user
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -97,13 +109,20 @@ def _unauthorized() -> Response:
     return response
 
 
-def init_app(app: Flask) -> None:
-    app.before_request(_load_user)
+class _OpenAlerts:
+    """The signed-in user's alerts, queried only if the page lists them (error pages don't)."""
 
+    def __init__(self, user: User | None) -> None:
+        self.user = user
+
+    def __iter__(self) -> Iterator[Alert]:
+        if self.user is None:
+            return iter(())
+        return iter(open_alerts(get_session(), self.user.id))
+
+
+def init_app(app: Flask) -> None:
     @app.context_processor
     def _inject() -> dict[str, Any]:
-        from syndicate.web.services import open_alerts
-
         user = current_user()
-        alerts = open_alerts(get_session(), user.id) if user is not None else []
-        return {"current_user": user, "staff_alerts": alerts}
+        return {"current_user": user, "staff_alerts": _OpenAlerts(user)}

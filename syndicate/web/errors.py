@@ -6,8 +6,11 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from syndicate.db import discard_session
+from syndicate.staff.access import without_sign_in
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,9 @@ def error_response(
         response = jsonify(body)
     else:
         response = Response(
-            render_template("web/error.html", status=status, message=message), mimetype="text/html"
+            # No staff alerts: an error page must not need the database.
+            render_template("web/error.html", status=status, message=message, staff_alerts=()),
+            mimetype="text/html",
         )
     response.status_code = status
     return response
@@ -87,12 +92,16 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database(error: DBAPIError) -> Response:
-        if not error.connection_invalidated:
+        if not database_unreachable(error):
             return _unexpected(error)
         # The pool has dropped the dead connection and every older one: a retry connects
-        # afresh (see db._ping_connections_left_idle).
-        log.warning("database connection lost on %s %s: %s", request.method, request.path,
-                    error.orig)
+        # afresh (see db._ping_connections_left_idle). The page itself needs no database:
+        # the request's session is closed, and whoever was not looked up yet stays unnamed.
+        log.warning(
+            "database connection lost on %s %s: %s", request.method, request.path, error.orig
+        )
+        discard_session()
+        without_sign_in()
         response = error_response(
             503, "We lost our connection to the database for a moment. Please try again."
         )
@@ -113,6 +122,12 @@ def init_app(app: Flask) -> None:
             exc_info=error.original_exception,
         )
         return error_response(500)
+
+
+def database_unreachable(error: DBAPIError) -> bool:
+    """A connection that died under a statement, or none to be had (PostgreSQL restarting)."""
+    connecting = isinstance(error, OperationalError) and error.statement is None
+    return bool(error.connection_invalidated) or connecting
 
 
 def _custom(error: HTTPException) -> bool:

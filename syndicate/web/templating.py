@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, g
+from flask import Flask
 
 from syndicate.config import site_name
 
@@ -28,7 +28,9 @@ def format_time(
 def _default_zone() -> str:
     from flask import current_app
 
-    user = g.get("user")
+    from syndicate.staff.access import current_user
+
+    user = current_user()
     if user is not None:
         return user.time_zone
     return current_app.config["TIME_ZONE"]
