@@ -66,17 +66,41 @@ MAX_STORED_FAILURES = 20
 MIN_INTERVAL_MINUTES = 5
 SYNC_LEASE = timedelta(hours=1)
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
-ARTICLE_TYPES = frozenset({
-    "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
-    "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle", "techarticle",
-    "liveblogposting", "report",
-})
+ARTICLE_TYPES = frozenset(
+    {
+        "article",
+        "newsarticle",
+        "blogposting",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "opinionnewsarticle",
+        "backgroundnewsarticle",
+        "reviewnewsarticle",
+        "techarticle",
+        "liveblogposting",
+        "report",
+    }
+)
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Parts of a page that are never the article's text.
 NOT_BODY = (
-    "nav", "aside", "footer", "header", "script", "style", "form", "noscript", "iframe",
-    "template", "button", "svg", "input", "select", "textarea", "dialog",
+    "nav",
+    "aside",
+    "footer",
+    "header",
+    "script",
+    "style",
+    "form",
+    "noscript",
+    "iframe",
+    "template",
+    "button",
+    "svg",
+    "input",
+    "select",
+    "textarea",
+    "dialog",
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LOOSE_SLUG_WORDS = frozenset({"index", "article", "articles", "post", "posts", "amp", "feed"})
@@ -91,6 +115,7 @@ class ItemProblem(Exception):
 
 
 # --- results ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ImportFailure:
@@ -137,14 +162,23 @@ class ImportSummary:
         }
 
     def __str__(self) -> str:
-        return (f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-                f"{self.failed} failed")
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.failed} failed"
+        )
 
 
 def failed_result(message: str) -> dict[str, Any]:
     """``Source.last_result`` for a sync whose source could not be fetched or read."""
-    return {"new": 0, "updated": 0, "unchanged": 0, "failed": 0, "failures": [],
-            "failures_omitted": 0, "error": message[:1000]}
+    return {
+        "new": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 0,
+        "failures": [],
+        "failures_omitted": 0,
+        "error": message[:1000],
+    }
 
 
 def describe_result(result: dict[str, Any] | None) -> str:
@@ -153,11 +187,14 @@ def describe_result(result: dict[str, Any] | None) -> str:
         return "never synced"
     if result.get("error"):
         return f"failed: {result['error']}"
-    return (f"{result.get('new', 0)} new, {result.get('updated', 0)} updated, "
-            f"{result.get('unchanged', 0)} unchanged, {result.get('failed', 0)} failed")
+    return (
+        f"{result.get('new', 0)} new, {result.get('updated', 0)} updated, "
+        f"{result.get('unchanged', 0)} unchanged, {result.get('failed', 0)} failed"
+    )
 
 
 # --- items --------------------------------------------------------------------------------
+
 
 @dataclass
 class SourceItem:
@@ -281,6 +318,7 @@ def _slug_from_url(url: str | None) -> str | None:
 
 # --- recognising and parsing sources ------------------------------------------------------
 
+
 def _root_tag(body: bytes) -> str:
     """The local name of the document's first element, lower-case ("" if none found)."""
     head = body[:8192]
@@ -338,7 +376,8 @@ def _first_text(detail_list: Any) -> tuple[str, str, str]:
 
 
 _URL_ATTRIBUTE = re.compile(
-    r"""(\s(href|src|cite|poster|srcset)\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.I)
+    r"""(\s(href|src|cite|poster|srcset)\s*=\s*)(?:"([^"]*)"|'([^']*)')""", re.I
+)
 _HAS_SCHEME = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:|#)", re.I)
 
 
@@ -387,12 +426,14 @@ def _feed_authors(entry: Any, fallback: list[str]) -> list[str]:
 def _feed_image(entry: Any, base: str) -> str | None:
     """The item's image: media:content, media:thumbnail or an image enclosure."""
     candidates = [
-        media.get("url") for media in entry.get("media_content") or []
+        media.get("url")
+        for media in entry.get("media_content") or []
         if media.get("medium") == "image" or (media.get("type") or "").startswith("image/")
     ]
     candidates += [thumb.get("url") for thumb in entry.get("media_thumbnail") or []]
     candidates += [
-        link.get("href") for link in entry.get("links") or []
+        link.get("href")
+        for link in entry.get("links") or []
         if link.get("rel") == "enclosure" and (link.get("type") or "").startswith("image/")
     ]
     for candidate in candidates:
@@ -415,16 +456,18 @@ def _feed_date(entry: Any) -> datetime | None:
     return None
 
 
-def parse_feed(body: bytes, *, url: str, content_type: str = "", fetch_pages: bool = False
-               ) -> list[SourceItem]:
+def parse_feed(
+    body: bytes, *, url: str, content_type: str = "", fetch_pages: bool = False
+) -> list[SourceItem]:
     """Items of an RSS or Atom feed; feedparser gets a stream so it never opens a file or URL."""
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
     # nh3 sanitises later, and _absolute_links does feedparser's link resolution in a
     # fraction of its time (it re-parses every HTML fragment); both would only cost time.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers, sanitize_html=False,
-                              resolve_relative_uris=False)
+    parsed = feedparser.parse(
+        io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+    )
     if not parsed.get("version") and not parsed.entries:
         problem = parsed.get("bozo_exception")
         detail = f": {problem}" if problem else ""
@@ -439,8 +482,9 @@ def parse_feed(body: bytes, *, url: str, content_type: str = "", fetch_pages: bo
     ]
 
 
-def _feed_item(entry: Any, position: int, fallback_authors: list[str], fetch_pages: bool,
-               feed_url: str) -> SourceItem:
+def _feed_item(
+    entry: Any, position: int, fallback_authors: list[str], fetch_pages: bool, feed_url: str
+) -> SourceItem:
     guid = _clean(entry.get("id")) or None
     link = _http_url(entry.get("link"))
     title_detail = entry.get("title_detail") or {}
@@ -466,8 +510,7 @@ def _feed_item(entry: Any, position: int, fallback_authors: list[str], fetch_pag
         if not title and not item.page_for_body:
             raise ItemProblem("it has no title")
         base = base or feed_url
-        body = (_absolute_links(content, base) if "html" in content_type
-                else _text_to_html(content))
+        body = _absolute_links(content, base) if "html" in content_type else _text_to_html(content)
         hero = _feed_image(entry, base)
         categories, tags = [], []
         keywords = set(_split_keywords(entry.get("media_keywords", "")))
@@ -515,8 +558,9 @@ def _read_sitemap(body: bytes, url: str, limit: int) -> Any:
         raise SourceError(f"{url} is not a well-formed sitemap: {exc}") from None
 
 
-def parse_sitemap(response: FetchedResponse, *, fetcher: Fetcher, summary: ImportSummary
-                  ) -> list[SourceItem]:
+def parse_sitemap(
+    response: FetchedResponse, *, fetcher: Fetcher, summary: ImportSummary
+) -> list[SourceItem]:
     """Entries of a sitemap or sitemap index (child sitemaps fetched, both capped)."""
     limit = fetcher.max_bytes
     root = _read_sitemap(response.body, response.url, limit)
@@ -524,8 +568,11 @@ def parse_sitemap(response: FetchedResponse, *, fetcher: Fetcher, summary: Impor
         children = [_child_text(s, "loc") for s in root if _local(s.tag) == "sitemap"]
         children = [c for c in children if c]
         if len(children) > MAX_CHILD_SITEMAPS:
-            summary.fail(response.url, f"the index lists {len(children)} sitemaps; only the "
-                         f"first {MAX_CHILD_SITEMAPS} were read")
+            summary.fail(
+                response.url,
+                f"the index lists {len(children)} sitemaps; only the "
+                f"first {MAX_CHILD_SITEMAPS} were read",
+            )
             children = children[:MAX_CHILD_SITEMAPS]
         roots = []
         for child in children:
@@ -552,8 +599,12 @@ def parse_sitemap(response: FetchedResponse, *, fetcher: Fetcher, summary: Impor
                 continue
             loc = _child_text(entry, "loc")
             page_url = _http_url(loc, base)
-            item = SourceItem(label=page_url or loc[:300] or "an entry without <loc>",
-                              guid=page_url, url=page_url, needs_page=True)
+            item = SourceItem(
+                label=page_url or loc[:300] or "an entry without <loc>",
+                guid=page_url,
+                url=page_url,
+                needs_page=True,
+            )
             if page_url is None:
                 item.problem = "its <loc> is not an http(s) URL"
             elif page_url in seen:
@@ -566,8 +617,10 @@ def parse_sitemap(response: FetchedResponse, *, fetcher: Fetcher, summary: Impor
                     item.modified_at = None  # a bad lastmod only costs a fetch
             items.append(item)
     if len(items) > MAX_SITEMAP_URLS:
-        summary.fail(response.url, f"the sitemap lists {len(items)} URLs; only the first "
-                     f"{MAX_SITEMAP_URLS} were read")
+        summary.fail(
+            response.url,
+            f"the sitemap lists {len(items)} URLs; only the first {MAX_SITEMAP_URLS} were read",
+        )
         items = items[:MAX_SITEMAP_URLS]
     return items
 
@@ -634,7 +687,8 @@ def _ld_image(value: Any) -> tuple[str, str]:
         return _ld_image(value[0]) if value else ("", "")
     if isinstance(value, dict):
         return _ld_text(value.get("url") or value.get("contentUrl")), _ld_text(
-            value.get("caption") or value.get("description"))
+            value.get("caption") or value.get("description")
+        )
     return (value, "") if isinstance(value, str) else ("", "")
 
 
@@ -666,8 +720,9 @@ def _readable_body(doc: Any, title: str) -> str:
     return "".join(parts).strip()
 
 
-def parse_page(body: bytes, *, url: str, charset: str | None = None, guid: str | None = None
-               ) -> SourceItem:
+def parse_page(
+    body: bytes, *, url: str, charset: str | None = None, guid: str | None = None
+) -> SourceItem:
     """One article page: JSON-LD Article, OpenGraph and <meta>, plus the readable body."""
     item = SourceItem(label=guid or url, guid=guid, url=url)
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", _decode_html(body, charset))
@@ -687,36 +742,49 @@ def parse_page(body: bytes, *, url: str, charset: str | None = None, guid: str |
         return ""
 
     page_title = _fold(doc.findtext(".//title") or "")
-    title = _fold(_ld_text(ld.get("headline") or ld.get("name"))) or first("og:title") \
-        or page_title
+    title = _fold(_ld_text(ld.get("headline") or ld.get("name"))) or first("og:title") or page_title
     canonical_links = doc.xpath("//link[@rel='canonical']/@href")
-    canonical = (_http_url(canonical_links[0] if canonical_links else None, url)
-                 or _http_url(first("og:url"), url)
-                 or _http_url(_ld_text(ld.get("mainEntityOfPage") or ld.get("url")), url)
-                 or url)
+    canonical = (
+        _http_url(canonical_links[0] if canonical_links else None, url)
+        or _http_url(first("og:url"), url)
+        or _http_url(_ld_text(ld.get("mainEntityOfPage") or ld.get("url")), url)
+        or url
+    )
     item.url = canonical
     item.label = guid or canonical
     image, image_alt = _ld_image(ld.get("image"))
     hero = _http_url(first("og:image", "og:image:url", "twitter:image"), url) or _http_url(
-        image, url)
+        image, url
+    )
     alt = first("og:image:alt", "twitter:image:alt") or _fold(image_alt)
-    authors = (_ld_names(ld.get("author")) or meta.get("author", [])
-               or [a for a in meta.get("article:author", []) if not _http_url(a)])
+    authors = (
+        _ld_names(ld.get("author"))
+        or meta.get("author", [])
+        or [a for a in meta.get("article:author", []) if not _http_url(a)]
+    )
     categories = _ld_names(ld.get("articleSection")) or meta.get("article:section", [])
-    tags = (_split_keywords(ld.get("keywords")) or meta.get("article:tag", [])
-            or _split_keywords(first("keywords")))
+    tags = (
+        _split_keywords(ld.get("keywords"))
+        or meta.get("article:tag", [])
+        or _split_keywords(first("keywords"))
+    )
     try:
         if not title:
             raise ItemProblem("the page has no title")
         published = _parse_date(
-            ld.get("datePublished") or first("article:published_time")
-            or ld.get("dateModified") or first("article:modified_time"), "publication date")
+            ld.get("datePublished")
+            or first("article:published_time")
+            or ld.get("dateModified")
+            or first("article:modified_time"),
+            "publication date",
+        )
         # lxml resolved the other links already; it leaves srcset alone.
         body_html = _absolute_links(_readable_body(doc, title), url)
         if not services.plain_text(body_html) and isinstance(ld.get("articleBody"), str):
             body_html = _text_to_html(ld["articleBody"])
         description = _fold(_ld_text(ld.get("description"))) or first(
-            "og:description", "description")
+            "og:description", "description"
+        )
         item.published_at = published
         item.data = services.ArticleInput(
             title=title,
@@ -736,6 +804,7 @@ def parse_page(body: bytes, *, url: str, charset: str | None = None, guid: str |
 
 # --- storing ------------------------------------------------------------------------------
 
+
 @dataclass
 class _Known:
     """The columns of an existing article that matching and the unchanged check need."""
@@ -748,8 +817,14 @@ class _Known:
     updated_at: datetime
 
 
-_KNOWN_COLUMNS = (Article.id, Article.source_id, Article.source_guid, Article.canonical_url,
-                  Article.content_hash, Article.updated_at)
+_KNOWN_COLUMNS = (
+    Article.id,
+    Article.source_id,
+    Article.source_guid,
+    Article.canonical_url,
+    Article.content_hash,
+    Article.updated_at,
+)
 
 
 class _Index:
@@ -770,8 +845,9 @@ class _Index:
             self.by_guid[known.guid] = known
         if known.url:
             current = self.by_url.get(known.url)
-            if current is None or (known.source_id == self.source_id
-                                   and current.source_id != self.source_id):
+            if current is None or (
+                known.source_id == self.source_id and current.source_id != self.source_id
+            ):
                 self.by_url[known.url] = known
             self.looked_up.add(known.url)
 
@@ -779,10 +855,9 @@ class _Index:
         """Look up, in chunks, the canonical URLs this source has no article for."""
         wanted = sorted({u for u in urls if u and u not in self.looked_up})
         for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+            chunk = wanted[start : start + 500]
             rows = self.session.execute(
-                select(*_KNOWN_COLUMNS).where(Article.canonical_url.in_(chunk))
-                .order_by(Article.id)
+                select(*_KNOWN_COLUMNS).where(Article.canonical_url.in_(chunk)).order_by(Article.id)
             )
             for row in rows:
                 self.remember(_Known(*row))
@@ -841,8 +916,7 @@ def _page_item(item: SourceItem, fetcher: Fetcher) -> SourceItem:
     if page.problem or page.data is None or item.data is None:
         raise ItemProblem(page.problem or "its page has no article")
     # The feed knows the item best; the page only supplies the full text.
-    data = replace(item.data, body=page.data.body,
-                   title=item.data.title or page.data.title)
+    data = replace(item.data, body=page.data.body, title=item.data.title or page.data.title)
     return replace(item, data=data, page_for_body=False)
 
 
@@ -870,11 +944,12 @@ class _Taxonomy:
         slugs = sorted(wanted)
         for start in range(0, len(slugs), 500):
             for found in self.session.scalars(
-                select(model).where(model.slug.in_(slugs[start:start + 500]))  # type: ignore[attr-defined]
+                select(model).where(model.slug.in_(slugs[start : start + 500]))  # type: ignore[attr-defined]
             ):
                 self.known[(model, found.slug)] = found
-        missing = [model(name=wanted[slug], slug=slug) for slug in slugs
-                   if (model, slug) not in self.known]
+        missing = [
+            model(name=wanted[slug], slug=slug) for slug in slugs if (model, slug) not in self.known
+        ]
         if missing:
             self.session.add_all(missing)
             self.session.flush()
@@ -900,11 +975,13 @@ class _Slugs:
     def prepare(self, wanted: Iterable[str]) -> None:
         fresh = sorted(set(wanted) - self.checked)
         for start in range(0, len(fresh), 500):
-            chunk = fresh[start:start + 500]
-            self.taken.update(self.session.scalars(select(Article.slug).where(
-                Article.slug.in_(chunk))))
-            self.taken.update(self.session.scalars(select(SlugHistory.slug).where(
-                SlugHistory.slug.in_(chunk))))
+            chunk = fresh[start : start + 500]
+            self.taken.update(
+                self.session.scalars(select(Article.slug).where(Article.slug.in_(chunk)))
+            )
+            self.taken.update(
+                self.session.scalars(select(SlugHistory.slug).where(SlugHistory.slug.in_(chunk)))
+            )
         self.checked.update(fresh)
 
     def _free(self, slug: str) -> bool:
@@ -938,8 +1015,16 @@ class _Creator:
     one, each in its own savepoint, so a bad item still fails alone.
     """
 
-    def __init__(self, session: Session, index: _Index, summary: ImportSummary, *,
-                 source: Source, now: datetime, actor_id: int | None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        index: _Index,
+        summary: ImportSummary,
+        *,
+        source: Source,
+        now: datetime,
+        actor_id: int | None,
+    ) -> None:
         self.session = session
         self.index = index
         self.summary = summary
@@ -973,21 +1058,29 @@ class _Creator:
             return
         try:
             with self.session.begin_nested():
-                for model, attribute in ((Author, "authors"), (Category, "categories"),
-                                         (Tag, "tags")):
-                    self.taxonomy.prepare(model, (name for item in batch
-                                                  for name in getattr(item.data, attribute)))
+                for model, attribute in (
+                    (Author, "authors"),
+                    (Category, "categories"),
+                    (Tag, "tags"),
+                ):
+                    self.taxonomy.prepare(
+                        model, (name for item in batch for name in getattr(item.data, attribute))
+                    )
                 self.slugs.prepare(_wanted_slug(item) for item in batch)
                 articles = [self._build(item) for item in batch]
                 self.session.add_all(articles)
                 self.session.flush()
-                events.emit_many(self.session, [
-                    ("article.published", article.public_id, services.event_payload(article))
-                    for article in articles
-                ], now=self.now, actor_id=self.actor_id)
+                events.emit_many(
+                    self.session,
+                    [
+                        ("article.published", article.public_id, services.event_payload(article))
+                        for article in articles
+                    ],
+                    now=self.now,
+                    actor_id=self.actor_id,
+                )
         except (SQLAlchemyError, services.ArticleError):
-            log.info("a batch of %d new articles was refused; storing them one by one",
-                     len(batch))
+            log.info("a batch of %d new articles was refused; storing them one by one", len(batch))
             # Rows made in the rolled-back savepoint are gone; look names up afresh.
             self.taxonomy.known.clear()
             for item in batch:
@@ -1032,11 +1125,18 @@ class _Creator:
             with self.session.begin_nested():
                 slug = services.unique_slug(self.session, _wanted_slug(item), None)
                 article = services.create_article(
-                    self.session, replace(item.data, slug=slug), now=self.now,
-                    actor_id=self.actor_id, source=self.source, source_guid=item.guid,
+                    self.session,
+                    replace(item.data, slug=slug),
+                    now=self.now,
+                    actor_id=self.actor_id,
+                    source=self.source,
+                    source_guid=item.guid,
                 )
                 services.publish_article(
-                    self.session, article, now=self.now, actor_id=self.actor_id,
+                    self.session,
+                    article,
+                    now=self.now,
+                    actor_id=self.actor_id,
                     published_at=min(item.published_at or self.now, self.now),
                 )
         except services.ArticleError as exc:
@@ -1049,13 +1149,29 @@ class _Creator:
             self.summary.new += 1
 
     def _remember(self, article: Article) -> None:
-        self.index.remember(_Known(article.id, article.source_id, article.source_guid,
-                                   article.canonical_url, article.content_hash,
-                                   article.updated_at))
+        self.index.remember(
+            _Known(
+                article.id,
+                article.source_id,
+                article.source_guid,
+                article.canonical_url,
+                article.content_hash,
+                article.updated_at,
+            )
+        )
 
 
-def _store(session: Session, item: SourceItem, index: _Index, creator: _Creator, *,
-           source: Source, fetcher: Fetcher, now: datetime, actor_id: int | None) -> str | None:
+def _store(
+    session: Session,
+    item: SourceItem,
+    index: _Index,
+    creator: _Creator,
+    *,
+    source: Source,
+    fetcher: Fetcher,
+    now: datetime,
+    actor_id: int | None,
+) -> str | None:
     """Update or leave one article, or queue it for creation.
 
     Returns "updated" or "unchanged", or None when the creator has taken the item.
@@ -1082,21 +1198,33 @@ def _store(session: Session, item: SourceItem, index: _Index, creator: _Creator,
         return None
     # An article written here, or one whose guid changed at the source, becomes this item's.
     claim = known.source_id is None or (
-        known.source_id == source.id and item.guid is not None
-        and known.guid != item.guid and item.guid not in index.by_guid)
+        known.source_id == source.id
+        and item.guid is not None
+        and known.guid != item.guid
+        and item.guid not in index.by_guid
+    )
     if not claim and known.content_hash == expected_hash(item.data):
         return "unchanged"
     with session.begin_nested():
         article = session.get(Article, known.id)
         if article is None:
             raise ItemProblem("its article was deleted during the import")
-        changed = services.update_article(session, article, replace(item.data, slug=None),
-                                          now=now, actor_id=actor_id)
+        changed = services.update_article(
+            session, article, replace(item.data, slug=None), now=now, actor_id=actor_id
+        )
         if claim:
             article.source_id, article.source_guid = source.id, item.guid
             session.flush()
-    index.remember(_Known(article.id, article.source_id, article.source_guid,
-                          article.canonical_url, article.content_hash, article.updated_at))
+    index.remember(
+        _Known(
+            article.id,
+            article.source_id,
+            article.source_guid,
+            article.canonical_url,
+            article.content_hash,
+            article.updated_at,
+        )
+    )
     return "updated" if changed else "unchanged"
 
 
@@ -1132,14 +1260,16 @@ def import_url(
     resolved = detect_kind(response) if kind == "auto" else SourceKind(kind)
     summary = ImportSummary(kind=resolved)
     if resolved is SourceKind.FEED:
-        items = parse_feed(response.body, url=response.url,
-                           content_type=response.headers.get("content-type", ""),
-                           fetch_pages=fetch_pages)
+        items = parse_feed(
+            response.body,
+            url=response.url,
+            content_type=response.headers.get("content-type", ""),
+            fetch_pages=fetch_pages,
+        )
     elif resolved is SourceKind.SITEMAP:
         items = parse_sitemap(response, fetcher=fetcher, summary=summary)
     else:
-        items = [parse_page(response.body, url=response.url, charset=response.charset,
-                            guid=url)]
+        items = [parse_page(response.body, url=response.url, charset=response.charset, guid=url)]
     if source is None:
         source = session.scalar(select(Source).where(Source.url == url))
     if source is None:
@@ -1153,8 +1283,16 @@ def import_url(
     total = len(items)
     for done, item in enumerate(items, 1):
         try:
-            outcome = _store(session, item, index, creator, source=source, fetcher=fetcher,
-                             now=now, actor_id=actor_id)
+            outcome = _store(
+                session,
+                item,
+                index,
+                creator,
+                source=source,
+                fetcher=fetcher,
+                now=now,
+                actor_id=actor_id,
+            )
         except (ItemProblem, services.ArticleError) as exc:
             summary.fail(item.label, str(exc))
         except Exception as exc:  # noqa: BLE001 - one item must never stop the others
@@ -1171,12 +1309,15 @@ def import_url(
 
 # --- sources ------------------------------------------------------------------------------
 
+
 def check_source_url(url: str) -> str:
     """An absolute http(s) URL of at most 2000 characters, or SourceError saying why not."""
     checked = _http_url(url)
     if checked is None:
-        raise SourceError("Give the absolute http(s) address of a feed, sitemap or article "
-                          "page (at most 2000 characters).")
+        raise SourceError(
+            "Give the absolute http(s) address of a feed, sitemap or article "
+            "page (at most 2000 characters)."
+        )
     return checked
 
 
@@ -1184,8 +1325,10 @@ def check_interval(minutes: int | None) -> int | None:
     if minutes is None:
         return None
     if not MIN_INTERVAL_MINUTES <= minutes <= MAX_INTERVAL_MINUTES:
-        raise SourceError(f"The interval is {MIN_INTERVAL_MINUTES} to {MAX_INTERVAL_MINUTES} "
-                          "minutes (a week), or empty to sync only by hand.")
+        raise SourceError(
+            f"The interval is {MIN_INTERVAL_MINUTES} to {MAX_INTERVAL_MINUTES} "
+            "minutes (a week), or empty to sync only by hand."
+        )
     return minutes
 
 
@@ -1193,8 +1336,9 @@ def record_sync(source: Source, result: dict[str, Any], *, now: datetime) -> Non
     """Store a sync's outcome and when the next one is due."""
     source.last_synced_at = now
     source.last_result = result
-    source.next_sync_at = (now + timedelta(minutes=source.interval_minutes)
-                           if source.interval_minutes else None)
+    source.next_sync_at = (
+        now + timedelta(minutes=source.interval_minutes) if source.interval_minutes else None
+    )
 
 
 def import_source(
@@ -1215,8 +1359,9 @@ def import_source(
     interval_minutes = check_interval(interval_minutes)
     if kind not in ("auto", *SourceKind):
         raise SourceError("The kind is auto, feed, sitemap or page.")
-    summary = import_url(session, url, kind=kind, fetcher=fetcher, now=now,
-                         progress=progress, actor_id=actor_id)
+    summary = import_url(
+        session, url, kind=kind, fetcher=fetcher, now=now, progress=progress, actor_id=actor_id
+    )
     source = session.get(Source, summary.source_id)
     assert source is not None and summary.kind is not None
     source.kind = summary.kind
@@ -1227,16 +1372,29 @@ def import_source(
     return source, summary
 
 
-def sync_source(session: Session, source: Source, *, fetcher: Fetcher, now: datetime,
-                actor_id: int | None = None) -> ImportSummary:
+def sync_source(
+    session: Session,
+    source: Source,
+    *,
+    fetcher: Fetcher,
+    now: datetime,
+    actor_id: int | None = None,
+) -> ImportSummary:
     """Import a stored source now and record the result.
 
     A SourceError is recorded on the source too, then raised; the caller still commits.
     """
     try:
         with session.begin_nested():
-            summary = import_url(session, source.url, kind=source.kind, fetcher=fetcher,
-                                 now=now, source=source, actor_id=actor_id)
+            summary = import_url(
+                session,
+                source.url,
+                kind=source.kind,
+                fetcher=fetcher,
+                now=now,
+                source=source,
+                actor_id=actor_id,
+            )
     except SourceError as exc:
         record_sync(source, failed_result(str(exc)), now=now)
         session.flush()
@@ -1248,8 +1406,7 @@ def sync_source(session: Session, source: Source, *, fetcher: Fetcher, now: date
 
 def delete_source(session: Session, source: Source) -> None:
     """Forget a source; its articles stay, no longer tied to it."""
-    session.execute(update(Article).where(Article.source_id == source.id)
-                    .values(source_id=None))
+    session.execute(update(Article).where(Article.source_id == source.id).values(source_id=None))
     session.execute(delete(Source).where(Source.id == source.id))
     session.flush()
 
@@ -1263,24 +1420,34 @@ class SourcePage(Page[Source]):
 
 def sources_page(session: Session, number: int, size: int) -> SourcePage:
     """Sources by URL, with how many articles each has."""
-    page = paginate(session, select(Source).order_by(Source.url, Source.id),
-                    number=number, size=size)
+    page = paginate(
+        session, select(Source).order_by(Source.url, Source.id), number=number, size=size
+    )
     items = page.items
     counts: dict[int, int] = {}
     if items:
-        counts = {source_id: count for source_id, count in session.execute(
-            select(Article.source_id, func.count()).where(
-                Article.source_id.in_([s.id for s in items])).group_by(Article.source_id)
-        )}
+        counts = {
+            source_id: count
+            for source_id, count in session.execute(
+                select(Article.source_id, func.count())
+                .where(Article.source_id.in_([s.id for s in items]))
+                .group_by(Article.source_id)
+            )
+        }
     return SourcePage(items, page.number, page.size, page.total, counts)
 
 
 def article_count(session: Session, source: Source) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Article).where(Article.source_id == source.id)) or 0
+    return (
+        session.scalar(
+            select(func.count()).select_from(Article).where(Article.source_id == source.id)
+        )
+        or 0
+    )
 
 
 # --- commands and jobs --------------------------------------------------------------------
+
 
 def run_import_command(app: Flask, url: str, kind: str, interval: int | None) -> int:
     """``syndicate import URL``: import with a progress bar, then print the summary."""
@@ -1299,8 +1466,14 @@ def run_import_command(app: Flask, url: str, kind: str, interval: int | None) ->
         with get_database(app).transaction() as session:
             try:
                 source, summary = import_source(
-                    session, url, kind=kind, interval_minutes=interval, fetcher=fetcher,
-                    now=now, progress=progress)
+                    session,
+                    url,
+                    kind=kind,
+                    interval_minutes=interval,
+                    fetcher=fetcher,
+                    now=now,
+                    progress=progress,
+                )
             finally:
                 if bar is not None:
                     bar.__exit__(None, None, None)
@@ -1340,11 +1513,14 @@ def sync_due(app: Flask, *, limit: int = 20) -> str:
     fetcher = Fetcher.from_config(app.config)
     now = clock.now()
     with database.transaction() as session:
-        due = list(session.scalars(
-            select(Source.id).where(Source.next_sync_at <= now,
-                                    Source.interval_minutes.is_not(None))
-            .order_by(Source.next_sync_at).limit(limit)
-        ))
+        due = list(
+            session.scalars(
+                select(Source.id)
+                .where(Source.next_sync_at <= now, Source.interval_minutes.is_not(None))
+                .order_by(Source.next_sync_at)
+                .limit(limit)
+            )
+        )
     lines = []
     for source_id in due:
         if not _claim(app, source_id, now):
@@ -1370,6 +1546,7 @@ def _sync_claimed(app: Flask, source_id: int, fetcher: Fetcher, now: datetime) -
         with database.transaction() as session:
             source = session.get(Source, source_id)
             if source is not None:
-                record_sync(source, failed_result(f"unexpected error ({type(exc).__name__})"),
-                            now=now)
+                record_sync(
+                    source, failed_result(f"unexpected error ({type(exc).__name__})"), now=now
+                )
         return f"source {source_id}: failed unexpectedly ({type(exc).__name__})"

@@ -58,7 +58,10 @@ FORMAT_LABELS = {"rss": "RSS 2.0", "atom": "Atom 1.0", "json": "JSON Feed 1.1"}
 # Every kind of event that changes what a feed shows; articles/services.py emits them in the
 # transaction that made the change.
 ARTICLE_EVENT_KINDS = (
-    "article.published", "article.republished", "article.updated", "article.unpublished",
+    "article.published",
+    "article.republished",
+    "article.updated",
+    "article.unpublished",
     "article.moved",
 )
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -91,7 +94,13 @@ class FeedSettings:
 
     # Every setting from_config reads (views rebuild the settings when one of them changes).
     CONFIG_KEYS: ClassVar[tuple[str, ...]] = (
-        "SITE_URL", "SITE_NAME", "WEBSUB_HUB", "FEED_TITLE", "FEED_ITEMS", "FEED_TTL_MINUTES")
+        "SITE_URL",
+        "SITE_NAME",
+        "WEBSUB_HUB",
+        "FEED_TITLE",
+        "FEED_ITEMS",
+        "FEED_TTL_MINUTES",
+    )
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> FeedSettings:
@@ -177,7 +186,8 @@ class RenderedFeed:
         other metadata should not be sent with a 304.
         """
         cache_control = f"public, max-age={self.max_age}" + (
-            ", immutable" if self.is_archive else "")
+            ", immutable" if self.is_archive else ""
+        )
         return (("Cache-Control", cache_control), ("Vary", "Accept-Encoding"))
 
     @cached_property
@@ -209,21 +219,40 @@ def _subject(session: Session, kind: str, slug: str | None) -> _Subject:
         found = session.scalar(select(Category).where(Category.slug == slug))
         if found is None:
             raise FeedNotFound(f"There is no category {slug!r}.")
-        return _Subject(kind, slug, found.name, Article.id.in_(
-            select(article_categories.c.article_id)
-            .where(article_categories.c.category_id == found.id)))
+        return _Subject(
+            kind,
+            slug,
+            found.name,
+            Article.id.in_(
+                select(article_categories.c.article_id).where(
+                    article_categories.c.category_id == found.id
+                )
+            ),
+        )
     if kind == "tag":
         found_tag = session.scalar(select(Tag).where(Tag.slug == slug))
         if found_tag is None:
             raise FeedNotFound(f"There is no tag {slug!r}.")
-        return _Subject(kind, slug, found_tag.name, Article.id.in_(
-            select(article_tags.c.article_id).where(article_tags.c.tag_id == found_tag.id)))
+        return _Subject(
+            kind,
+            slug,
+            found_tag.name,
+            Article.id.in_(
+                select(article_tags.c.article_id).where(article_tags.c.tag_id == found_tag.id)
+            ),
+        )
     if kind == "author":
         found_author = session.scalar(select(Author).where(Author.slug == slug))
         if found_author is None:
             raise FeedNotFound(f"There is no author {slug!r}.")
-        return _Subject(kind, slug, found_author.name, Article.id.in_(
-            select(ArticleAuthor.article_id).where(ArticleAuthor.author_id == found_author.id)))
+        return _Subject(
+            kind,
+            slug,
+            found_author.name,
+            Article.id.in_(
+                select(ArticleAuthor.article_id).where(ArticleAuthor.author_id == found_author.id)
+            ),
+        )
     raise FeedNotFound(f"There is no feed kind {kind!r}.")
 
 
@@ -233,19 +262,25 @@ def _where(subject: _Subject, *conditions: ColumnElement[bool]) -> list[ColumnEl
 
 def newest_items(session: Session, subject: _Subject, limit: int) -> list[Article]:
     """The newest published articles of a feed, newest first (ties broken by id)."""
-    return list(session.scalars(
-        select(Article)
-        .where(*_where(subject, Article.status == ArticleStatus.PUBLISHED))
-        .order_by(Article.published_at.desc(), Article.id.desc())
-        .limit(limit)
-    ).all())
+    return list(
+        session.scalars(
+            select(Article)
+            .where(*_where(subject, Article.status == ArticleStatus.PUBLISHED))
+            .order_by(Article.published_at.desc(), Article.id.desc())
+            .limit(limit)
+        ).all()
+    )
 
 
 def _ever_published_count(session: Session, subject: _Subject) -> int:
-    return session.scalar(
-        select(func.count()).select_from(Article)
-        .where(*_where(subject, Article.published_at.is_not(None)))
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Article)
+            .where(*_where(subject, Article.published_at.is_not(None)))
+        )
+        or 0
+    )
 
 
 def full_archive_pages(session: Session, subject: _Subject, page_size: int) -> int:
@@ -257,15 +292,17 @@ def full_archive_pages(session: Session, subject: _Subject, page_size: int) -> i
     return _ever_published_count(session, subject) // page_size
 
 
-def archive_items(session: Session, subject: _Subject, page: int, page_size: int
-                  ) -> tuple[list[Article], datetime]:
+def archive_items(
+    session: Session, subject: _Subject, page: int, page_size: int
+) -> tuple[list[Article], datetime]:
     """The published articles at the positions of archive page ``page``, newest first, and
     the page's last change (its own articles only, so nothing elsewhere alters its bytes)."""
     window = session.scalars(
         select(Article)
         .where(*_where(subject, Article.published_at.is_not(None)))
         .order_by(Article.published_at.asc(), Article.id.asc())
-        .offset((page - 1) * page_size).limit(page_size)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     ).all()
     updated = max((a.updated_at for a in window), default=EPOCH)
     return [a for a in reversed(window) if a.status is ArticleStatus.PUBLISHED], _second(updated)
@@ -279,9 +316,13 @@ def _feed_updated(session: Session, subject: _Subject, items: Sequence[Article])
     """
     newest = max((a.updated_at for a in items), default=None)
     left = session.scalar(
-        select(func.max(Article.updated_at))
-        .where(*_where(subject, Article.status == ArticleStatus.UNPUBLISHED,
-                       Article.published_at.is_not(None)))
+        select(func.max(Article.updated_at)).where(
+            *_where(
+                subject,
+                Article.status == ArticleStatus.UNPUBLISHED,
+                Article.published_at.is_not(None),
+            )
+        )
     )
     moments = [m for m in (newest, left) if m is not None]
     return _second(max(moments)) if moments else EPOCH
@@ -327,8 +368,10 @@ def content_html(article: Article, site_url: str) -> str:
     base = article_url(article, site_url)
     body = sanitize_html(_XML_INVALID.sub("", article.body_html or ""))
     if article.hero_image_url:
-        hero = (f"<figure><img src={quoteattr(article.hero_image_url)} "
-                f"alt={quoteattr(article.hero_image_alt or '')}></figure>")
+        hero = (
+            f"<figure><img src={quoteattr(article.hero_image_url)} "
+            f"alt={quoteattr(article.hero_image_alt or '')}></figure>"
+        )
         body = hero + body
     if not body.strip():
         return ""
@@ -467,16 +510,18 @@ def _xml_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
     is_archive = doc.key.page is not None
     if fmt == "rss":
         fg.ttl(settings.ttl_minutes)
-        fg.register_extension("syndicate_rss", _RssChannelExtension, _PermissionsLinkEntry,
-                               atom=False, rss=True)
+        fg.register_extension(
+            "syndicate_rss", _RssChannelExtension, _PermissionsLinkEntry, atom=False, rss=True
+        )
         channel_ext = fg.syndicate_rss
         channel_ext.links = list(doc.links)
         channel_ext.update_hint = None if is_archive else settings.update_hint
         channel_ext.archive = is_archive
         fg.load_extension("dc", atom=False, rss=True)
     else:
-        fg.register_extension("syndicate_atom", _AtomArchiveExtension, _PermissionsLinkEntry,
-                              atom=True, rss=False)
+        fg.register_extension(
+            "syndicate_atom", _AtomArchiveExtension, _PermissionsLinkEntry, atom=True, rss=False
+        )
         fg.syndicate_atom.archive = is_archive
         for rel, href, mime in doc.links:
             fg.link({"href": href, "rel": rel, **({"type": mime} if mime else {})})
@@ -493,7 +538,8 @@ def _xml_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
         # feedgen: entry links lose rel/type; one bare link is the alternate in both formats.
         fe.link(href=article_url(article, settings.site_url))
         (fe.syndicate_rss if fmt == "rss" else fe.syndicate_atom).href = share_request_url(
-            article, settings.site_url)
+            article, settings.site_url
+        )
         fe.published(_second(article.published_at or article.created_at))
         fe.updated(_second(article.updated_at))
         # feedgen: without isSummary the description would replace the Atom content.
@@ -514,12 +560,18 @@ def _xml_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
             else:
                 fe.author({"name": name, **({"uri": author.url} if author.url else {})})
         categories = [
-            {"term": c.slug, "label": clean_text(c.name) or c.slug,
-             "scheme": f"{settings.site_url}/feeds/category/"}
+            {
+                "term": c.slug,
+                "label": clean_text(c.name) or c.slug,
+                "scheme": f"{settings.site_url}/feeds/category/",
+            }
             for c in article.categories
         ] + [
-            {"term": t.slug, "label": clean_text(t.name) or t.slug,
-             "scheme": f"{settings.site_url}/feeds/tag/"}
+            {
+                "term": t.slug,
+                "label": clean_text(t.name) or t.slug,
+                "scheme": f"{settings.site_url}/feeds/tag/",
+            }
             for t in article.tags
         ]
         if categories:
@@ -580,7 +632,8 @@ def _json_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
         if authors:
             item["authors"] = authors
         tags = [clean_text(c.name) for c in article.categories] + [
-            clean_text(t.name) for t in article.tags]
+            clean_text(t.name) for t in article.tags
+        ]
         if any(tags):
             item["tags"] = [t for t in tags if t]
         items.append(item)
@@ -601,26 +654,45 @@ def _document(session: Session, key: FeedKey, settings: FeedSettings) -> _FeedDo
         if settings.hub_url:
             links.append(("hub", settings.hub_url, None))
         if full_pages:
-            links.append(("prev-archive", settings.site_url + FeedKey(
-                key.kind, key.slug, key.fmt, full_pages).path(), mime))
+            links.append(
+                (
+                    "prev-archive",
+                    settings.site_url + FeedKey(key.kind, key.slug, key.fmt, full_pages).path(),
+                    mime,
+                )
+            )
     else:
         if not 1 <= key.page <= full_pages:
             raise FeedNotFound(f"There is no archive page {key.page} of this feed.")
         items, updated = archive_items(session, subject, key.page, size)
         links.append(("current", current_url, mime))
         if key.page > 1:
-            links.append(("prev-archive", settings.site_url + FeedKey(
-                key.kind, key.slug, key.fmt, key.page - 1).path(), mime))
+            links.append(
+                (
+                    "prev-archive",
+                    settings.site_url + FeedKey(key.kind, key.slug, key.fmt, key.page - 1).path(),
+                    mime,
+                )
+            )
         if key.page < full_pages:
             # The only change a full page ever sees: this forward link, once, when the page
             # after it fills. Its items never change, and readers walk backwards anyway.
-            links.append(("next-archive", settings.site_url + FeedKey(
-                key.kind, key.slug, key.fmt, key.page + 1).path(), mime))
+            links.append(
+                (
+                    "next-archive",
+                    settings.site_url + FeedKey(key.kind, key.slug, key.fmt, key.page + 1).path(),
+                    mime,
+                )
+            )
     title, description = _titles(subject, settings)
     if key.page is not None:
         title = f"{title} (archive {key.page})"
     return _FeedDocument(
-        key=key, title=title, description=description, items=items, updated=updated,
+        key=key,
+        title=title,
+        description=description,
+        items=items,
+        updated=updated,
         links=links,
         home_url=settings.site_url + "/",
     )
@@ -647,8 +719,9 @@ def feed_exists(session: Session, key: FeedKey) -> bool:
     return key.fmt in FORMATS
 
 
-def render_feed(session: Session, key: FeedKey, settings: FeedSettings, *, version: int = 0
-                ) -> RenderedFeed:
+def render_feed(
+    session: Session, key: FeedKey, settings: FeedSettings, *, version: int = 0
+) -> RenderedFeed:
     """Build one feed's bytes; raise FeedNotFound for an unknown subject or archive page."""
     if key.fmt not in FORMATS:
         raise FeedNotFound(f"There is no feed format {key.fmt!r}.")
@@ -656,19 +729,27 @@ def render_feed(session: Session, key: FeedKey, settings: FeedSettings, *, versi
     body = _json_feed(doc, settings) if key.fmt == "json" else _xml_feed(doc, settings)
     is_archive = key.page is not None
     return _rendered(
-        body, content_type=CONTENT_TYPES[key.fmt], last_modified=doc.updated,
-        max_age=ARCHIVE_MAX_AGE if is_archive else settings.max_age, is_archive=is_archive,
+        body,
+        content_type=CONTENT_TYPES[key.fmt],
+        last_modified=doc.updated,
+        max_age=ARCHIVE_MAX_AGE if is_archive else settings.max_age,
+        is_archive=is_archive,
         self_url=settings.site_url + key.path(),
         hub_url=None if is_archive else (settings.hub_url or None),
-        item_count=len(doc.items), version=version,
+        item_count=len(doc.items),
+        version=version,
     )
 
 
 def _rendered(body: bytes, **fields: Any) -> RenderedFeed:
     digest = hashlib.sha256(body).hexdigest()[:32]
     # mtime=0 keeps the compressed bytes identical across renders and processes.
-    return RenderedFeed(body=body, gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-                        etag=f'"{digest}"', **fields)
+    return RenderedFeed(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+        etag=f'"{digest}"',
+        **fields,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -687,9 +768,14 @@ class FeedListing:
 
 def all_feeds(session: Session, settings: FeedSettings) -> list[FeedListing]:
     """Every feed subject: site-wide, then each category, tag and author by name."""
+
     def listing(kind: str, slug: str | None, name: str) -> FeedListing:
-        return FeedListing(kind, slug, name, {
-            fmt: settings.site_url + feed_path(kind, slug, fmt) for fmt in FORMATS})
+        return FeedListing(
+            kind,
+            slug,
+            name,
+            {fmt: settings.site_url + feed_path(kind, slug, fmt) for fmt in FORMATS},
+        )
 
     feeds = [listing("site", None, "All articles")]
     for kind, model in (("category", Category), ("tag", Tag), ("author", Author)):
@@ -710,16 +796,30 @@ def render_opml(session: Session, settings: FeedSettings, *, version: int = 0) -
         group = etree.SubElement(body, "outline", text=FORMAT_LABELS[fmt])
         for feed in feeds:
             text = f"{settings.title}: {kind_labels[feed.kind]}{feed.name}"
-            etree.SubElement(group, "outline", type="rss", text=text, title=text,
-                             xmlUrl=feed.urls[fmt], htmlUrl=settings.site_url + "/")
+            etree.SubElement(
+                group,
+                "outline",
+                type="rss",
+                text=text,
+                title=text,
+                xmlUrl=feed.urls[fmt],
+                htmlUrl=settings.site_url + "/",
+            )
     data = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
     newest = session.scalar(
-        select(func.max(Article.updated_at)).where(Article.published_at.is_not(None)))
-    return _rendered(data, content_type=CONTENT_TYPES["opml"],
-                     last_modified=_second(newest) if newest else EPOCH,
-                     max_age=settings.max_age, is_archive=False,
-                     self_url=settings.site_url + "/feeds/opml.xml", hub_url=None,
-                     item_count=len(feeds), version=version)
+        select(func.max(Article.updated_at)).where(Article.published_at.is_not(None))
+    )
+    return _rendered(
+        data,
+        content_type=CONTENT_TYPES["opml"],
+        last_modified=_second(newest) if newest else EPOCH,
+        max_age=settings.max_age,
+        is_archive=False,
+        self_url=settings.site_url + "/feeds/opml.xml",
+        hub_url=None,
+        item_count=len(feeds),
+        version=version,
+    )
 
 
 @dataclass(frozen=True)
@@ -729,17 +829,22 @@ class DiscoveryLink:
     title: str
 
 
-def discovery_links(settings: FeedSettings, article: Article | None = None
-                    ) -> list[DiscoveryLink]:
+def discovery_links(settings: FeedSettings, article: Article | None = None) -> list[DiscoveryLink]:
     """``<link rel="alternate">`` targets: the site's feeds, then the article's categories'."""
     subjects: list[tuple[str, str | None, str]] = [("site", None, settings.title)]
     if article is not None:
-        subjects += [("category", c.slug, f"{settings.title}: {clean_text(c.name)}")
-                     for c in article.categories]
+        subjects += [
+            ("category", c.slug, f"{settings.title}: {clean_text(c.name)}")
+            for c in article.categories
+        ]
     return [
-        DiscoveryLink(settings.site_url + feed_path(kind, slug, fmt),
-                      CONTENT_TYPES[fmt].split(";")[0], f"{title} ({FORMAT_LABELS[fmt]})")
-        for kind, slug, title in subjects for fmt in FORMATS
+        DiscoveryLink(
+            settings.site_url + feed_path(kind, slug, fmt),
+            CONTENT_TYPES[fmt].split(";")[0],
+            f"{title} ({FORMAT_LABELS[fmt]})",
+        )
+        for kind, slug, title in subjects
+        for fmt in FORMATS
     ]
 
 
@@ -754,7 +859,8 @@ def feed_stats(session: Session, listings: Sequence[FeedListing]) -> list[FeedSt
     """Published item count and last change of each listed feed (a few grouped queries)."""
     published = Article.status == ArticleStatus.PUBLISHED
     site = session.execute(
-        select(func.count(), func.max(Article.updated_at)).where(published)).one()
+        select(func.count(), func.max(Article.updated_at)).where(published)
+    ).one()
     grouped: dict[str, dict[str, tuple[int, datetime | None]]] = {}
     for kind, column, table, key in (
         ("category", article_categories.c.category_id, article_categories, Category),
@@ -788,10 +894,12 @@ def feed_stats(session: Session, listings: Sequence[FeedListing]) -> list[FeedSt
 
 
 # Built once: constructing the statement per request would cost more than running it.
-VERSION_QUERY = select(*(
-    select(func.max(Event.id)).where(Event.kind == kind).scalar_subquery()
-    for kind in ARTICLE_EVENT_KINDS
-))
+VERSION_QUERY = select(
+    *(
+        select(func.max(Event.id)).where(Event.kind == kind).scalar_subquery()
+        for kind in ARTICLE_EVENT_KINDS
+    )
+)
 
 
 def content_version(session: Session) -> int:
@@ -835,8 +943,9 @@ class FeedCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, session: SessionSource, key: FeedKey | str, settings: FeedSettings
-            ) -> RenderedFeed:
+    def get(
+        self, session: SessionSource, key: FeedKey | str, settings: FeedSettings
+    ) -> RenderedFeed:
         """The feed's bytes, rendered again only when an article event came after them.
 
         ``session`` is called only when the database must be asked.

@@ -57,8 +57,10 @@ def by_title(session: Session, title: str) -> Article:
 
 # --- feeds --------------------------------------------------------------------------------
 
+
 def test_feed_import_creates_published_articles_with_their_metadata(
-        session, run_import, publisher_site: PublisherSite):
+    session, run_import, publisher_site: PublisherSite
+):
     summary = run_import(f"{publisher_site.url}/feed.xml")
 
     assert (summary.new, summary.updated, summary.unchanged, summary.failed) == (3, 0, 0, 1)
@@ -76,8 +78,10 @@ def test_feed_import_creates_published_articles_with_their_metadata(
     assert "“I never left,” says Zoë." in quiet.body_html
     # Relative links in the content point at the publisher's site.
     assert f'href="{publisher_site.url}/articles/older-piece"' in quiet.body_html
-    assert (f'srcset="{publisher_site.url}/images/inline.jpg 1x, '
-            f'{publisher_site.url}/images/inline-2x.jpg 2x"') in quiet.body_html
+    assert (
+        f'srcset="{publisher_site.url}/images/inline.jpg 1x, '
+        f'{publisher_site.url}/images/inline-2x.jpg 2x"'
+    ) in quiet.body_html
     assert quiet.hero_image_url == f"{publisher_site.url}/images/quiet.jpg"
     # RSS has no alt text for media; the title stands in (services require one).
     assert quiet.hero_image_alt == quiet.title
@@ -86,18 +90,19 @@ def test_feed_import_creates_published_articles_with_their_metadata(
     assert len(events(session, "article.published")) == 3
 
 
-def test_feed_broken_item_is_reported_and_the_rest_imported(
-        session, run_import, publisher_site):
+def test_feed_broken_item_is_reported_and_the_rest_imported(session, run_import, publisher_site):
     summary = run_import(f"{publisher_site.url}/feed.xml")
 
-    assert summary.failures == [importing.ImportFailure(
-        "urn:site:broken", "it has neither a title nor a link")]
+    assert summary.failures == [
+        importing.ImportFailure("urn:site:broken", "it has neither a title nor a link")
+    ]
     assert len(articles(session)) == 3
     assert session.scalar(select(Article).where(Article.source_guid == "urn:site:broken")) is None
 
 
 def test_feed_reimport_unchanged_changes_nothing_and_emits_nothing(
-        session, run_import, publisher_site):
+    session, run_import, publisher_site
+):
     run_import(f"{publisher_site.url}/feed.xml")
     before = {a.id: (a.updated_at, a.content_hash) for a in articles(session)}
     event_count = session.scalar(select(func.count()).select_from(Event))
@@ -111,7 +116,8 @@ def test_feed_reimport_unchanged_changes_nothing_and_emits_nothing(
 
 
 def test_feed_changed_item_updates_its_article_with_one_event(
-        session, run_import, publisher_site, clock):
+    session, run_import, publisher_site, clock
+):
     run_import(f"{publisher_site.url}/feed.xml")
     publisher_site.articles["sailing-north"].body = "<p>Day one, rewritten.</p>"
     publisher_site.articles["budget-2026"].keywords = ["budget", "tax", "households"]
@@ -138,15 +144,19 @@ def test_feed_without_guids_matches_by_canonical_url(session, run_import, publis
 
     assert (summary.new, summary.updated, summary.unchanged) == (0, 1, 2)
     assert [a.title for a in articles(session)] == [
-        "The “quiet” revolution — how feeds came back", "Sailing north: the whole journal",
-        "Budget 2026 explained"]
+        "The “quiet” revolution — how feeds came back",
+        "Sailing north: the whole journal",
+        "Budget 2026 explained",
+    ]
     assert all(a.source_guid is None for a in articles(session))
 
 
 def test_feed_item_matches_an_article_written_here_by_canonical_url(
-        session, run_import, publisher_site, make_article):
-    mine = make_article(title="Draft of sailing", canonical_url=publisher_site.link(
-        "sailing-north"))
+    session, run_import, publisher_site, make_article
+):
+    mine = make_article(
+        title="Draft of sailing", canonical_url=publisher_site.link("sailing-north")
+    )
 
     summary = run_import(f"{publisher_site.url}/feed.xml")
 
@@ -160,10 +170,12 @@ def test_feed_item_matches_an_article_written_here_by_canonical_url(
 
 def test_feed_repeating_a_guid_makes_no_duplicate(session, run_import, publisher_site):
     feed = publisher_site.rss(broken=False)
-    doubled = feed.replace(b"</channel>", feed[feed.index(b"<item>"):feed.index(b"</item>") + 7]
-                           + b"</channel>")
-    publisher_site.extra["/doubled.xml"] = Response(content_type="application/rss+xml",
-                                                    body=doubled)
+    doubled = feed.replace(
+        b"</channel>", feed[feed.index(b"<item>") : feed.index(b"</item>") + 7] + b"</channel>"
+    )
+    publisher_site.extra["/doubled.xml"] = Response(
+        content_type="application/rss+xml", body=doubled
+    )
 
     summary = run_import(f"{publisher_site.url}/doubled.xml")
 
@@ -172,15 +184,15 @@ def test_feed_repeating_a_guid_makes_no_duplicate(session, run_import, publisher
 
 
 def test_feed_item_with_unreadable_date_or_overlong_title_is_skipped(
-        session, run_import, publisher_site):
+    session, run_import, publisher_site
+):
     publisher_site.articles["sailing-north"].published = "the day after tomorrow"
     publisher_site.articles["budget-2026"].title = "B" * 501
 
     summary = run_import(f"{publisher_site.url}/feed.xml")
 
     reasons = {f.item: f.reason for f in summary.failures}
-    assert reasons["urn:site:sailing-north"] == \
-        "its date 'the day after tomorrow' is not a date"
+    assert reasons["urn:site:sailing-north"] == "its date 'the day after tomorrow' is not a date"
     assert reasons["urn:site:budget-2026"] == "A title has at most 500 characters."
     assert [a.slug for a in articles(session)] == ["quiet-revolution"]
 
@@ -197,11 +209,13 @@ def test_atom_feed_entries_inherit_the_feed_author(session, run_import, publishe
 
 
 def test_feed_body_naming_a_local_file_is_parsed_not_opened(
-        session, run_import, publisher_site, tmp_path):
+    session, run_import, publisher_site, tmp_path
+):
     local_feed = tmp_path / "local.xml"
     local_feed.write_bytes(publisher_site.rss())
-    publisher_site.extra["/path.xml"] = Response(content_type="application/rss+xml",
-                                                 body=str(local_feed).encode())
+    publisher_site.extra["/path.xml"] = Response(
+        content_type="application/rss+xml", body=str(local_feed).encode()
+    )
 
     with pytest.raises(importing.SourceError, match="is not an RSS or Atom feed"):
         run_import(f"{publisher_site.url}/path.xml", kind="feed")
@@ -216,11 +230,15 @@ def test_feed_followed_through_a_redirect_is_imported(session, run_import, publi
 
 
 def test_feed_without_content_takes_the_page_body_only_when_asked(
-        session, run_import, publisher_site):
-    feed = re.sub(rb"<content:encoded>.*?</content:encoded>", b"",
-                  publisher_site.rss(broken=False), flags=re.S)
-    publisher_site.extra["/summaries.xml"] = Response(content_type="application/rss+xml",
-                                                      body=feed)
+    session, run_import, publisher_site
+):
+    feed = re.sub(
+        rb"<content:encoded>.*?</content:encoded>",
+        b"",
+        publisher_site.rss(broken=False),
+        flags=re.S,
+    )
+    publisher_site.extra["/summaries.xml"] = Response(content_type="application/rss+xml", body=feed)
 
     run_import(f"{publisher_site.url}/summaries.xml")
 
@@ -236,17 +254,20 @@ def test_feed_without_content_takes_the_page_body_only_when_asked(
 
 
 def test_batch_refused_by_the_database_is_stored_item_by_item(
-        session, publisher_site, make_article, clock):
+    session, publisher_site, make_article, clock
+):
     # Another writer took a slug after it was looked up: the batch insert fails.
     make_article(title="Someone else's", slug="sailing-north")
-    source = Source(url=f"{publisher_site.url}/feed.xml", kind=SourceKind.FEED,
-                    created_at=clock.now())
+    source = Source(
+        url=f"{publisher_site.url}/feed.xml", kind=SourceKind.FEED, created_at=clock.now()
+    )
     session.add(source)
     session.flush()
     summary = importing.ImportSummary(source_id=source.id)
     index = importing._Index(session, source)
-    creator = importing._Creator(session, index, summary, source=source, now=clock.now(),
-                                 actor_id=None)
+    creator = importing._Creator(
+        session, index, summary, source=source, now=clock.now(), actor_id=None
+    )
     creator.slugs.checked.add("sailing-north")
     items = importing.parse_feed(publisher_site.rss(broken=False), url=source.url)
 
@@ -262,13 +283,14 @@ def test_batch_refused_by_the_database_is_stored_item_by_item(
 
 # --- refusals -----------------------------------------------------------------------------
 
+
 def test_redirect_to_metadata_address_is_refused_and_stores_nothing(
-        session, run_import, publisher_site):
+    session, run_import, publisher_site
+):
     with pytest.raises(importing.SourceError) as refused:
         run_import(f"{publisher_site.url}/to-metadata")
 
-    assert str(refused.value) == (
-        "169.254.169.254 is not a public address; fetching it is refused")
+    assert str(refused.value) == ("169.254.169.254 is not a public address; fetching it is refused")
     assert articles(session) == []
     assert session.scalar(select(func.count()).select_from(Source)) == 0
 
@@ -282,8 +304,9 @@ def test_oversized_body_is_refused_and_stores_nothing(session, run_import, publi
 
 
 def test_unrecognised_document_is_refused(session, run_import, publisher_site):
-    publisher_site.extra["/data.json"] = Response(content_type="application/json",
-                                                  body=b'{"items": []}')
+    publisher_site.extra["/data.json"] = Response(
+        content_type="application/json", body=b'{"items": []}'
+    )
 
     with pytest.raises(importing.SourceError, match="not an RSS or Atom feed, a sitemap"):
         run_import(f"{publisher_site.url}/data.json")
@@ -291,8 +314,8 @@ def test_unrecognised_document_is_refused(session, run_import, publisher_site):
 
 # --- sitemaps and pages -------------------------------------------------------------------
 
-def test_sitemap_imports_pages_with_json_ld_and_open_graph(
-        session, run_import, publisher_site):
+
+def test_sitemap_imports_pages_with_json_ld_and_open_graph(session, run_import, publisher_site):
     summary = run_import(f"{publisher_site.url}/sitemap.xml")
 
     assert (summary.new, summary.failed) == (4, 0)
@@ -329,7 +352,8 @@ def test_sitemap_index_follows_its_child_sitemaps(session, run_import, publisher
 
 
 def test_sitemap_reimport_skips_pages_not_modified_since(
-        session, run_import, publisher_site, clock):
+    session, run_import, publisher_site, clock
+):
     run_import(f"{publisher_site.url}/sitemap.xml")
     publisher_site.requests.clear()
 
@@ -375,10 +399,12 @@ def test_sitemap_page_that_cannot_be_fetched_is_reported(session, run_import, pu
 
     assert summary.new == 3
     assert [f.reason for f in summary.failures] == [
-        f"{publisher_site.link('sailing-north')} answered HTTP 500"]
+        f"{publisher_site.link('sailing-north')} answered HTTP 500"
+    ]
 
 
 # --- the command --------------------------------------------------------------------------
+
 
 def test_cli_import_prints_the_summary_and_failures(runner, session, publisher_site):
     result = runner.invoke(args=["import", f"{publisher_site.url}/feed.xml"])
@@ -389,8 +415,7 @@ def test_cli_import_prints_the_summary_and_failures(runner, session, publisher_s
     assert len(articles(session)) == 3
 
 
-def test_cli_import_refused_fetch_exits_with_the_guard_message(runner, session,
-                                                               publisher_site):
+def test_cli_import_refused_fetch_exits_with_the_guard_message(runner, session, publisher_site):
     result = runner.invoke(args=["import", f"{publisher_site.url}/to-metadata"])
 
     assert result.exit_code == 1
@@ -410,18 +435,24 @@ def test_cli_import_every_schedules_the_source(runner, session, publisher_site, 
 
 # --- periodic sync ------------------------------------------------------------------------
 
+
 def add_source(session: Session, url: str, *, due_at: datetime, every: int = 60) -> Source:
-    source = Source(url=url, kind=SourceKind.FEED, interval_minutes=every, next_sync_at=due_at,
-                    created_at=due_at)
+    source = Source(
+        url=url,
+        kind=SourceKind.FEED,
+        interval_minutes=every,
+        next_sync_at=due_at,
+        created_at=due_at,
+    )
     session.add(source)
     session.commit()
     return source
 
 
-def test_sync_due_imports_a_due_source_and_schedules_the_next(
-        app, session, publisher_site, clock):
-    source = add_source(session, f"{publisher_site.url}/feed.xml",
-                        due_at=clock.now() - timedelta(minutes=1))
+def test_sync_due_imports_a_due_source_and_schedules_the_next(app, session, publisher_site, clock):
+    source = add_source(
+        session, f"{publisher_site.url}/feed.xml", due_at=clock.now() - timedelta(minutes=1)
+    )
 
     report = importing.sync_due(app)
 
@@ -430,7 +461,8 @@ def test_sync_due_imports_a_due_source_and_schedules_the_next(
     assert source.last_synced_at == clock.now()
     assert source.next_sync_at == clock.now() + timedelta(minutes=60)
     assert source.last_result["failures"] == [
-        {"item": "urn:site:broken", "reason": "it has neither a title nor a link"}]
+        {"item": "urn:site:broken", "reason": "it has neither a title nor a link"}
+    ]
     assert len(articles(session)) == 3
 
 
@@ -446,8 +478,7 @@ def test_sync_due_leaves_a_source_that_is_not_due(app, session, publisher_site, 
 
 
 def test_sync_due_records_a_source_that_fails(app, session, publisher_site, clock):
-    source = add_source(session, f"{publisher_site.url}/to-metadata",
-                        due_at=clock.now())
+    source = add_source(session, f"{publisher_site.url}/to-metadata", due_at=clock.now())
 
     report = importing.sync_due(app)
 
@@ -477,6 +508,7 @@ def test_a_due_source_is_claimed_by_one_scheduler_only(app, session, publisher_s
 
 # --- the Sources page ---------------------------------------------------------------------
 
+
 def test_sources_page_sends_anonymous_visitors_to_login(client):
     response = client.get("/dashboard/sources/")
 
@@ -485,9 +517,11 @@ def test_sources_page_sends_anonymous_visitors_to_login(client):
 
 
 def test_sources_page_lists_sources_with_their_last_result(
-        client, login, make_user, session, fetcher, clock, publisher_site):
-    importing.import_source(session, f"{publisher_site.url}/feed.xml", fetcher=fetcher,
-                            now=clock.now())
+    client, login, make_user, session, fetcher, clock, publisher_site
+):
+    importing.import_source(
+        session, f"{publisher_site.url}/feed.xml", fetcher=fetcher, now=clock.now()
+    )
     session.commit()
     login(make_user())
 
@@ -507,11 +541,14 @@ def test_sources_page_empty_says_what_to_do(client, login, make_user):
 
 
 def test_editor_adds_a_source_and_its_articles_are_imported(
-        client, login, make_user, session, publisher_site):
+    client, login, make_user, session, publisher_site
+):
     login(make_user())
 
-    response = client.post("/dashboard/sources/", data={
-        "url": f"{publisher_site.url}/feed.xml", "kind": "auto", "interval": "120"})
+    response = client.post(
+        "/dashboard/sources/",
+        data={"url": f"{publisher_site.url}/feed.xml", "kind": "auto", "interval": "120"},
+    )
 
     assert response.status_code == 302
     source = session.scalars(select(Source)).one()
@@ -521,12 +558,16 @@ def test_editor_adds_a_source_and_its_articles_are_imported(
     assert "Imported" in detail and "it has neither a title nor a link" in detail
 
 
-@pytest.mark.parametrize(("url", "message"), [
-    ("ftp://example.test/feed.xml", "Give the absolute http(s) address"),
-    ("/to-metadata", "169.254.169.254 is not a public address"),
-])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://example.test/feed.xml", "Give the absolute http(s) address"),
+        ("/to-metadata", "169.254.169.254 is not a public address"),
+    ],
+)
 def test_adding_a_bad_source_answers_422_and_stores_nothing(
-        client, login, make_user, session, publisher_site, url, message):
+    client, login, make_user, session, publisher_site, url, message
+):
     login(make_user())
     if url.startswith("/"):
         url = publisher_site.url + url
@@ -538,46 +579,55 @@ def test_adding_a_bad_source_answers_422_and_stores_nothing(
     assert session.scalar(select(func.count()).select_from(Source)) == 0
 
 
-def test_adding_a_source_with_a_bad_interval_answers_422(client, login, make_user, session,
-                                                        publisher_site):
+def test_adding_a_source_with_a_bad_interval_answers_422(
+    client, login, make_user, session, publisher_site
+):
     login(make_user())
 
-    response = client.post("/dashboard/sources/", data={
-        "url": f"{publisher_site.url}/feed.xml", "kind": "auto", "interval": "1"})
+    response = client.post(
+        "/dashboard/sources/",
+        data={"url": f"{publisher_site.url}/feed.xml", "kind": "auto", "interval": "1"},
+    )
 
     assert response.status_code == 422
     assert session.scalar(select(func.count()).select_from(Source)) == 0
 
 
-def test_sync_now_imports_and_shows_the_summary(client, login, make_user, session,
-                                                publisher_site, clock):
-    source = add_source(session, f"{publisher_site.url}/feed.xml",
-                        due_at=clock.now() + timedelta(days=1))
+def test_sync_now_imports_and_shows_the_summary(
+    client, login, make_user, session, publisher_site, clock
+):
+    source = add_source(
+        session, f"{publisher_site.url}/feed.xml", due_at=clock.now() + timedelta(days=1)
+    )
     login(make_user())
 
     response = client.post(f"/dashboard/sources/{source.id}/sync", follow_redirects=True)
 
     assert response.status_code == 200
-    assert f"Synced {source.url}: 3 new, 0 updated, 0 unchanged, 1 failed." in \
-        response.get_data(as_text=True)
+    assert f"Synced {source.url}: 3 new, 0 updated, 0 unchanged, 1 failed." in response.get_data(
+        as_text=True
+    )
     assert len(articles(session)) == 3
 
 
-def test_sync_now_of_a_failing_source_shows_why(client, login, make_user, session,
-                                               publisher_site, clock):
+def test_sync_now_of_a_failing_source_shows_why(
+    client, login, make_user, session, publisher_site, clock
+):
     source = add_source(session, f"{publisher_site.url}/huge.xml", due_at=clock.now())
     login(make_user())
 
-    page = client.post(f"/dashboard/sources/{source.id}/sync",
-                       follow_redirects=True).get_data(as_text=True)
+    page = client.post(f"/dashboard/sources/{source.id}/sync", follow_redirects=True).get_data(
+        as_text=True
+    )
 
     assert "Could not sync" in page and "more than 200000" in page
     session.expire_all()
     assert "more than 200000" in source.last_result["error"]
 
 
-def test_deleting_a_source_keeps_its_articles(client, login, make_user, session, run_import,
-                                             publisher_site):
+def test_deleting_a_source_keeps_its_articles(
+    client, login, make_user, session, run_import, publisher_site
+):
     summary = run_import(f"{publisher_site.url}/feed.xml")
     session.commit()
     login(make_user())
@@ -597,9 +647,13 @@ def test_unknown_source_is_404(client, login, make_user):
 
 
 def test_two_schedulers_ticking_at_once_sync_a_due_source_once(
-        fresh_database, tmp_path, publisher_site):
-    app = create_app(app_config(fresh_database, INSTANCE_PATH=str(tmp_path / "instance"),
-                                CLOCK=FixedClock(START)))
+    fresh_database, tmp_path, publisher_site
+):
+    app = create_app(
+        app_config(
+            fresh_database, INSTANCE_PATH=str(tmp_path / "instance"), CLOCK=FixedClock(START)
+        )
+    )
     database = get_database(app)
     url = f"{publisher_site.url}/feed.xml"
     with database.sessions() as session:
@@ -618,7 +672,8 @@ def test_two_schedulers_ticking_at_once_sync_a_due_source_once(
         scheduler.join(timeout=60)
 
     assert sorted(reports) == sorted(
-        ["no source due", f"{url}: 3 new, 0 updated, 0 unchanged, 1 failed"])
+        ["no source due", f"{url}: 3 new, 0 updated, 0 unchanged, 1 failed"]
+    )
     with database.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 3
     database.engine.dispose()
