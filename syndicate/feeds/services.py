@@ -12,10 +12,10 @@ import json
 import mimetypes
 import re
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urljoin, urlsplit
@@ -128,8 +128,7 @@ class FeedSettings:
 
     @property
     def archive_page_size(self) -> int:
-        # Equal to the current feed's size, so the newest incomplete archive page is always
-        # wholly inside the current feed and the chain misses nothing.
+        # The current feed always shows at least this many, so it is the same setting.
         return self.items
 
 
@@ -260,18 +259,6 @@ def _where(subject: _Subject, *conditions: ColumnElement[bool]) -> list[ColumnEl
     return [*conditions, *([subject.condition] if subject.condition is not None else [])]
 
 
-def newest_items(session: Session, subject: _Subject, limit: int) -> list[Article]:
-    """The newest published articles of a feed, newest first (ties broken by id)."""
-    return list(
-        session.scalars(
-            select(Article)
-            .where(*_where(subject, Article.status == ArticleStatus.PUBLISHED))
-            .order_by(Article.published_at.desc(), Article.id.desc())
-            .limit(limit)
-        ).all()
-    )
-
-
 def _ever_published_count(session: Session, subject: _Subject) -> int:
     return (
         session.scalar(
@@ -283,13 +270,26 @@ def _ever_published_count(session: Session, subject: _Subject) -> int:
     )
 
 
-def full_archive_pages(session: Session, subject: _Subject, page_size: int) -> int:
-    """How many archive pages are full. Only full pages are served, so none ever grows.
+def archived_pages(ever_published: int, page_size: int) -> int:
+    """How many archive pages there are: the full pages older than the newest ``page_size``.
 
-    Positions count every article that was ever published (an unpublished one keeps its
-    place but is left out), so unpublishing never shifts items from one page to another.
+    Positions count every article that was ever published, oldest first (an unpublished one
+    keeps its place but is left out), so a page, once there, never changes its articles.
+    The current feed holds every later position, from ``page_size`` up to twice that less
+    one: the current feed and the archives hold each article exactly once (RFC 5005 §4).
     """
-    return _ever_published_count(session, subject) // page_size
+    return max(0, ever_published - page_size) // page_size
+
+
+def current_items(session: Session, subject: _Subject, unarchived: int) -> list[Article]:
+    """The published articles at the newest ``unarchived`` positions, newest first."""
+    window = session.scalars(
+        select(Article)
+        .where(*_where(subject, Article.published_at.is_not(None)))
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(max(unarchived, 0))
+    ).all()
+    return [a for a in window if a.status is ArticleStatus.PUBLISHED]
 
 
 def archive_items(
@@ -304,17 +304,26 @@ def archive_items(
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()
-    updated = max((a.updated_at for a in window), default=EPOCH)
+    updated = max((_changed_at(a) for a in window), default=EPOCH)
     return [a for a in reversed(window) if a.status is ArticleStatus.PUBLISHED], _second(updated)
 
 
+def _changed_at(article: Article) -> datetime:
+    """When the article last changed what a feed shows: an edit, or its arrival here.
+
+    An imported article's ``updated_at`` is the source's own time, often before the import;
+    the feed still changed when the article was created or published here.
+    """
+    return max(m for m in (article.updated_at, article.created_at, article.published_at) if m)
+
+
 def _feed_updated(session: Session, subject: _Subject, items: Sequence[Article]) -> datetime:
-    """The feed's last change: its newest item edit, or a later unpublishing from it.
+    """The feed's last change: its newest item change, or a later unpublishing from it.
 
     Unpublishing moves the article's ``updated_at``, so Last-Modified never goes backwards
     when an item leaves the feed.
     """
-    newest = max((a.updated_at for a in items), default=None)
+    newest = max((_changed_at(a) for a in items), default=None)
     left = session.scalar(
         select(func.max(Article.updated_at)).where(
             *_where(
@@ -397,6 +406,29 @@ def summary_text(article: Article) -> str:
         return summary
     words = clean_text(article.body_html).split()
     return " ".join(words[:50]) + (" …" if len(words) > 50 else "")
+
+
+def entry_updated(items: Sequence[Article]) -> dict[int, datetime]:
+    """Each item's updated time as one feed shows it: never the same twice in that feed.
+
+    Feeds show whole seconds, and readers (and the W3C validator: "Two entries with the
+    same value for atom:updated") take two entries updated in the same second for one
+    change. Entries that share a second get a fraction of it from their id, so each still
+    shows the second it changed in, and the same value in every feed and every render
+    (stable bytes and ETags). No other entry shows a fraction.
+    """
+    per_second = Counter(_second(a.updated_at) for a in items)
+    shown: dict[int, datetime] = {}
+    taken: set[datetime] = set()
+    for article in sorted(items, key=lambda a: a.id):
+        moment = _second(article.updated_at)
+        if per_second[moment] > 1:
+            moment += timedelta(microseconds=article.id % 1_000_000)
+            while moment in taken:
+                moment += timedelta(microseconds=1)
+        taken.add(moment)
+        shown[article.id] = moment
+    return shown
 
 
 def _second(moment: datetime) -> datetime:
@@ -530,6 +562,7 @@ def _xml_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
     # feedgen: RSS <link> is whichever link came last, so the alternate goes last.
     fg.link(href=doc.home_url, rel="alternate", type="text/html")
 
+    updated = entry_updated(doc.items)
     for article in doc.items:
         # feedgen: add_entry() prepends unless told otherwise, reversing the order.
         fe = fg.add_entry(order="append")
@@ -541,7 +574,7 @@ def _xml_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
             article, settings.site_url
         )
         fe.published(_second(article.published_at or article.created_at))
-        fe.updated(_second(article.updated_at))
+        fe.updated(updated[article.id])
         # feedgen: without isSummary the description would replace the Atom content.
         summary = summary_text(article)
         if summary:
@@ -605,6 +638,7 @@ def _json_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
     if doc.key.page is None and settings.hub_url:
         feed["hubs"] = [{"type": "WebSub", "url": settings.hub_url}]
     items = []
+    updated = entry_updated(doc.items)
     for article in doc.items:
         item: dict[str, Any] = {
             "id": entry_id(article),
@@ -623,7 +657,7 @@ def _json_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
         if article.hero_image_url:
             item["image"] = article.hero_image_url
         item["date_published"] = rfc3339(article.published_at or article.created_at)
-        item["date_modified"] = rfc3339(article.updated_at)
+        item["date_modified"] = updated[article.id].isoformat()
         authors = []
         for author in article.authors:
             name = clean_text(author.name)
@@ -644,12 +678,13 @@ def _json_feed(doc: _FeedDocument, settings: FeedSettings) -> bytes:
 def _document(session: Session, key: FeedKey, settings: FeedSettings) -> _FeedDocument:
     subject = _subject(session, key.kind, key.slug)
     size = settings.archive_page_size
-    full_pages = full_archive_pages(session, subject, size)
+    ever_published = _ever_published_count(session, subject)
+    full_pages = archived_pages(ever_published, size)
     current_url = settings.site_url + key.current().path()
     mime = CONTENT_TYPES[key.fmt].split(";")[0]
     links: list[tuple[str, str, str | None]] = []
     if key.page is None:
-        items = newest_items(session, subject, settings.items)
+        items = current_items(session, subject, ever_published - full_pages * size)
         updated = _feed_updated(session, subject, items)
         if settings.hub_url:
             links.append(("hub", settings.hub_url, None))

@@ -66,24 +66,48 @@ def _walk(client, url: str) -> list[tuple[str, list[str], object]]:  # noqa: ANN
 
 
 @pytest.mark.parametrize("name", ["rss.xml", "atom.xml", "feed.json"])
-def test_walking_the_archive_chain_yields_every_published_article_once(
+def test_walking_the_archive_chain_yields_every_published_article_exactly_once(
     client,
     many,
     name,  # noqa: ANN001
 ) -> None:
     published = {f"urn:uuid:{a.public_id}" for i, a in enumerate(many) if i != 1}
     visited = _walk(client, f"{SITE}/feeds/{name}")
+    # Ten ever published in pages of three: two full pages are older than the newest three.
     assert [u for u, _, _ in visited] == [
         f"{SITE}/feeds/{name}",
-        f"{SITE}/feeds/archive/3/{name}",
         f"{SITE}/feeds/archive/2/{name}",
         f"{SITE}/feeds/archive/1/{name}",
     ]
-    archive_ids = [i for _, ids, _ in visited[1:] for i in ids]
-    assert len(archive_ids) == len(set(archive_ids)), "archive pages overlap"
-    everything = set(visited[0][1]) | set(archive_ids)
-    assert everything == published
-    assert f"urn:uuid:{many[1].public_id}" not in everything
+    every_id = [i for _, ids, _ in visited for i in ids]
+    assert len(every_id) == len(set(every_id)), "the current feed and the archives overlap"
+    assert set(every_id) == published
+    assert f"urn:uuid:{many[1].public_id}" not in every_id
+
+
+@pytest.mark.parametrize("name", ["atom.xml", "feed.json"])
+def test_current_feed_and_archives_split_the_articles_at_every_count(
+    app,
+    client,
+    make_article,
+    session,
+    clock,
+    name,  # noqa: ANN001
+) -> None:
+    """The newest archive page never repeats what the current feed shows, whatever the count."""
+    app.config["FEED_ITEMS"] = 3
+    published: list[str] = []
+    for _ in range(11):
+        clock.advance(timedelta(minutes=1))
+        published.append(f"urn:uuid:{make_article(published_at=clock.now()).public_id}")
+        session.commit()
+        visited = _walk(client, f"{SITE}/feeds/{name}")
+        current, archives = visited[0][1], [i for _, ids, _ in visited[1:] for i in ids]
+        assert not set(current) & set(archives), len(published)
+        assert sorted(current + archives) == sorted(published), len(published)
+        # The current feed shows at least the newest three, newest first.
+        assert current[:3] == list(reversed(published))[:3]
+        assert len(current) < 6
 
 
 def test_walking_a_tag_feed_yields_its_articles(client, many) -> None:  # noqa: ANN001
@@ -96,16 +120,20 @@ def test_archive_pages_are_marked_and_cacheable_for_long(client, many) -> None: 
     for name in ("rss.xml", "atom.xml"):
         current = etree.fromstring(_doc(client, f"/feeds/{name}").data)
         assert next(current.iter(FH_ARCHIVE), None) is None
+        oldest = etree.fromstring(_doc(client, f"/feeds/archive/1/{name}").data)
+        assert {el.get("rel"): el.get("href") for el in oldest.iter(f"{ATOM}link")}[
+            "next-archive"
+        ] == f"{SITE}/feeds/archive/2/{name}"
         page = _doc(client, f"/feeds/archive/2/{name}")
         root = etree.fromstring(page.data)
         assert next(root.iter(FH_ARCHIVE), None) is not None
         rels = {el.get("rel"): el.get("href") for el in root.iter(f"{ATOM}link")}
         assert rels["current"] == f"{SITE}/feeds/{name}"
         assert rels["prev-archive"] == f"{SITE}/feeds/archive/1/{name}"
-        assert rels["next-archive"] == f"{SITE}/feeds/archive/3/{name}"
+        assert "next-archive" not in rels
         assert "hub" not in rels
         assert page.headers["Cache-Control"] == "public, max-age=2592000, immutable"
-    assert client.get("/feeds/archive/4/rss.xml").status_code == 404
+    assert client.get("/feeds/archive/3/rss.xml").status_code == 404
     assert client.get("/feeds/archive/0/rss.xml").status_code == 404
 
 
@@ -119,16 +147,16 @@ def _page_items(client, n: int) -> list[tuple[str, str]]:  # noqa: ANN001
 def test_full_archive_pages_keep_their_items_when_articles_come_and_go(  # noqa: ANN001
     client, many, make_article, session, clock
 ) -> None:
-    before = {n: _page_items(client, n) for n in (1, 2, 3)}
-    page2 = _doc(client, "/feeds/archive/2/atom.xml").data
+    before = {n: _page_items(client, n) for n in (1, 2)}
+    page1 = _doc(client, "/feeds/archive/1/atom.xml").data
     for _ in range(3):
         clock.advance(timedelta(minutes=1))
         make_article(published_at=clock.now())
     articles.unpublish_article(session, many[9], now=clock.now())
     session.commit()
-    assert {n: _page_items(client, n) for n in (1, 2, 3)} == before
-    assert _doc(client, "/feeds/archive/2/atom.xml").data == page2
-    newest = etree.fromstring(_doc(client, "/feeds/archive/3/atom.xml").data)
+    assert {n: _page_items(client, n) for n in (1, 2)} == before
+    assert _doc(client, "/feeds/archive/1/atom.xml").data == page1
+    newest = etree.fromstring(_doc(client, "/feeds/archive/2/atom.xml").data)
     assert {el.get("rel"): el.get("href") for el in newest.iter(f"{ATOM}link")}[
         "next-archive"
-    ] == f"{SITE}/feeds/archive/4/atom.xml"
+    ] == f"{SITE}/feeds/archive/3/atom.xml"

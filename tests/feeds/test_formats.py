@@ -289,7 +289,7 @@ def _item_texts(raw: bytes, name: str) -> list[str]:
     return [el.text or "" for el in root.iter() if el.tag in wanted]
 
 
-def test_feeds_hold_the_newest_items_up_to_the_setting(
+def test_feeds_hold_the_newest_items_not_yet_archived(
     app,
     client,
     make_article,
@@ -298,13 +298,15 @@ def test_feeds_hold_the_newest_items_up_to_the_setting(
 ) -> None:
     app.config["FEED_ITEMS"] = 3
     made = []
-    for _ in range(5):
+    for _ in range(7):
         clock.advance(timedelta(minutes=1))
         made.append(make_article(published_at=clock.now()))
     session.commit()
-    expected = [f"urn:uuid:{a.public_id}" for a in reversed(made)][:3]
+    newest_first = [f"urn:uuid:{a.public_id}" for a in reversed(made)]
+    # Seven in pages of three: the oldest three are archived, the newest four are current.
     for name in ("rss.xml", "atom.xml", "feed.json"):
-        assert _ids(client, f"/feeds/{name}") == expected
+        assert _ids(client, f"/feeds/{name}") == newest_first[:4]
+        assert _ids(client, f"/feeds/archive/1/{name}") == newest_first[4:]
 
 
 def test_unknown_subjects_answer_404(client, seeded) -> None:  # noqa: ANN001
