@@ -18,6 +18,7 @@ import json
 import logging
 import re
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from syndicate import events
+from syndicate import events, wording
 from syndicate.articles import services
 from syndicate.articles.models import (
     Article,
@@ -131,6 +132,8 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     failures: list[ImportFailure] = field(default_factory=list)
+    # New articles whose source and page gave no date: placed by their order in the source.
+    undated: int = 0
     source_id: int | None = None
     kind: SourceKind | None = None
 
@@ -158,14 +161,12 @@ class ImportSummary:
                 for f in self.failures[:MAX_STORED_FAILURES]
             ],
             "failures_omitted": max(0, self.failed - MAX_STORED_FAILURES),
+            "undated": self.undated,
             "error": None,
         }
 
     def __str__(self) -> str:
-        return (
-            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.failed} failed"
-        )
+        return describe_result(self.as_result())
 
 
 def failed_result(message: str) -> dict[str, Any]:
@@ -187,10 +188,16 @@ def describe_result(result: dict[str, Any] | None) -> str:
         return "never synced"
     if result.get("error"):
         return f"failed: {result['error']}"
-    return (
+    counts = (
         f"{result.get('new', 0)} new, {result.get('updated', 0)} updated, "
         f"{result.get('unchanged', 0)} unchanged, {result.get('failed', 0)} failed"
     )
+    undated = result.get("undated", 0)
+    if undated:
+        counts += (
+            f"; {wording.count(undated, 'item')} had no date; placed by their order in the source"
+        )
+    return counts
 
 
 # --- items --------------------------------------------------------------------------------
@@ -205,6 +212,10 @@ class SourceItem:
     url: str | None
     data: services.ArticleInput | None = None
     published_at: datetime | None = None
+    # When the source says it last changed the item (Atom updated, dateModified).
+    updated_at: datetime | None = None
+    # published_at was not given but placed by the item's order in the source.
+    placed: bool = False
     # A sitemap's lastmod: an article stored after it needs no fetch.
     modified_at: datetime | None = None
     # Sitemap entries: the page must be fetched to know the article.
@@ -391,11 +402,16 @@ def _absolute_url(url: str, base: str) -> str:
 
 
 def _absolute_links(markup: str, base: str) -> str:
-    """Relative href, src, cite, poster and srcset URLs in an HTML fragment made absolute."""
+    """Relative href, src, cite, poster and srcset URLs in an HTML fragment made absolute.
+
+    An attribute value is HTML: its character references are decoded first, so that
+    ``http&#58;//host/x`` stays that absolute URL and ``&#106;avascript:`` keeps the scheme
+    the sanitiser refuses, instead of both being resolved as paths under ``base``.
+    """
 
     def resolve(match: re.Match[str]) -> str:
-        quote = '"' if match.group(3) is not None else "'"
-        value = match.group(3) if match.group(3) is not None else match.group(4)
+        raw = match.group(3) if match.group(3) is not None else match.group(4)
+        value = html.unescape(raw)
         if match.group(2).lower() == "srcset":
             candidates = []
             for candidate in value.split(","):
@@ -404,7 +420,7 @@ def _absolute_links(markup: str, base: str) -> str:
             value = ", ".join(candidates)
         else:
             value = _absolute_url(value, base)
-        return f"{match.group(1)}{quote}{value}{quote}"
+        return f'{match.group(1)}"{html.escape(value)}"'
 
     return _URL_ATTRIBUTE.sub(resolve, markup)
 
@@ -454,6 +470,16 @@ def _feed_date(entry: Any) -> datetime | None:
             except (OverflowError, ValueError, OSError):
                 raise problem from None
     return None
+
+
+def _feed_modified(entry: Any) -> datetime | None:
+    """The entry's own last change (Atom <updated>), if it gives one that can be read."""
+    # dict.get: feedparser's own get() answers the published date for a missing updated.
+    parsed = dict.get(entry, "updated_parsed")
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC) if parsed else None
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def parse_feed(
@@ -521,6 +547,7 @@ def _feed_item(
             else:
                 categories.append(term)
         item.published_at = _feed_date(entry)
+        item.updated_at = _feed_modified(entry)
         item.data = services.ArticleInput(
             title=title,
             body=_clean(body),
@@ -786,6 +813,12 @@ def parse_page(
             "og:description", "description"
         )
         item.published_at = published
+        try:
+            item.updated_at = _parse_date(
+                ld.get("dateModified") or first("article:modified_time"), "modification date"
+            )
+        except ItemProblem:
+            item.updated_at = None  # an unreadable modification date only costs precision
         item.data = services.ArticleInput(
             title=title,
             body=_clean(body_html),
@@ -815,6 +848,26 @@ class _Known:
     url: str | None
     content_hash: str
     updated_at: datetime
+    created_at: datetime
+    published_at: datetime | None
+
+    @classmethod
+    def of(cls, article: Article) -> _Known:
+        return cls(
+            article.id,
+            article.source_id,
+            article.source_guid,
+            article.canonical_url,
+            article.content_hash,
+            article.updated_at,
+            article.created_at,
+            article.published_at,
+        )
+
+    @property
+    def stored_at(self) -> datetime:
+        """When this import last stored the article (its updated_at may be the source's)."""
+        return max(self.created_at, self.updated_at)
 
 
 _KNOWN_COLUMNS = (
@@ -824,6 +877,8 @@ _KNOWN_COLUMNS = (
     Article.canonical_url,
     Article.content_hash,
     Article.updated_at,
+    Article.created_at,
+    Article.published_at,
 )
 
 
@@ -836,6 +891,8 @@ class _Index:
         self.by_guid: dict[str, _Known] = {}
         self.by_url: dict[str, _Known] = {}
         self.looked_up: set[str] = set()
+        # Articles an earlier item of this import matched or created: one item each.
+        self.taken: set[int] = set()
         rows = session.execute(select(*_KNOWN_COLUMNS).where(Article.source_id == source.id))
         for row in rows:
             self.remember(_Known(*row))
@@ -903,21 +960,102 @@ def expected_hash(data: services.ArticleInput) -> str:
     return services.content_hash(preview)  # type: ignore[arg-type]
 
 
-def _page_item(item: SourceItem, fetcher: Fetcher) -> SourceItem:
-    """Fetch the page behind a sitemap entry or a summary-only feed item."""
+def _fetch_page(item: SourceItem, fetcher: Fetcher) -> SourceItem:
     assert item.url is not None
     try:
         response = fetcher.get(item.url)
     except FetchError as exc:
         raise ItemProblem(str(exc)) from None
-    page = parse_page(response.body, url=response.url, charset=response.charset, guid=item.guid)
+    return parse_page(response.body, url=response.url, charset=response.charset, guid=item.guid)
+
+
+def _dated_by(item: SourceItem, page: SourceItem) -> SourceItem:
+    """The item with its page's dates when the source gave none and the page has them."""
+    if not item.placed or page.published_at is None:
+        return item
+    return replace(
+        item,
+        published_at=page.published_at,
+        updated_at=item.updated_at or page.updated_at,
+        placed=False,
+    )
+
+
+def _page_item(item: SourceItem, fetcher: Fetcher) -> SourceItem:
+    """Fetch the page behind a sitemap entry or a summary-only feed item."""
+    page = _fetch_page(item, fetcher)
     if not item.page_for_body:
-        return page
+        if page.published_at is not None or page.problem:
+            return page
+        return replace(page, published_at=item.published_at, placed=item.placed)
     if page.problem or page.data is None or item.data is None:
         raise ItemProblem(page.problem or "its page has no article")
-    # The feed knows the item best; the page only supplies the full text.
+    # The feed knows the item best; the page only supplies the full text (and a date the
+    # feed lacks).
     data = replace(item.data, body=page.data.body, title=item.data.title or page.data.title)
-    return replace(item, data=data, page_for_body=False)
+    return _dated_by(replace(item, data=data, page_for_body=False), page)
+
+
+def _page_dated(item: SourceItem, fetcher: Fetcher) -> SourceItem:
+    """A new item without a date takes its page's, when the page can be read and has one."""
+    try:
+        return _dated_by(item, _fetch_page(item, fetcher))
+    except ItemProblem:
+        return item
+
+
+def _without_repeated_guids(items: list[SourceItem]) -> list[SourceItem]:
+    """Items whose guid another item of the source repeats, matched by their link instead.
+
+    A guid that two items share identifies neither: matched by it, each would overwrite the
+    other's article on every sync.
+    """
+    counts = Counter(item.guid for item in items if item.guid)
+    return [
+        replace(item, guid=None) if item.url and counts[item.guid] > 1 else item for item in items
+    ]
+
+
+def _place_undated(
+    items: list[SourceItem], index: _Index, *, now: datetime, floor: Callable[[], datetime]
+) -> None:
+    """Date the new items that have none by their order in the source, never on top.
+
+    A run of undated items is spread between the dated items around it, or placed a second
+    apart below the last one; the run before the first dated item goes just below it. With
+    no date in the source at all, they go below the oldest article (``floor``).
+    """
+    dates: list[datetime | None] = []
+    placing: list[bool] = []
+    for item in items:
+        known = None if item.problem else index.find(item.guid, item.url)
+        own = item.published_at or (known.published_at if known else None)
+        dates.append(min(own, now) if own else None)
+        placing.append(own is None and known is None and not item.problem)
+    if not any(placing):
+        return
+    first = next((i for i, date in enumerate(dates) if date is not None), None)
+    if first is None:
+        order, upper = list(range(len(items))), floor()
+    else:
+        order, upper = [first, *range(first), *range(first + 1, len(items))], dates[first]
+    run: list[int] = []
+
+    def settle(lower: datetime | None) -> None:
+        assert upper is not None
+        gap = (upper - lower) / (len(run) + 1) if lower and lower < upper else None
+        for k, i in enumerate(run, 1):
+            items[i].published_at = upper - (gap * k if gap else timedelta(seconds=k))
+            items[i].placed = True
+        run.clear()
+
+    for i in order:
+        if dates[i] is not None:
+            settle(dates[i])
+            upper = dates[i]
+        elif placing[i]:
+            run.append(i)
+    settle(None)
 
 
 class _Taxonomy:
@@ -999,6 +1137,20 @@ class _Slugs:
             n += 1
         self.taken.add(slug)
         return slug
+
+
+def _published_at(item: SourceItem, now: datetime) -> datetime:
+    return min(item.published_at or now, now)
+
+
+def _updated_at(item: SourceItem, now: datetime) -> datetime:
+    """A new article's last change: the source's own, never before its publication.
+
+    Not the import's time: every article of one import would share it, and feed readers
+    (and the W3C validator) take entries updated in the same second for one event.
+    """
+    published = _published_at(item, now)
+    return min(max(item.updated_at or published, published), now)
 
 
 def _wanted_slug(item: SourceItem) -> str:
@@ -1089,6 +1241,7 @@ class _Creator:
         for article in articles:
             self._remember(article)
         self.summary.new += len(articles)
+        self.summary.undated += sum(item.placed for item in batch)
 
     def _build(self, item: SourceItem) -> Article:
         data = item.data
@@ -1104,9 +1257,9 @@ class _Creator:
             hero_image_url=services.check_url(data.hero_image_url, "hero_image_url"),
             hero_image_alt=data.hero_image_alt.strip(),
             status=ArticleStatus.PUBLISHED,
-            published_at=min(item.published_at or self.now, self.now),
+            published_at=_published_at(item, self.now),
             created_at=self.now,
-            updated_at=self.now,
+            updated_at=_updated_at(item, self.now),
             source=self.source,
             source_guid=item.guid,
         )
@@ -1137,8 +1290,10 @@ class _Creator:
                     article,
                     now=self.now,
                     actor_id=self.actor_id,
-                    published_at=min(item.published_at or self.now, self.now),
+                    published_at=_published_at(item, self.now),
                 )
+                article.updated_at = _updated_at(item, self.now)
+                self.session.flush()
         except services.ArticleError as exc:
             self.summary.fail(item.label, str(exc))
         except SQLAlchemyError as exc:
@@ -1147,18 +1302,11 @@ class _Creator:
         else:
             self._remember(article)
             self.summary.new += 1
+            self.summary.undated += item.placed
 
     def _remember(self, article: Article) -> None:
-        self.index.remember(
-            _Known(
-                article.id,
-                article.source_id,
-                article.source_guid,
-                article.canonical_url,
-                article.content_hash,
-                article.updated_at,
-            )
-        )
+        self.index.remember(_Known.of(article))
+        self.index.taken.add(article.id)
 
 
 def _store(
@@ -1182,7 +1330,13 @@ def _store(
         creator.flush()
     known = index.find(item.guid, item.url)
     if item.needs_page:
-        if known and item.modified_at and item.modified_at <= known.updated_at:
+        if (
+            known
+            and known.id not in index.taken
+            and item.modified_at
+            and item.modified_at <= known.stored_at
+        ):
+            index.taken.add(known.id)
             return "unchanged"
         item = _page_item(item, fetcher)
         if item.problem:
@@ -1192,10 +1346,21 @@ def _store(
         known = known or index.find(item.guid, item.url)
     elif item.page_for_body:
         item = _page_item(item, fetcher)
+    elif known is None and item.placed and item.url:
+        item = _page_dated(item, fetcher)
     assert item.data is not None
     if known is None:
         creator.add(item)
         return None
+    if known.id in index.taken:
+        # Two items of one source name this article: the first one holds, or every sync
+        # would store one over the other.
+        if known.content_hash == expected_hash(item.data):
+            return "unchanged"
+        raise ItemProblem(
+            "an earlier item of this source has the same guid or link; that one was imported"
+        )
+    index.taken.add(known.id)
     # An article written here, or one whose guid changed at the source, becomes this item's.
     claim = known.source_id is None or (
         known.source_id == source.id
@@ -1212,20 +1377,19 @@ def _store(
         changed = services.update_article(
             session, article, replace(item.data, slug=None), now=now, actor_id=actor_id
         )
+        if changed and item.updated_at and item.updated_at > known.updated_at:
+            # The source's own time of the change, rather than when this sync noticed it.
+            article.updated_at = min(item.updated_at, now)
         if claim:
             article.source_id, article.source_guid = source.id, item.guid
-            session.flush()
-    index.remember(
-        _Known(
-            article.id,
-            article.source_id,
-            article.source_guid,
-            article.canonical_url,
-            article.content_hash,
-            article.updated_at,
-        )
-    )
+        session.flush()
+    index.remember(_Known.of(article))
     return "updated" if changed else "unchanged"
+
+
+def _oldest_publication(session: Session, now: datetime) -> datetime:
+    oldest = session.scalar(select(func.min(Article.published_at)))
+    return min(oldest, now) if oldest else now
 
 
 def _fetch(fetcher: Fetcher, url: str) -> FetchedResponse:
@@ -1277,8 +1441,10 @@ def import_url(
         session.add(source)
         session.flush()
     summary.source_id = source.id
+    items = _without_repeated_guids(items)
     index = _Index(session, source)
     index.prefetch(item.url for item in items)
+    _place_undated(items, index, now=now, floor=lambda: _oldest_publication(session, now))
     creator = _Creator(session, index, summary, source=source, now=now, actor_id=actor_id)
     total = len(items)
     for done, item in enumerate(items, 1):

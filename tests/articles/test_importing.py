@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
+from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.http import http_date
 
 from syndicate import create_app
 from syndicate.articles import importing
@@ -677,3 +679,171 @@ def test_two_schedulers_ticking_at_once_sync_a_due_source_once(
     with database.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 3
     database.engine.dispose()
+
+
+# --- dates, repeats and links as feed readers see them -----------------------------------
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def atom_feeds(client) -> dict[str, bytes]:  # noqa: ANN001
+    """Every Atom feed the OPML lists, fetched as a feed reader would."""
+    opml = etree.fromstring(client.get("/feeds/opml.xml").data)
+    urls = [
+        o.get("xmlUrl")
+        for o in opml.iter("outline")
+        if (o.get("xmlUrl") or "").endswith("atom.xml")
+    ]
+    feeds = {}
+    for url in urls:
+        response = client.get(url.removeprefix("https://news.example.test"))
+        assert response.status_code == 200, url
+        feeds[url] = response.data
+    return feeds
+
+
+def entry_dates(feed: bytes, name: str) -> list[str]:
+    return [e.findtext(f"{ATOM}{name}") for e in etree.fromstring(feed).iter(f"{ATOM}entry")]
+
+
+def test_feeds_after_an_import_never_repeat_an_entry_updated_time(
+    client, session, run_import, publisher_site, make_article, clock
+):
+    make_article(title="Written here", authors=["Ada Writer"])
+    # Items published in the same second, and one without any date.
+    for slug in ("quiet-revolution", "sailing-north"):
+        publisher_site.articles[slug].published = "Wed, 18 Feb 2026 07:00:00 +0000"
+    publisher_site.articles["budget-2026"].published = ""
+    clock.advance(timedelta(minutes=5))
+
+    summary = run_import(f"{publisher_site.url}/feed.xml")
+    session.commit()
+
+    assert summary.new == 3
+    feeds = atom_feeds(client)
+    assert len(feeds) >= 12  # the site, and per category, tag and author
+    for url, feed in feeds.items():
+        updated = entry_dates(feed, "updated")
+        assert len(updated) == len(set(updated)), (url, updated)
+    # The source's own times, not the import's; entries of one second keep that second.
+    site = entry_dates(feeds["https://news.example.test/feeds/atom.xml"], "updated")
+    assert sorted(site)[0].startswith("2026-02-18T07:00:00.")
+    assert sum(u.startswith("2026-02-18T07:00:00") for u in site) == 3
+    feed_updated = etree.fromstring(feeds["https://news.example.test/feeds/atom.xml"])
+    assert feed_updated.findtext(f"{ATOM}updated") == clock.now().isoformat()
+
+
+def test_importing_older_articles_still_moves_the_feeds_last_modified(
+    client, session, run_import, publisher_site, make_article, clock
+):
+    make_article(title="Written here")
+    session.commit()
+    before = client.get("/feeds/atom.xml")
+    clock.advance(timedelta(hours=1))
+
+    run_import(f"{publisher_site.url}/feed.xml")
+    session.commit()
+
+    again = client.get(
+        "/feeds/atom.xml", headers={"If-Modified-Since": before.headers["Last-Modified"]}
+    )
+    assert again.status_code == 200
+    assert again.headers["Last-Modified"] == http_date(clock.now())
+
+
+def test_syncing_an_unchanged_feed_that_repeats_a_guid_changes_nothing(
+    client, runner, session, publisher_site, clock
+):
+    # WordPress after a migration: two different posts under one guid.
+    feed = publisher_site.rss(broken=False).replace(
+        b"urn:site:sailing-north", b"urn:site:quiet-revolution"
+    )
+    publisher_site.extra["/wp.xml"] = Response(content_type="application/rss+xml", body=feed)
+    source = add_source(session, f"{publisher_site.url}/wp.xml", due_at=clock.now())
+    first = runner.invoke(args=["sources", "sync"])
+    assert f"{source.url}: 3 new, 0 updated, 0 unchanged, 0 failed" in first.output
+
+    def state() -> tuple[object, ...]:
+        session.expire_all()
+        rows = [(a.id, a.title, a.updated_at, a.content_hash) for a in articles(session)]
+        feed = client.get("/feeds/atom.xml")
+        return (
+            rows,
+            session.scalar(select(func.count()).select_from(Event)),
+            feed.headers["ETag"],
+            feed.headers["Last-Modified"],
+        )
+
+    before = state()
+    clock.advance(timedelta(hours=1))
+
+    second = runner.invoke(args=["sources", "sync"])
+
+    assert f"{source.url}: 0 new, 0 updated, 3 unchanged, 0 failed" in second.output
+    assert state() == before
+    assert sorted(title for _, title, _, _ in before[0]) == [
+        "Budget 2026 explained",
+        "Sailing north: a journal",
+        "The “quiet” revolution — how feeds came back",
+    ]
+
+
+def test_entity_encoded_links_in_imported_content_are_decoded_before_resolving(
+    client, session, run_import, publisher_site
+):
+    publisher_site.articles["sailing-north"].body = (
+        '<p><a href="&#106;avascript:alert(1)">trap</a> '
+        '<a href="http&#58;//example.com/x">elsewhere</a> '
+        "<a href='&#x2F;path?a=1&amp;b=2'>here</a> "
+        '<img src="&#x2F;pics/a.png" alt="A"></p>'
+    )
+
+    run_import(f"{publisher_site.url}/feed.xml")
+    session.commit()
+
+    page = client.get("/articles/sailing-north").get_data(as_text=True)
+    feed = client.get("/feeds/feed.json").get_json()
+    content = next(i["content_html"] for i in feed["items"] if "trap" in i["content_html"])
+    for html in (page, content):
+        assert "javascript" not in html
+        assert '<a rel="noopener noreferrer">trap</a>' in html
+        assert 'href="http://example.com/x"' in html
+        assert f'href="{publisher_site.url}/path?a=1&amp;b=2"' in html
+        assert f'src="{publisher_site.url}/pics/a.png"' in html
+
+
+def test_undated_items_take_their_pages_date_or_their_place_in_the_source(
+    runner, client, login, make_user, make_article, session, publisher_site, clock
+):
+    newest_here = make_article(title="Written here")
+    site = publisher_site.articles
+    # Newest first, as feeds are: budget, then sailing and quiet without a date.
+    publisher_site.articles = {
+        slug: site[slug] for slug in ("budget-2026", "sailing-north", "quiet-revolution")
+    }
+    site["sailing-north"].published = site["quiet-revolution"].published = ""
+    # Quiet's page has a date (JSON-LD); sailing's page has none.
+    publisher_site.extra["/articles/sailing-north"] = Response(
+        body=b"<html><head><title>Sailing</title></head><body><p>Day one.</p></body></html>"
+    )
+    clock.advance(timedelta(hours=1))
+
+    result = runner.invoke(args=["import", f"{publisher_site.url}/feed.xml"])
+
+    assert result.exit_code == 0, result.output
+    assert (
+        "3 new, 0 updated, 0 unchanged, 1 failed; 1 item had no date; placed by their "
+        "order in the source."
+    ) in result.output
+    budget = by_title(session, "Budget 2026 explained")
+    sailing = by_title(session, "Sailing north: a journal")
+    quiet = by_title(session, "The “quiet” revolution — how feeds came back")
+    assert quiet.published_at == datetime(2026, 2, 2, 7, 30, tzinfo=UTC)
+    assert budget.published_at - timedelta(seconds=1) == sailing.published_at
+    feed = client.get("/feeds/feed.json").get_json()
+    assert [i["id"] for i in feed["items"]] == [
+        f"urn:uuid:{a.public_id}" for a in (newest_here, budget, sailing, quiet)
+    ]
+    login(make_user())
+    sources = client.get("/dashboard/sources/").get_data(as_text=True)
+    assert "1 item had no date; placed by their order in the source" in sources
