@@ -340,7 +340,8 @@ SETTINGS: tuple[Setting, ...] = (
         "FEED_ITEMS",
         20,
         _whole_number(1, 500),
-        "Newest articles in each feed; also the size of each archive page.",
+        "Articles per archive page; each feed shows the newest ones not yet archived "
+        "(this many, up to twice as many less one).",
     ),
     Setting(
         "FEED_TTL_MINUTES",

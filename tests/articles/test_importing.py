@@ -847,3 +847,17 @@ def test_undated_items_take_their_pages_date_or_their_place_in_the_source(
     login(make_user())
     sources = client.get("/dashboard/sources/").get_data(as_text=True)
     assert "1 item had no date; placed by their order in the source" in sources
+
+
+@pytest.mark.parametrize("every", ["4", "10081"])
+def test_cli_import_every_outside_five_minutes_to_a_week_is_refused(
+    runner, session, publisher_site, every
+):
+    result = runner.invoke(args=["import", f"{publisher_site.url}/feed.xml", "--every", every])
+
+    assert result.exit_code == 1
+    assert "The interval is 5 to 10080 minutes (a week), or empty to sync only by hand." in (
+        result.output
+    )
+    assert session.scalar(select(func.count()).select_from(Source)) == 0
+    assert publisher_site.requests == []
