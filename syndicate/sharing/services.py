@@ -533,7 +533,8 @@ _ROW = (
     "kind", "excerpt_words", "language", "message", "state", "decision_note",
     "link_required", "verify_nonce_hash", "created_at", "updated_at",
 )
-# Requests this address sent within the allowance period.
+# Requests this address sent within the allowance period. SQLite: a plain count, since the
+# caller holds the write lock, so no other submission comes between it and the insert.
 _SENT_SINCE = (
     select(func.count())
     .select_from(_REQUESTS)
@@ -541,28 +542,43 @@ _SENT_SINCE = (
            _REQUESTS.c.created_at > bindparam("since", type_=UTCDateTime()))
     .scalar_subquery()
 )
-# One statement checks and stores: the article at this address is published and is the
-# one whose form was filled in, and the sender's address is within its allowance; then the
-# row goes in and its id comes back (nothing comes back when a check fails). Each value is
-# typed, so that PostgreSQL knows the type of a NULL.
-_INSERT_REQUEST = (
-    insert(_REQUESTS)
-    .from_select(
-        ("article_id", *_ROW),
-        select(_ARTICLES.c.id, *(bindparam(name, type_=_REQUESTS.c[name].type) for name in _ROW))
-        .where(
-            _ARTICLES.c.slug == bindparam("slug"),
-            _ARTICLES.c.public_id == bindparam("form_for"),
-            _ARTICLES.c.status == ArticleStatus.PUBLISHED,
-            _SENT_SINCE < bindparam("allowance"),
-        ),
-    )
-    .returning(_REQUESTS.c.id)
+# PostgreSQL: the same count after a lock on the address, held until the statement commits
+# (migration 0009). A count in the statement itself would read the snapshot taken when the
+# statement began and miss requests that simultaneous forms are storing, lock or not; the
+# function's count reads a fresh one once the lock is granted. One round trip still.
+_SENT_SINCE_IN_TURN = func.share_requests_sent_since(
+    bindparam("requester_email"), bindparam("since", type_=UTCDateTime())
 )
+
+
+def _insert_request(sent_since: Any) -> Any:
+    """One statement checks and stores: the article at this address is published and is the
+    one whose form was filled in, and the sender's address is within its allowance; then the
+    row goes in and its id comes back (nothing comes back when a check fails). Each value is
+    typed, so that PostgreSQL knows the type of a NULL."""
+    return (
+        insert(_REQUESTS)
+        .from_select(
+            ("article_id", *_ROW),
+            select(
+                _ARTICLES.c.id,
+                *(bindparam(name, type_=_REQUESTS.c[name].type) for name in _ROW),
+            ).where(
+                _ARTICLES.c.slug == bindparam("slug"),
+                _ARTICLES.c.public_id == bindparam("form_for"),
+                _ARTICLES.c.status == ArticleStatus.PUBLISHED,
+                sent_since < bindparam("allowance"),
+            ),
+        )
+        .returning(_REQUESTS.c.id)
+    )
+
+
+_INSERT_REQUEST = _insert_request(_SENT_SINCE)
 _INSERT_MAIL = enqueue_statement(MAIL_KIND)
 # PostgreSQL: both in one statement (a data-modifying WITH), atomic on its own: the
 # verification email is queued exactly when the request row went in.
-_STORED_REQUEST = _INSERT_REQUEST.cte("stored_request")
+_STORED_REQUEST = _insert_request(_SENT_SINCE_IN_TURN).cte("stored_request")
 _INSERT_REQUEST_AND_MAIL = select(_STORED_REQUEST.c.id).add_cte(
     enqueue_statement(MAIL_KIND, for_each=_STORED_REQUEST).cte("verification_mail")
 )
@@ -584,8 +600,10 @@ def store_request(
     article ``shown`` names. None, with nothing stored, when that is not so or when the
     sender's address has used up its allowance: at most N requests per address per period
     (SYNDICATE_SHARING_RATE_LIMIT_EMAIL), counted in the database so that every worker
-    agrees and refused forms cost nothing. The per-client limit, which must stop floods
-    before any work, is the view's.
+    agrees and refused forms cost nothing, and never exceeded however many forms from one
+    address arrive at once: their checks take turns (a lock on the address on PostgreSQL,
+    the write lock on SQLite). The per-client limit, which must stop floods before any
+    work, is the view's.
 
     Core statements on the caller's connection: nothing reads the rows back as objects, and
     every submission would pay for the ORM's bookkeeping otherwise. On PostgreSQL this is
