@@ -30,7 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from syndicate.sharing import views as sharing_views
     from syndicate.staff import access
     from syndicate.staff import views as staff_views
-    from syndicate.web import errors, metrics, security, templating
+    from syndicate.web import converters, errors, metrics, security, templating
     from syndicate.web import logging as web_logging
     from syndicate.web import views as web_views
     from syndicate.webhooks import views as webhooks_views
@@ -68,6 +68,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["linkedin_client"] = (config or {}).get(
         "LINKEDIN_CLIENT_OBJECT"
     ) or LinkedInClient.from_config(app.config)
+    converters.init_app(app)
     db.init_app(app, engine=(config or {}).get("ENGINE"))
     linkedin_oauth.init_app(app)
     security.init_app(app)

@@ -31,7 +31,7 @@ from syndicate.web.security import limiter
 
 PREFIX = "/api/v1"
 DEFAULT_RATE_LIMIT = "600 per minute"
-POST_ID = "<int(min=1, max=2147483647):post_id>"
+POST_ID = "<id:post_id>"
 
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 registry = Registry(bp, PREFIX)

@@ -99,7 +99,7 @@ def add_source() -> str | Response | tuple[str, int]:
     return redirect(url_for("sources.show_source", source_id=source.id))
 
 
-@sources.get("/<int:source_id>")
+@sources.get("/<id:source_id>")
 @login_required
 def show_source(source_id: int) -> str:
     db = get_session()
@@ -113,7 +113,7 @@ def show_source(source_id: int) -> str:
     )
 
 
-@sources.post("/<int:source_id>/sync")
+@sources.post("/<id:source_id>/sync")
 @login_required
 def sync_source(source_id: int) -> Response:
     ConfirmForm().validate_on_submit() or abort(400)
@@ -132,7 +132,7 @@ def sync_source(source_id: int) -> Response:
     return redirect(url_for("sources.show_source", source_id=source_id))
 
 
-@sources.post("/<int:source_id>/delete")
+@sources.post("/<id:source_id>/delete")
 @login_required
 def delete_source(source_id: int) -> Response:
     ConfirmForm().validate_on_submit() or abort(400)

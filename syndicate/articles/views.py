@@ -87,7 +87,7 @@ def new_article() -> str | Response | tuple[str, int]:
     return render_template("articles/edit.html", form=form, article=None), status
 
 
-@dashboard.route("/articles/<int:article_id>", methods=["GET", "POST"])
+@dashboard.route("/articles/<id:article_id>", methods=["GET", "POST"])
 @login_required
 def edit_article(article_id: int) -> str | Response | tuple[str, int]:
     db = get_session()
@@ -112,7 +112,7 @@ def edit_article(article_id: int) -> str | Response | tuple[str, int]:
     return render_template("articles/edit.html", form=form, article=found, confirm=ConfirmForm())
 
 
-@dashboard.post("/articles/<int:article_id>/publish")
+@dashboard.post("/articles/<id:article_id>/publish")
 @login_required
 def publish(article_id: int) -> Response:
     ConfirmForm().validate_on_submit() or abort(400)
@@ -124,7 +124,7 @@ def publish(article_id: int) -> Response:
     return redirect(url_for("articles_dashboard.edit_article", article_id=found.id))
 
 
-@dashboard.post("/articles/<int:article_id>/unpublish")
+@dashboard.post("/articles/<id:article_id>/unpublish")
 @login_required
 def unpublish(article_id: int) -> Response:
     ConfirmForm().validate_on_submit() or abort(400)

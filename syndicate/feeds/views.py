@@ -93,12 +93,12 @@ def subject_feed(kind: str, slug: str, filename: str) -> Response:
     return _serve(FeedKey(kind, slug, BY_FILENAME[filename]))
 
 
-@bp.get(f"/feeds/archive/<int:page>/<{_FILES}:filename>")
+@bp.get(f"/feeds/archive/<page:page>/<{_FILES}:filename>")
 def site_archive(page: int, filename: str) -> Response:
     return _serve(FeedKey("site", None, BY_FILENAME[filename], page))
 
 
-@bp.get(f"/feeds/archive/<any(category, tag, author):kind>/<slug>/<int:page>/<{_FILES}:filename>")
+@bp.get(f"/feeds/archive/<any(category, tag, author):kind>/<slug>/<page:page>/<{_FILES}:filename>")
 def subject_archive(kind: str, slug: str, page: int, filename: str) -> Response:
     return _serve(FeedKey(kind, slug, BY_FILENAME[filename], page))
 

@@ -147,7 +147,7 @@ def _refuse(message: str) -> tuple[str, int]:
     return render_template("web/error.html", status=400, message=message), 400
 
 
-@bp.post("/<int:connection_id>/disconnect")
+@bp.post("/<id:connection_id>/disconnect")
 @login_required
 def disconnect(connection_id: int) -> Response:
     ConfirmForm().validate_on_submit() or abort(400)

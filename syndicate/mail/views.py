@@ -21,7 +21,7 @@ def list_mail() -> str:
     )
 
 
-@mail.get("/<int(max=2147483647):message_id>")
+@mail.get("/<id:message_id>")
 @login_required
 def show_mail(message_id: int) -> str:
     record = services.find_mail(get_session(), message_id)

@@ -41,7 +41,7 @@ from syndicate.staff.access import admin_required, current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.staff.models import User
 from syndicate.staff.services import time_zone_choices
-from syndicate.web.params import MAX_ID, id_arg, page_number
+from syndicate.web.params import id_arg, page_number
 from syndicate.web.security import safe_next
 from syndicate.web.templating import format_time
 
@@ -271,7 +271,7 @@ def preview() -> Response:
 # --- one post --------------------------------------------------------------------------
 
 
-@bp.route(f"/<int(max={MAX_ID}):post_id>", methods=["GET", "POST"])
+@bp.route("/<id:post_id>", methods=["GET", "POST"])
 @login_required
 def show(post_id: int) -> str | Response | tuple[str, int]:
     db = get_session()
@@ -341,7 +341,7 @@ def _post_or_404(post_id: int) -> Post:
     return get_session().get(Post, post_id) or abort(404, "There is no post with this number.")
 
 
-@bp.post(f"/<int(max={MAX_ID}):post_id>/cancel")
+@bp.post("/<id:post_id>/cancel")
 @login_required
 def cancel(post_id: int) -> Response:
     post = _post_or_404(post_id)
@@ -356,7 +356,7 @@ def cancel(post_id: int) -> Response:
     return redirect(url_for("posts.show", post_id=post.id))
 
 
-@bp.post(f"/<int(max={MAX_ID}):post_id>/approve")
+@bp.post("/<id:post_id>/approve")
 @login_required
 def approve(post_id: int) -> Response:
     post = _post_or_404(post_id)
@@ -377,7 +377,7 @@ def approve(post_id: int) -> Response:
     return redirect(url_for("posts.show", post_id=post.id))
 
 
-@bp.post(f"/<int(max={MAX_ID}):post_id>/dismiss")
+@bp.post("/<id:post_id>/dismiss")
 @login_required
 def dismiss(post_id: int) -> Response:
     post = _post_or_404(post_id)
@@ -460,7 +460,7 @@ def targets() -> str:
     )
 
 
-@bp.route(f"/targets/<int(max={MAX_ID}):target_id>", methods=["GET", "POST"])
+@bp.route("/targets/<id:target_id>", methods=["GET", "POST"])
 @login_required
 def target_settings(target_id: int) -> str | Response | tuple[str, int]:
     db = get_session()
@@ -563,7 +563,7 @@ def rules() -> str | Response | tuple[str, int]:
     return render_template("posts/rules.html", form=form, page=page, target_names=names), status
 
 
-@bp.post(f"/rules/<int(max={MAX_ID}):rule_id>/delete")
+@bp.post("/rules/<id:rule_id>/delete")
 @admin_required
 def delete_rule(rule_id: int) -> Response:
     ConfirmForm().validate_on_submit() or abort(400)

@@ -644,7 +644,7 @@ def _detail(share_request: ShareRequest, status: int = 200, **forms: FlaskForm) 
     ), status
 
 
-@dashboard.get("/<int:request_id>")
+@dashboard.get("/<id:request_id>")
 @login_required
 def detail(request_id: int) -> tuple[str, int]:
     return _detail(_request_or_404(request_id))
@@ -672,7 +672,7 @@ def _act(
     return redirect(url_for("sharing_dashboard.detail", request_id=share_request.id), 303)
 
 
-@dashboard.post("/<int:request_id>/approve")
+@dashboard.post("/<id:request_id>/approve")
 @login_required
 def approve(request_id: int) -> Response | tuple[str, int]:
     _writing_session()
@@ -728,7 +728,7 @@ def _act_with_note(
     )
 
 
-@dashboard.post("/<int:request_id>/deny")
+@dashboard.post("/<id:request_id>/deny")
 @login_required
 def deny(request_id: int) -> Response | tuple[str, int]:
     return _act_with_note(
@@ -736,7 +736,7 @@ def deny(request_id: int) -> Response | tuple[str, int]:
     )
 
 
-@dashboard.post("/<int:request_id>/ask")
+@dashboard.post("/<id:request_id>/ask")
 @login_required
 def ask(request_id: int) -> Response | tuple[str, int]:
     return _act_with_note(
@@ -749,7 +749,7 @@ def ask(request_id: int) -> Response | tuple[str, int]:
     )
 
 
-@dashboard.post("/<int:request_id>/revoke")
+@dashboard.post("/<id:request_id>/revoke")
 @login_required
 def revoke(request_id: int) -> Response | tuple[str, int]:
     return _act_with_note(
@@ -837,7 +837,7 @@ def standing() -> str | Response | tuple[str, int]:
     ), status
 
 
-@dashboard.post("/standing/<int:standing_id>/end")
+@dashboard.post("/standing/<id:standing_id>/end")
 @login_required
 def end_standing(standing_id: int) -> Response:
     _writing_session()

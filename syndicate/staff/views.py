@@ -88,7 +88,7 @@ def create_user() -> str | Response:
     return render_template("staff/users.html", users=services.list_users(db), form=form), 422
 
 
-@bp.route("/dashboard/users/<int:user_id>", methods=["GET", "POST"])
+@bp.route("/dashboard/users/<id:user_id>", methods=["GET", "POST"])
 @admin_required
 def edit_user(user_id: int) -> str | Response:
     db = get_session()
@@ -180,7 +180,7 @@ def create_token() -> tuple[str, int]:
     ), status
 
 
-@bp.post("/dashboard/tokens/<int:token_id>/revoke")
+@bp.post("/dashboard/tokens/<id:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int) -> Response:
     ConfirmForm().validate_on_submit() or abort(400)

@@ -1,20 +1,34 @@
-"""Query-string parameters every list page reads, checked the same way everywhere."""
+"""Numbers in URLs, checked the same way everywhere: in the path (the ``id`` and ``page``
+converters) and in the query string (``?page=``, ``?article=``)."""
 
 from __future__ import annotations
+
+import re
 
 from flask import abort, request
 
 MAX_PAGE = 100_000
-# The largest id a 32-bit integer column holds; larger numbers cannot name a row.
+# Every id column is an INTEGER (32 bits on PostgreSQL): a larger number names no row, and
+# sending it to the database would fail there instead of finding nothing.
 MAX_ID = 2_147_483_647
+# ASCII digits only: str.isdigit() and int() also take other scripts' digits and "²".
+_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+def whole_number(raw: str, high: int) -> int | None:
+    """``raw`` as a whole number from 1 to ``high``, or None."""
+    if not _DIGITS.fullmatch(raw):
+        return None
+    number = int(raw)
+    return number if 1 <= number <= high else None
 
 
 def page_number() -> int:
     """``?page=`` as a whole number from 1; anything else is a 400, never a 500."""
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    number = whole_number(request.args.get("page", "1"), MAX_PAGE)
+    if number is None:
         abort(400, f"page must be a whole number from 1 to {MAX_PAGE}.")
-    return int(raw)
+    return number
 
 
 def id_arg(name: str) -> int | None:
@@ -22,6 +36,7 @@ def id_arg(name: str) -> int | None:
     raw = request.args.get(name, "")
     if not raw:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+    number = whole_number(raw, MAX_ID)
+    if number is None:
         abort(400, f"{name} must be the number of an existing {name}.")
-    return int(raw)
+    return number

@@ -30,7 +30,7 @@ def readyz() -> tuple[Response, int]:
     return jsonify(status="ok", database="ok"), 200
 
 
-@bp.post("/dashboard/alerts/<int:alert_id>/dismiss")
+@bp.post("/dashboard/alerts/<id:alert_id>/dismiss")
 @login_required
 def dismiss_alert(alert_id: int) -> Response:
     ConfirmForm().validate_on_submit() or abort(400)

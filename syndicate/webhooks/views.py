@@ -24,7 +24,7 @@ from syndicate.webhooks.models import WebhookEndpoint
 
 bp = Blueprint("webhooks", __name__, url_prefix="/dashboard/webhooks")
 
-ENDPOINT = "<int(min=1, max=2147483647):endpoint_id>"
+ENDPOINT = "<id:endpoint_id>"
 # Delivery states shown with the colours the stylesheet already has for post states.
 STATE_CLASSES = {
     "pending": "scheduled",

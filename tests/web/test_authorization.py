@@ -64,7 +64,7 @@ METHOD_CLASSES: dict[tuple[str, str], str] = {
     ("POST", "/dashboard/posts/rules"): "admin",
     # Standing permissions: editors may look, only admins grant or end them.
     ("POST", "/dashboard/sharing/standing"): "admin",
-    ("POST", "/dashboard/sharing/standing/<int:standing_id>/end"): "admin",
+    ("POST", "/dashboard/sharing/standing/<id:standing_id>/end"): "admin",
 }
 # Path arguments that carry a reader's private token.
 READER_ARGUMENTS = {"token", "reader_token"}
