@@ -122,8 +122,10 @@ def granted(
             "Please credit the article with this line:",
         ],
         [
-            ("Your tracked link to share (it counts how many of your readers come through)",
-             share_url),
+            (
+                "Your tracked link to share (it counts how many of your readers come through)",
+                share_url,
+            ),
             ("The public record of this permission, which anyone can check", record_url),
         ],
         quote=credit_line,

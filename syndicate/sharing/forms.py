@@ -35,8 +35,10 @@ from syndicate.sharing.services import (
 )
 
 KIND_CHOICES = [
-    SelectChoice(ShareKind.LINK.value,
-                 "Link to it (no permission needed: you get a record and a tracked link)"),
+    SelectChoice(
+        ShareKind.LINK.value,
+        "Link to it (no permission needed: you get a record and a tracked link)",
+    ),
     SelectChoice(ShareKind.EXCERPT.value, "Quote an excerpt"),
     SelectChoice(ShareKind.FULL.value, "Republish it in full"),
     SelectChoice(ShareKind.TRANSLATION.value, "Translate it"),
@@ -67,9 +69,7 @@ class ShareRequestForm(FlaskForm):
         "Words you would quote (for an excerpt)",
         validators=[Optional(), NumberRange(min=1, max=1_000_000)],
     )
-    language = StringField(
-        "Language (for a translation)", validators=[Optional(), Length(max=64)]
-    )
+    language = StringField("Language (for a translation)", validators=[Optional(), Length(max=64)])
     message = TextAreaField(
         "Message to the publisher (optional)", validators=[Optional(), Length(max=MAX_MESSAGE)]
     )
@@ -107,23 +107,20 @@ def request_input(formdata: Mapping[str, str]) -> RequestInput:
 
 
 class AnswerForm(FlaskForm):
-    answer = TextAreaField(
-        "Your answer", validators=[DataRequired(), Length(max=MAX_NOTE)]
-    )
+    answer = TextAreaField("Your answer", validators=[DataRequired(), Length(max=MAX_NOTE)])
 
 
 class ApproveForm(FlaskForm):
-    credit_line = StringField(
-        "Credit line", validators=[DataRequired(), Length(max=MAX_CREDIT)]
-    )
+    credit_line = StringField("Credit line", validators=[DataRequired(), Length(max=MAX_CREDIT)])
     link_required = BooleanField("A link to the article is required", default=True)
     excerpt_limit = IntegerField(
         "Excerpt limit in words (optional)",
         validators=[Optional(), NumberRange(min=1, max=1_000_000)],
     )
     expires_on = DateField("Valid until (optional, last day included)", validators=[Optional()])
-    note = TextAreaField("Note to the reader (optional)",
-                         validators=[Optional(), Length(max=MAX_NOTE)])
+    note = TextAreaField(
+        "Note to the reader (optional)", validators=[Optional(), Length(max=MAX_NOTE)]
+    )
 
 
 class NoteForm(FlaskForm):
@@ -151,9 +148,7 @@ class BulkForm(FlaskForm):
 
 
 class StandingForm(FlaskForm):
-    who = StringField(
-        "Email address or domain", validators=[DataRequired(), Length(max=MAX_EMAIL)]
-    )
+    who = StringField("Email address or domain", validators=[DataRequired(), Length(max=MAX_EMAIL)])
     kinds = SelectMultipleField(
         "It covers",
         choices=[SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],

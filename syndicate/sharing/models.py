@@ -257,9 +257,7 @@ class StandingPermission(Base):
 
     __tablename__ = "standing_permissions"
     __table_args__ = (
-        CheckConstraint(
-            "(email IS NULL) <> (domain IS NULL)", name="email_or_domain"
-        ),
+        CheckConstraint("(email IS NULL) <> (domain IS NULL)", name="email_or_domain"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

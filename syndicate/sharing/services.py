@@ -316,8 +316,9 @@ def _text(value: str | None, limit: int, field_name: str, label: str, *, require
     if required and not value:
         raise SharingError(f"Please fill in {label}.", field_name)
     if len(value) > limit:
-        raise SharingError(f"{label[0].upper() + label[1:]} has at most {limit} characters.",
-                           field_name)
+        raise SharingError(
+            f"{label[0].upper() + label[1:]} has at most {limit} characters.", field_name
+        )
     return value
 
 
@@ -354,8 +355,9 @@ def clean_input(data: RequestInput) -> CleanInput:
             raise SharingError("Give the address of your page on linkedin.com.", "where_url")
     audience = data.audience_size
     if audience is not None and not 0 <= audience <= MAX_AUDIENCE:
-        raise SharingError("Give your audience as a number of people, or leave it empty.",
-                           "audience_size")
+        raise SharingError(
+            "Give your audience as a number of people, or leave it empty.", "audience_size"
+        )
     try:
         kind = ShareKind(data.kind)
     except ValueError:
@@ -468,7 +470,12 @@ def _mail(
 
 
 def _email(
-    ctx: Sharing, letter: emails.Letter, to: str, name: str, private_url: str | None, *,
+    ctx: Sharing,
+    letter: emails.Letter,
+    to: str,
+    name: str,
+    private_url: str | None,
+    *,
     now: datetime,
 ) -> Mail:
     """The letter to one sharer, from this publisher, replies going to its contact address."""
@@ -529,17 +536,32 @@ ALLOWANCE_USED_UP = (
 _REQUESTS = ShareRequest.__table__
 _ARTICLES = Article.__table__
 _ROW = (
-    "public_id", "requester_name", "requester_email", "where", "where_url", "audience_size",
-    "kind", "excerpt_words", "language", "message", "state", "decision_note",
-    "link_required", "verify_nonce_hash", "created_at", "updated_at",
+    "public_id",
+    "requester_name",
+    "requester_email",
+    "where",
+    "where_url",
+    "audience_size",
+    "kind",
+    "excerpt_words",
+    "language",
+    "message",
+    "state",
+    "decision_note",
+    "link_required",
+    "verify_nonce_hash",
+    "created_at",
+    "updated_at",
 )
 # Requests this address sent within the allowance period. SQLite: a plain count, since the
 # caller holds the write lock, so no other submission comes between it and the insert.
 _SENT_SINCE = (
     select(func.count())
     .select_from(_REQUESTS)
-    .where(_REQUESTS.c.requester_email == bindparam("requester_email"),
-           _REQUESTS.c.created_at > bindparam("since", type_=UTCDateTime()))
+    .where(
+        _REQUESTS.c.requester_email == bindparam("requester_email"),
+        _REQUESTS.c.created_at > bindparam("since", type_=UTCDateTime()),
+    )
     .scalar_subquery()
 )
 # PostgreSQL: the same count after a lock on the address, held until the statement commits
@@ -691,9 +713,7 @@ def check_verification(
     if not hmac.compare_digest(request.verify_nonce_hash, token_hash(nonce)):
         raise LinkProblem("This confirmation link is not valid.", 400)
     if now.timestamp() > expires:
-        raise LinkProblem(
-            "This confirmation link has expired. Please send the request again.", 410
-        )
+        raise LinkProblem("This confirmation link has expired. Please send the request again.", 410)
     return request, request.verify_nonce_hash
 
 
@@ -720,8 +740,9 @@ def verify_request(session: Session, token: str, *, now: datetime, ctx: Sharing)
         raise LinkProblem("This confirmation link was used already.", 410)
     session.refresh(request)
     _confirmed(session, request, now=now, ctx=ctx)
-    events.emit(session, "share_request.created", request.public_id, _event_payload(request),
-                now=now)
+    events.emit(
+        session, "share_request.created", request.public_id, _event_payload(request), now=now
+    )
     session.flush()
     if not apply_rules(session, request, now=now, ctx=ctx):
         _mail(session, ctx, request, emails.received(request.article.title), now=now)
@@ -732,10 +753,24 @@ def verify_request(session: Session, token: str, *, now: datetime, ctx: Sharing)
 def _confirmed(session: Session, request: ShareRequest, *, now: datetime, ctx: Sharing) -> None:
     """Give the reader their private key and start the audit log with both first steps."""
     request.private_token_hash = token_hash(ctx.private_token(request))
-    _log(session, request, READER, None, RequestState.UNVERIFIED, now=request.created_at,
-         note="Sent from the share form.")
-    _log(session, request, READER, RequestState.UNVERIFIED, RequestState.PENDING, now=now,
-         note="Email address confirmed.")
+    _log(
+        session,
+        request,
+        READER,
+        None,
+        RequestState.UNVERIFIED,
+        now=request.created_at,
+        note="Sent from the share form.",
+    )
+    _log(
+        session,
+        request,
+        READER,
+        RequestState.UNVERIFIED,
+        RequestState.PENDING,
+        now=now,
+        note="Email address confirmed.",
+    )
 
 
 def find_by_private_token(session: Session, token: str) -> ShareRequest | None:
@@ -765,24 +800,45 @@ def apply_rules(session: Session, request: ShareRequest, *, now: datetime, ctx: 
     """Grant at once what the publisher's rules allow; True when the request was granted."""
     rules = ctx.settings
     if request.kind is ShareKind.LINK and rules.auto_grant_links:
-        grant(session, request, default_conditions(request, ctx), actor=SYSTEM, now=now, ctx=ctx,
-              note="Linking needs no permission; granted automatically with a record and a "
-                   "tracked link.")
+        grant(
+            session,
+            request,
+            default_conditions(request, ctx),
+            actor=SYSTEM,
+            now=now,
+            ctx=ctx,
+            note="Linking needs no permission; granted automatically with a record and a "
+            "tracked link.",
+        )
         return True
     if (
         request.kind is ShareKind.EXCERPT
         and rules.auto_grant_excerpt_words
         and (request.excerpt_words or 0) <= rules.auto_grant_excerpt_words
     ):
-        grant(session, request, default_conditions(request, ctx), actor=SYSTEM, now=now, ctx=ctx,
-              note=f"Excerpts up to {rules.auto_grant_excerpt_words} words are granted "
-                   "automatically.")
+        grant(
+            session,
+            request,
+            default_conditions(request, ctx),
+            actor=SYSTEM,
+            now=now,
+            ctx=ctx,
+            note=f"Excerpts up to {rules.auto_grant_excerpt_words} words are granted "
+            "automatically.",
+        )
         return True
     standing = _use_standing_permission(session, request, now=now)
     if standing is not None:
         request.standing_permission_id = standing.id
-        grant(session, request, default_conditions(request, ctx), actor=SYSTEM, now=now, ctx=ctx,
-              note=f"Granted under the standing permission for {standing.who}.")
+        grant(
+            session,
+            request,
+            default_conditions(request, ctx),
+            actor=SYSTEM,
+            now=now,
+            ctx=ctx,
+            note=f"Granted under the standing permission for {standing.who}.",
+        )
         return True
     return False
 
@@ -795,8 +851,10 @@ def _use_standing_permission(
     candidates = session.scalars(
         select(StandingPermission)
         .where(
-            or_(StandingPermission.email == request.requester_email,
-                StandingPermission.domain == domain),
+            or_(
+                StandingPermission.email == request.requester_email,
+                StandingPermission.domain == domain,
+            ),
             or_(StandingPermission.ends_at.is_(None), StandingPermission.ends_at > now),
         )
         .order_by(StandingPermission.email.is_(None), StandingPermission.id)
@@ -809,8 +867,10 @@ def _use_standing_permission(
             update(StandingPermission)
             .where(
                 StandingPermission.id == standing.id,
-                or_(StandingPermission.quota.is_(None),
-                    StandingPermission.used < StandingPermission.quota),
+                or_(
+                    StandingPermission.quota.is_(None),
+                    StandingPermission.used < StandingPermission.quota,
+                ),
             )
             .values(used=StandingPermission.used + 1)
             .execution_options(synchronize_session=False)
@@ -848,14 +908,16 @@ def default_conditions(request: ShareRequest, ctx: Sharing) -> Conditions:
 
 
 def check_conditions(conditions: Conditions, *, now: datetime) -> Conditions:
-    credit = _text(conditions.credit_line, MAX_CREDIT, "credit_line", "the credit line",
-                   required=True)
+    credit = _text(
+        conditions.credit_line, MAX_CREDIT, "credit_line", "the credit line", required=True
+    )
     if conditions.excerpt_limit is not None and not 1 <= conditions.excerpt_limit <= MAX_WORDS:
         raise SharingError("An excerpt limit is a number of words from 1.", "excerpt_limit")
     if conditions.expires_at is not None and conditions.expires_at <= now:
         raise SharingError("The end date must be in the future.", "expires_on")
-    return Conditions(credit, conditions.link_required, conditions.excerpt_limit,
-                      conditions.expires_at)
+    return Conditions(
+        credit, conditions.link_required, conditions.excerpt_limit, conditions.expires_at
+    )
 
 
 def _move(
@@ -881,8 +943,8 @@ def _move(
     session.refresh(request)
     if changed.rowcount != 1:
         raise InvalidTransition(
-            f"This request is {request.state.label} now, so it cannot be "
-            f"{_verb(to_state)}.")
+            f"This request is {request.state.label} now, so it cannot be {_verb(to_state)}."
+        )
     _log(session, request, actor, from_state, to_state, now=now, note=note)
     if actor.kind is ActorKind.STAFF:
         resolve_alert(session, f"sharing.answer.{request.id}", now=now)
@@ -914,8 +976,14 @@ def _decided(session: Session, request: ShareRequest, *, now: datetime, actor: A
     payload = _event_payload(request)
     if request.permission is not None:
         payload["permission"] = request.permission.public_id
-    events.emit(session, "share_request.decided", request.public_id, payload, now=now,
-                actor_id=actor.user_id)
+    events.emit(
+        session,
+        "share_request.decided",
+        request.public_id,
+        payload,
+        now=now,
+        actor_id=actor.user_id,
+    )
 
 
 def grant(
@@ -931,7 +999,13 @@ def grant(
     """Approve: a signed permission record, a tracked link and the good news by email."""
     conditions = check_conditions(conditions, now=now)
     _move(
-        session, request, OPEN_STATES, RequestState.APPROVED, actor=actor, now=now, note=note,
+        session,
+        request,
+        OPEN_STATES,
+        RequestState.APPROVED,
+        actor=actor,
+        now=now,
+        note=note,
         credit_line=conditions.credit_line,
         link_required=conditions.link_required,
         excerpt_limit=conditions.excerpt_limit,
@@ -972,7 +1046,9 @@ def grant(
     session.refresh(request)
     _decided(session, request, now=now, actor=actor)
     _mail(
-        session, ctx, request,
+        session,
+        ctx,
+        request,
         emails.granted(
             article.title,
             scope=describe_scope(request),
@@ -987,23 +1063,50 @@ def grant(
 
 
 def deny(
-    session: Session, request: ShareRequest, reason: str, *, actor: Actor, now: datetime,
+    session: Session,
+    request: ShareRequest,
+    reason: str,
+    *,
+    actor: Actor,
+    now: datetime,
     ctx: Sharing,
 ) -> None:
     reason = _text(reason, MAX_NOTE, "note", "a reason", required=True)
-    _move(session, request, OPEN_STATES, RequestState.DENIED, actor=actor, now=now, note=reason,
-          decision_note=reason, decided_at=now, decided_by_id=actor.user_id)
+    _move(
+        session,
+        request,
+        OPEN_STATES,
+        RequestState.DENIED,
+        actor=actor,
+        now=now,
+        note=reason,
+        decision_note=reason,
+        decided_at=now,
+        decided_by_id=actor.user_id,
+    )
     _decided(session, request, now=now, actor=actor)
     _mail(session, ctx, request, emails.denied(request.article.title, reason), now=now)
 
 
 def ask_for_information(
-    session: Session, request: ShareRequest, question: str, *, actor: Actor, now: datetime,
+    session: Session,
+    request: ShareRequest,
+    question: str,
+    *,
+    actor: Actor,
+    now: datetime,
     ctx: Sharing,
 ) -> None:
     question = _text(question, MAX_NOTE, "note", "your question", required=True)
-    _move(session, request, OPEN_STATES, RequestState.INFO_REQUESTED, actor=actor, now=now,
-          note=question)
+    _move(
+        session,
+        request,
+        OPEN_STATES,
+        RequestState.INFO_REQUESTED,
+        actor=actor,
+        now=now,
+        note=question,
+    )
     _mail(session, ctx, request, emails.info_requested(request.article.title, question), now=now)
 
 
@@ -1012,13 +1115,19 @@ def answer(
 ) -> None:
     """The reader's answer to a question: the request goes back to the publisher."""
     text = _text(text, MAX_NOTE, "answer", "your answer", required=True)
-    _move(session, request, {RequestState.INFO_REQUESTED}, RequestState.PENDING, actor=READER,
-          now=now, note=text)
+    _move(
+        session,
+        request,
+        {RequestState.INFO_REQUESTED},
+        RequestState.PENDING,
+        actor=READER,
+        now=now,
+        note=text,
+    )
     raise_alert(
         session,
         f"sharing.answer.{request.id}",
-        f"{request.requester_name} answered your question about sharing "
-        f"“{request.article.title}”.",
+        f"{request.requester_name} answered your question about sharing “{request.article.title}”.",
         now=now,
         level="info",
         link=f"/dashboard/sharing/{request.id}",
@@ -1027,43 +1136,82 @@ def answer(
 
 
 def withdraw(session: Session, request: ShareRequest, *, now: datetime, ctx: Sharing) -> None:
-    _move(session, request, OPEN_STATES, RequestState.WITHDRAWN, actor=READER, now=now,
-          note="Withdrawn by the reader.")
+    _move(
+        session,
+        request,
+        OPEN_STATES,
+        RequestState.WITHDRAWN,
+        actor=READER,
+        now=now,
+        note="Withdrawn by the reader.",
+    )
     resolve_alert(session, f"sharing.answer.{request.id}", now=now)
     _mail(session, ctx, request, emails.withdrawn(request.article.title), now=now)
 
 
 def revoke(
-    session: Session, request: ShareRequest, reason: str, *, actor: Actor, now: datetime,
+    session: Session,
+    request: ShareRequest,
+    reason: str,
+    *,
+    actor: Actor,
+    now: datetime,
     ctx: Sharing,
 ) -> None:
     reason = _text(reason, MAX_NOTE, "note", "a reason", required=True)
-    _move(session, request, {RequestState.APPROVED}, RequestState.REVOKED, actor=actor, now=now,
-          note=reason, decision_note=reason, decided_at=now, decided_by_id=actor.user_id)
+    _move(
+        session,
+        request,
+        {RequestState.APPROVED},
+        RequestState.REVOKED,
+        actor=actor,
+        now=now,
+        note=reason,
+        decision_note=reason,
+        decided_at=now,
+        decided_by_id=actor.user_id,
+    )
     permission = request.permission
     assert permission is not None  # every approved request has one
     permission.state = PermissionState.REVOKED
     permission.revoked_at = now
     _resign(permission, ctx, now=now)
     _decided(session, request, now=now, actor=actor)
-    _mail(session, ctx, request,
-          emails.revoked(request.article.title, reason, ctx.record_url(permission)), now=now)
+    _mail(
+        session,
+        ctx,
+        request,
+        emails.revoked(request.article.title, reason, ctx.record_url(permission)),
+        now=now,
+    )
 
 
 def _expire_grant(session: Session, permission: Permission, *, now: datetime, ctx: Sharing) -> bool:
     """End a grant whose end date passed; False when another process did it first."""
     request = permission.request
     try:
-        _move(session, request, {RequestState.APPROVED}, RequestState.EXPIRED, actor=SYSTEM,
-              now=now, note="The permission reached its end date.")
+        _move(
+            session,
+            request,
+            {RequestState.APPROVED},
+            RequestState.EXPIRED,
+            actor=SYSTEM,
+            now=now,
+            note="The permission reached its end date.",
+        )
     except InvalidTransition:
         return False
     permission.state = PermissionState.EXPIRED
     permission.expired_at = now
     _resign(permission, ctx, now=now)
     _decided(session, request, now=now, actor=SYSTEM)
-    _mail(session, ctx, request, emails.ended(request.article.title, ctx.record_url(permission)),
-          now=now)
+    _mail(
+        session,
+        ctx,
+        request,
+        emails.ended(request.article.title, ctx.record_url(permission)),
+        now=now,
+    )
     return True
 
 
@@ -1215,8 +1363,9 @@ def resign_records(
     resigned = 0
     for row in rows:
         document = _current_document(row.document, row.state, row.revoked_at, row.expired_at)
-        resigned += _write_if_unchanged(session, row.id, row.signature,
-                                        _signed(document, ctx, now=now))
+        resigned += _write_if_unchanged(
+            session, row.id, row.signature, _signed(document, ctx, now=now)
+        )
     return resigned, (rows[-1].id if rows else None)
 
 
@@ -1248,8 +1397,11 @@ def tracked_target(
 ) -> str:
     """The canonical article URL with this grant's UTM parameters (others' utm_* replaced)."""
     parts = urlsplit(canonical_url(article, site_url))
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not k.startswith("utm_")]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.startswith("utm_")
+    ]
     query += [
         ("utm_source", request.where.value),
         ("utm_medium", "share"),
@@ -1337,9 +1489,24 @@ def articles_with_requests(session: Session) -> list[Article]:
 
 
 CSV_COLUMNS = (
-    "id", "received_at", "state", "kind", "excerpt_words", "language", "article", "article_url",
-    "requester_name", "requester_email", "where", "where_url", "audience_size", "message",
-    "decision_note", "credit_line", "expires_at", "permission_url",
+    "id",
+    "received_at",
+    "state",
+    "kind",
+    "excerpt_words",
+    "language",
+    "article",
+    "article_url",
+    "requester_name",
+    "requester_email",
+    "where",
+    "where_url",
+    "audience_size",
+    "message",
+    "decision_note",
+    "credit_line",
+    "expires_at",
+    "permission_url",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -1416,8 +1583,15 @@ def bulk_decide(
         try:
             with session.begin_nested():
                 if action == "approve":
-                    grant(session, request, default_conditions(request, ctx), actor=actor,
-                          now=now, ctx=ctx, note=note)
+                    grant(
+                        session,
+                        request,
+                        default_conditions(request, ctx),
+                        actor=actor,
+                        now=now,
+                        ctx=ctx,
+                        note=note,
+                    )
                 else:
                     deny(session, request, note, actor=actor, now=now, ctx=ctx)
         except InvalidTransition:
@@ -1451,8 +1625,9 @@ def create_standing_permission(
         try:
             email = check_address(who).lower()
         except MailError:
-            raise SharingError("Give an email address or a domain such as example.org.",
-                               "who") from None
+            raise SharingError(
+                "Give an email address or a domain such as example.org.", "who"
+            ) from None
     else:
         domain = who.removeprefix("@")
         try:
@@ -1465,8 +1640,9 @@ def create_standing_permission(
     if not chosen:
         raise SharingError("Choose at least one kind of sharing it covers.", "kinds")
     if quota is not None and not 1 <= quota <= 1_000_000:
-        raise SharingError("A quota is a number of requests from 1, or empty for no limit.",
-                           "quota")
+        raise SharingError(
+            "A quota is a number of requests from 1, or empty for no limit.", "quota"
+        )
     if ends_at is not None and ends_at <= now:
         raise SharingError("The end date must be in the future.", "ends_on")
     standing = StandingPermission(
@@ -1497,7 +1673,8 @@ def standing_permissions(session: Session) -> list[StandingPermission]:
     return list(
         session.scalars(
             select(StandingPermission).order_by(
-                StandingPermission.ends_at.is_(None).desc(), StandingPermission.ends_at.desc(),
+                StandingPermission.ends_at.is_(None).desc(),
+                StandingPermission.ends_at.desc(),
                 StandingPermission.id.desc(),
             )
         )
@@ -1513,8 +1690,14 @@ _FORM_ARTICLE = (
     select(Article)
     .options(
         lazyload("*"),
-        load_only(Article.id, Article.public_id, Article.slug, Article.title,
-                  Article.canonical_url, Article.status),
+        load_only(
+            Article.id,
+            Article.public_id,
+            Article.slug,
+            Article.title,
+            Article.canonical_url,
+            Article.status,
+        ),
     )
     .where(Article.slug == bindparam("slug"))
 )
@@ -1575,14 +1758,17 @@ def delete_unverified(session: Session, *, now: datetime, ctx: Sharing) -> int:
 
 def remind_waiting(session: Session, *, now: datetime, ctx: Sharing) -> int:
     """One staff alert while any request has waited longer than SHARING_REMIND_AFTER."""
-    waiting = session.scalar(
-        select(func.count())
-        .select_from(ShareRequest)
-        .where(
-            ShareRequest.state == RequestState.PENDING,
-            ShareRequest.updated_at < now - ctx.settings.remind_after,
+    waiting = (
+        session.scalar(
+            select(func.count())
+            .select_from(ShareRequest)
+            .where(
+                ShareRequest.state == RequestState.PENDING,
+                ShareRequest.updated_at < now - ctx.settings.remind_after,
+            )
         )
-    ) or 0
+        or 0
+    )
     if waiting:
         days = ctx.settings.remind_after.days or 1
         raise_alert(
@@ -1618,14 +1804,26 @@ def close_stale(session: Session, *, now: datetime, ctx: Sharing) -> int:
     closed = 0
     for request in stale:
         try:
-            _move(session, request, OPEN_STATES, RequestState.EXPIRED, actor=SYSTEM, now=now,
-                  note=f"No decision within {ctx.settings.close_after.days} days.")
+            _move(
+                session,
+                request,
+                OPEN_STATES,
+                RequestState.EXPIRED,
+                actor=SYSTEM,
+                now=now,
+                note=f"No decision within {ctx.settings.close_after.days} days.",
+            )
         except InvalidTransition:
             continue
         resolve_alert(session, f"sharing.answer.{request.id}", now=now)
         _decided(session, request, now=now, actor=SYSTEM)
-        _mail(session, ctx, request,
-              emails.closed(request.article.title, ctx.settings.close_after.days), now=now)
+        _mail(
+            session,
+            ctx,
+            request,
+            emails.closed(request.article.title, ctx.settings.close_after.days),
+            now=now,
+        )
         closed += 1
     return closed
 
@@ -1646,10 +1844,15 @@ def warn_expiring(session: Session, *, now: datetime, ctx: Sharing) -> int:
     for permission in due:
         permission.expiry_warned_at = now
         request = permission.request
-        _mail(session, ctx, request,
-              emails.expiring(request.article.title, ctx.when(permission.expires_at),
-                              ctx.record_url(permission)),
-              now=now)
+        _mail(
+            session,
+            ctx,
+            request,
+            emails.expiring(
+                request.article.title, ctx.when(permission.expires_at), ctx.record_url(permission)
+            ),
+            now=now,
+        )
     session.flush()
     return len(due)
 
@@ -1702,9 +1905,16 @@ def handle_article_event(
                 article.title, canonical_url(article, ctx.site_url), ctx.record_url(permission)
             )
         _mail(session, ctx, request, letter, now=now)
-        _log(session, request, SYSTEM, request.state, request.state, now=now,
-             note=f"The grantee was told that the article was "
-                  f"{'withdrawn' if event.kind == 'article.unpublished' else 'corrected'}.")
+        _log(
+            session,
+            request,
+            SYSTEM,
+            request.state,
+            request.state,
+            now=now,
+            note=f"The grantee was told that the article was "
+            f"{'withdrawn' if event.kind == 'article.unpublished' else 'corrected'}.",
+        )
         told += 1
     session.flush()
     return told
@@ -1732,20 +1942,34 @@ def seed_demo_requests(
         return []
     created = []
     examples = [
-        (articles[-1], RequestInput(
-            name="Mara Lindqvist", email="mara@coastal-weekly.example", where="newsletter",
-            where_url="https://coastal-weekly.example/newsletter", audience_size=4200,
-            kind="full",
-            message="We run a weekly digest for harbour towns and would love to republish "
-                    "this piece in full, with your byline and a link back.",
-        ), timedelta(days=2)),
-        (articles[0], RequestInput(
-            name="Jonas Berg", email="jonas.berg@example.org", where="linkedin_profile",
-            where_url="https://www.linkedin.com/in/jonas-berg-example", audience_size=1800,
-            kind="link",
-            message="My subscribers on LinkedIn would enjoy your article. "
-                    "May I link it to them?",
-        ), timedelta(hours=5)),
+        (
+            articles[-1],
+            RequestInput(
+                name="Mara Lindqvist",
+                email="mara@coastal-weekly.example",
+                where="newsletter",
+                where_url="https://coastal-weekly.example/newsletter",
+                audience_size=4200,
+                kind="full",
+                message="We run a weekly digest for harbour towns and would love to republish "
+                "this piece in full, with your byline and a link back.",
+            ),
+            timedelta(days=2),
+        ),
+        (
+            articles[0],
+            RequestInput(
+                name="Jonas Berg",
+                email="jonas.berg@example.org",
+                where="linkedin_profile",
+                where_url="https://www.linkedin.com/in/jonas-berg-example",
+                audience_size=1800,
+                kind="link",
+                message="My subscribers on LinkedIn would enjoy your article. "
+                "May I link it to them?",
+            ),
+            timedelta(hours=5),
+        ),
     ]
     for article, data, ago in examples:
         asked = now - ago
@@ -1755,8 +1979,9 @@ def seed_demo_requests(
         request.state = RequestState.PENDING
         session.flush()
         _confirmed(session, request, now=asked, ctx=ctx)
-        events.emit(session, "share_request.created", request.public_id,
-                    _event_payload(request), now=asked)
+        events.emit(
+            session, "share_request.created", request.public_id, _event_payload(request), now=asked
+        )
         apply_rules(session, request, now=asked, ctx=ctx)
         created.append(request)
     session.flush()

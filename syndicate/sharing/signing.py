@@ -26,9 +26,9 @@ KEY_FILE = "sharing_signing_key"
 
 def canonical_json(document: dict[str, Any]) -> bytes:
     """The exact bytes that are signed: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def new_private_key() -> str:

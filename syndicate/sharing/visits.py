@@ -44,13 +44,53 @@ _CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 # among them), monitors, HTTP libraries and headless browsers. Not "linkedin" itself: people
 # reading in LinkedIn's in-app browser send "LinkedInApp" and must count.
 BOT_MARKERS = (
-    "bot", "crawl", "spider", "slurp", "facebookexternalhit", "facebookcatalog", "preview",
-    "embedly", "curl/", "wget", "python-requests", "python-urllib", "python-httpx",
-    "aiohttp", "go-http-client", "java/", "okhttp", "libwww", "httpclient", "node-fetch",
-    "axios", "headless", "phantomjs", "lighthouse", "pingdom", "uptime", "monitor",
-    "scanner", "fetcher", "whatsapp", "vkshare", "validator", "feedfetcher", "scrapy",
-    "archive.org", "outbrain", "nuzzel", "mastodon", "akkoma", "pleroma", "misskey",
-    "google-read-aloud", "apis-google", "http.rb", "ruby", "perl", "php/",
+    "bot",
+    "crawl",
+    "spider",
+    "slurp",
+    "facebookexternalhit",
+    "facebookcatalog",
+    "preview",
+    "embedly",
+    "curl/",
+    "wget",
+    "python-requests",
+    "python-urllib",
+    "python-httpx",
+    "aiohttp",
+    "go-http-client",
+    "java/",
+    "okhttp",
+    "libwww",
+    "httpclient",
+    "node-fetch",
+    "axios",
+    "headless",
+    "phantomjs",
+    "lighthouse",
+    "pingdom",
+    "uptime",
+    "monitor",
+    "scanner",
+    "fetcher",
+    "whatsapp",
+    "vkshare",
+    "validator",
+    "feedfetcher",
+    "scrapy",
+    "archive.org",
+    "outbrain",
+    "nuzzel",
+    "mastodon",
+    "akkoma",
+    "pleroma",
+    "misskey",
+    "google-read-aloud",
+    "apis-google",
+    "http.rb",
+    "ruby",
+    "perl",
+    "php/",
 )
 _BOT = re.compile("|".join(re.escape(m) for m in BOT_MARKERS), re.IGNORECASE)
 
@@ -62,10 +102,12 @@ def is_bot(user_agent: str | None) -> bool:
 
 def visitor_hash(secret_key: str, day: date, ip: str, user_agent: str) -> str:
     """A salted daily hash of IP and user agent: same visitor, same day, same hash."""
-    salt = hmac.new(secret_key.encode(), f"share-visit:{day.isoformat()}".encode(),
-                    hashlib.sha256).digest()
-    return hmac.new(salt, f"{ip}\n{user_agent}".encode("utf-8", "replace"),
-                    hashlib.sha256).hexdigest()[:32]
+    salt = hmac.new(
+        secret_key.encode(), f"share-visit:{day.isoformat()}".encode(), hashlib.sha256
+    ).digest()
+    return hmac.new(
+        salt, f"{ip}\n{user_agent}".encode("utf-8", "replace"), hashlib.sha256
+    ).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -159,14 +201,15 @@ class VisitRecorder:
             if len(self._pending) >= self.max_pending:
                 self.dropped += 1
                 if self.dropped == 1 or self.dropped % 10_000 == 0:
-                    log.warning("share visits: %s visits dropped, the database is not "
-                                "keeping up", self.dropped)
+                    log.warning(
+                        "share visits: %s visits dropped, the database is not keeping up",
+                        self.dropped,
+                    )
                 return
             self._pending[key] = None
             start = self.interval > 0 and self._thread is None
             if start:
-                self._thread = threading.Thread(target=self._run, name="share-visits",
-                                                daemon=True)
+                self._thread = threading.Thread(target=self._run, name="share-visits", daemon=True)
         if self.interval <= 0:
             self.flush()
         elif start:
@@ -241,8 +284,11 @@ def write_visits(database: Database, batch: list[VisitKey], *, now: datetime) ->
                 )
             ).scalars()
         )
-        rows = [{"link_id": link_id, "day": day, "visitor_hash": visitor}
-                for link_id, day, visitor in batch if link_id in in_force]
+        rows = [
+            {"link_id": link_id, "day": day, "visitor_hash": visitor}
+            for link_id, day, visitor in batch
+            if link_id in in_force
+        ]
         if rows:
             connection.execute(_insert_visitors(connection.dialect.name), rows)
     return len(rows)
@@ -263,8 +309,9 @@ def tracking_for(app: Flask) -> Tracking:
             if tracking is None:
                 config = app.config
                 tracking = Tracking(
-                    LinkDirectory(get_database(app),
-                                  float(config.get("SHARING_LINK_CACHE_SECONDS", 5.0))),
+                    LinkDirectory(
+                        get_database(app), float(config.get("SHARING_LINK_CACHE_SECONDS", 5.0))
+                    ),
                     VisitRecorder(
                         get_database(app),
                         app.extensions["clock"].now,
@@ -463,8 +510,9 @@ class Chart:
 
 def chart(counts: dict[date, int], *, end: date, days: int = 30) -> Chart:
     start = end - timedelta(days=days - 1)
-    series = [(start + timedelta(days=i), counts.get(start + timedelta(days=i), 0))
-              for i in range(days)]
+    series = [
+        (start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(days)
+    ]
     peak = max((v for _, v in series), default=0)
     slot = CHART_WIDTH / days
     usable = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
@@ -473,9 +521,16 @@ def chart(counts: dict[date, int], *, end: date, days: int = 30) -> Chart:
         height = (visits / peak * usable) if peak else 0
         # A day with visits always shows at least a sliver.
         height = max(height, 2.0) if visits else 0.0
-        bars.append(Bar(day, visits, round(i * slot + 1, 2),
-                        round(CHART_HEIGHT - CHART_BOTTOM - height, 2),
-                        round(max(slot - 2, 1), 2), round(height, 2)))
+        bars.append(
+            Bar(
+                day,
+                visits,
+                round(i * slot + 1, 2),
+                round(CHART_HEIGHT - CHART_BOTTOM - height, 2),
+                round(max(slot - 2, 1), 2),
+                round(height, 2),
+            )
+        )
     return Chart(bars, peak, sum(v for _, v in series))
 
 
@@ -488,6 +543,11 @@ def recent_chart(
     permission_id: int | None = None,
 ) -> Chart:
     end = now.astimezone(UTC).date()
-    counts = visits_by_day(session, start=end - timedelta(days=days - 1), end=end,
-                           article_id=article_id, permission_id=permission_id)
+    counts = visits_by_day(
+        session,
+        start=end - timedelta(days=days - 1),
+        end=end,
+        article_id=article_id,
+        permission_id=permission_id,
+    )
     return chart(counts, end=end, days=days)

@@ -68,8 +68,10 @@ def mails(session: Session, to: str | None = None) -> list[Mail]:
     rows = session.scalars(
         select(OutboxMessage).where(OutboxMessage.kind == MAIL_KIND).order_by(OutboxMessage.id)
     ).all()
-    found = [Mail(r.payload["to"], r.payload["subject"], r.payload["text"], r.payload["html"])
-             for r in rows]
+    found = [
+        Mail(r.payload["to"], r.payload["subject"], r.payload["text"], r.payload["html"])
+        for r in rows
+    ]
     return [m for m in found if to is None or m.to == to]
 
 
@@ -133,19 +135,28 @@ def only_request(session: Session) -> ShareRequest:
     return found
 
 
-def pending_request(session: Session, app: Flask, article, clock: FixedClock,  # noqa: ANN001
-                    **overrides: Any) -> ShareRequest:
+def pending_request(
+    session: Session,
+    app: Flask,
+    article,
+    clock: FixedClock,  # noqa: ANN001
+    **overrides: Any,
+) -> ShareRequest:
     """A request submitted and confirmed through the services (no HTTP), then committed."""
     from syndicate.sharing import services
 
     ctx = services.Sharing.for_app(app)
     fields = request_fields(**{"kind": "full", **overrides})
     data = services.RequestInput(
-        name=fields["name"], email=fields["email"], where=fields["where"],
+        name=fields["name"],
+        email=fields["email"],
+        where=fields["where"],
         where_url=fields["where_url"] or None,
         audience_size=int(fields["audience_size"]) if fields.get("audience_size") else None,
-        kind=fields["kind"], excerpt_words=fields.get("excerpt_words"),
-        language=fields.get("language"), message=fields["message"],
+        kind=fields["kind"],
+        excerpt_words=fields.get("excerpt_words"),
+        language=fields.get("language"),
+        message=fields["message"],
     )
     created = services.submit_request(session, article, data, now=clock.now(), ctx=ctx)
     token = mails(session, created.requester_email)[-1].link("/sharing/verify/").rsplit("/", 1)[1]

@@ -36,8 +36,14 @@ from tests.sharing.conftest import (
 def test_form_shows_the_fields_the_article_and_a_hidden_honeypot(client, article):
     page = client.get(f"/articles/{article.slug}/share").get_data(as_text=True)
     assert article.title in page
-    for label in ("Your name", "Your email", "Where will you share it?", "Audience size",
-                  "What would you like to do?", "Message to the publisher"):
+    for label in (
+        "Your name",
+        "Your email",
+        "Where will you share it?",
+        "Audience size",
+        "What would you like to do?",
+        "Message to the publisher",
+    ):
         assert label in page
     assert 'class="hp" aria-hidden="true"' in page
     assert 'name="fax"' in page and 'tabindex="-1"' in page
@@ -69,8 +75,9 @@ def test_submitting_stores_an_unverified_request_and_emails_a_confirmation_link(
     assert client.get("/dashboard/sharing/").status_code == 302  # staff only
 
 
-def test_unverified_requests_are_not_in_the_inbox(client, session, clock, article, make_user,
-                                                   login):
+def test_unverified_requests_are_not_in_the_inbox(
+    client, session, clock, article, make_user, login
+):
     submit(client, clock, article.slug, kind="full")
     login(make_user())
     page = client.get("/dashboard/sharing/").get_data(as_text=True)
@@ -121,7 +128,9 @@ def test_link_only_request_is_granted_at_once(client, session, clock, article):
     assert granted.link("/sharing/r/").endswith(private)
     page = client.get(private).get_data(as_text=True)
     assert "Share on LinkedIn" in page
-    assert "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": share_url}) in page
+    assert (
+        "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": share_url}) in page
+    )
     assert stored.credit_line in page
     [system] = [e for e in stored.events if e.to_state == "approved"]
     assert system.actor_kind.value == "system"
@@ -140,8 +149,7 @@ def test_too_fast_submission_is_refused_then_accepted_after_a_few_seconds(
 ):
     hidden = form_fields(client, article.slug)
     clock.advance(timedelta(seconds=1))
-    response = client.post(f"/articles/{article.slug}/share",
-                           data={**hidden, **request_fields()})
+    response = client.post(f"/articles/{article.slug}/share", data={**hidden, **request_fields()})
     assert response.status_code == 400
     assert "quicker than a person" in response.get_data(as_text=True)
     assert count_requests(session) == 0 and mails(session) == []
@@ -156,8 +164,9 @@ def test_altered_or_missing_fill_time_stamp_is_refused(client, session, clock, a
     hidden = form_fields(client, article.slug)
     clock.advance(timedelta(seconds=30))
     for started in ("", hidden["started"] + "x", "eyJhIjoieCIsInQiOjB9.forged"):
-        response = client.post(f"/articles/{article.slug}/share",
-                               data={**request_fields(), "started": started})
+        response = client.post(
+            f"/articles/{article.slug}/share", data={**request_fields(), "started": started}
+        )
         assert response.status_code == 400
         assert "reload the page" in response.get_data(as_text=True)
     assert count_requests(session) == 0
@@ -181,8 +190,9 @@ def test_bad_input_is_answered_with_422_and_nothing_is_stored(client, session, c
     ]
     for i, case in enumerate(cases):
         # From different addresses: garbage counts against a sender's flood allowance.
-        response = submit(client, clock, article.slug, environ={"REMOTE_ADDR": f"10.9.0.{i}"},
-                          **case)
+        response = submit(
+            client, clock, article.slug, environ={"REMOTE_ADDR": f"10.9.0.{i}"}, **case
+        )
         assert response.status_code == 422, case
         assert 'class="error"' in response.get_data(as_text=True), case
     assert count_requests(session) == 0
@@ -209,8 +219,12 @@ def test_a_form_for_a_renamed_article_is_sent_on_to_its_new_address(
     articles.update_article(
         session,
         article,
-        articles.ArticleInput(title=article.title, body=article.body_source, slug="talks-renamed",
-                              canonical_url=article.canonical_url),
+        articles.ArticleInput(
+            title=article.title,
+            body=article.body_source,
+            slug="talks-renamed",
+            canonical_url=article.canonical_url,
+        ),
         now=clock.now(),
     )
     clock.advance(timedelta(seconds=30))
@@ -234,8 +248,12 @@ def test_the_confirmation_email_names_the_article_as_the_form_showed_it(
     articles.update_article(
         session,
         article,
-        articles.ArticleInput(title="Talks on fentanyl move to Geneva", body=article.body_source,
-                              slug=article.slug, canonical_url=article.canonical_url),
+        articles.ArticleInput(
+            title="Talks on fentanyl move to Geneva",
+            body=article.body_source,
+            slug=article.slug,
+            canonical_url=article.canonical_url,
+        ),
         now=clock.now(),
     )
     clock.advance(timedelta(seconds=30))
@@ -266,8 +284,11 @@ def test_a_submission_commits_by_itself_and_hands_back_a_transactional_connectio
 ):
     # One pooled connection, so that the request after the submission gets the same one.
     engine = make_engine(fresh_database, poolclass=QueuePool, pool_size=1, max_overflow=0)
-    app = create_app(app_config(fresh_database, ENGINE=engine, CLOCK=clock,
-                                INSTANCE_PATH=str(tmp_path / "instance")))
+    app = create_app(
+        app_config(
+            fresh_database, ENGINE=engine, CLOCK=clock, INSTANCE_PATH=str(tmp_path / "instance")
+        )
+    )
     database = get_database(app)
     with database.transaction() as db:
         story = factories.make_article(db, now=clock.now(), slug="harbour-at-dawn")
@@ -300,8 +321,10 @@ def test_an_article_unpublished_after_the_form_was_shown_takes_no_request(
 def test_a_flood_refusal_says_when_to_try_again(client, session, clock, article, app):
     app.config["SHARING_RATE_LIMIT_IP"] = "2 per hour"
     environ = {"REMOTE_ADDR": "10.7.7.7"}
-    accepted = [submit(client, clock, article.slug, email=f"r{i}@example.org", environ=environ)
-                for i in range(2)]
+    accepted = [
+        submit(client, clock, article.slug, email=f"r{i}@example.org", environ=environ)
+        for i in range(2)
+    ]
     # An accepted form does not tell a bot how many more it may send.
     assert [r.status_code for r in accepted] == [303, 303]
     assert all("X-RateLimit-Remaining" not in r.headers for r in accepted)
@@ -329,8 +352,9 @@ def test_while_the_limit_storage_is_down_forms_are_counted_in_the_process(
     counter = views._FloodCounter()
     monkeypatch.setattr(views, "_floods", counter)
     app.config["SHARING_RATE_LIMIT_IP"] = "2 per hour"
-    answers = [submit(client, clock, article.slug, email=f"r{i}@example.org").status_code
-               for i in range(3)]
+    answers = [
+        submit(client, clock, article.slug, email=f"r{i}@example.org").status_code for i in range(3)
+    ]
     assert answers == [303, 303, 429]
     assert count_requests(session) == 2
     assert counter.down_since is not None
@@ -339,8 +363,16 @@ def test_while_the_limit_storage_is_down_forms_are_counted_in_the_process(
 def test_other_where_needs_no_url_and_translation_keeps_its_language(
     client, session, clock, article
 ):
-    response = submit(client, clock, article.slug, where="other", where_url="",
-                      kind="translation", language="German", audience_size="")
+    response = submit(
+        client,
+        clock,
+        article.slug,
+        where="other",
+        where_url="",
+        kind="translation",
+        language="German",
+        audience_size="",
+    )
     assert response.status_code == 303
     stored = only_request(session)
     assert stored.where_url is None and stored.language == "German"
@@ -366,8 +398,12 @@ def test_tampered_confirmation_link_is_refused(client, session, clock, article):
     submit(client, clock, article.slug, kind="full")
     path = mails(session)[-1].link("/sharing/verify/").split("news.example.test", 1)[1]
     payload, _, signature = path.rsplit("/", 1)[1].partition(".")
-    for bad in (path[:-3], path + "A", f"/sharing/verify/{payload}.{signature[::-1]}",
-                "/sharing/verify/garbage"):
+    for bad in (
+        path[:-3],
+        path + "A",
+        f"/sharing/verify/{payload}.{signature[::-1]}",
+        "/sharing/verify/garbage",
+    ):
         assert client.get(bad).status_code == 400
         assert client.post(bad).status_code == 400
     assert only_request(session).state is RequestState.UNVERIFIED
@@ -393,15 +429,25 @@ def test_a_flood_from_one_address_is_rate_limited_and_stores_nothing_more(
     assert answers == [303] * 5 + [429]
     assert count_requests(session) == 5
     # Another address is not held back.
-    other = submit(client, clock, article.slug, email="someone@example.org",
-                   environ={"REMOTE_ADDR": "10.1.2.3"})
+    other = submit(
+        client,
+        clock,
+        article.slug,
+        email="someone@example.org",
+        environ={"REMOTE_ADDR": "10.1.2.3"},
+    )
     assert other.status_code == 303
 
 
 def test_one_email_address_is_rate_limited_across_addresses(client, session, clock, article):
     answers = [
-        submit(client, clock, article.slug, email="Same@Example.org",
-               environ={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code
+        submit(
+            client,
+            clock,
+            article.slug,
+            email="Same@Example.org",
+            environ={"REMOTE_ADDR": f"10.0.0.{i}"},
+        ).status_code
         for i in range(4)
     ]
     assert answers == [303, 303, 303, 429]
@@ -410,16 +456,27 @@ def test_one_email_address_is_rate_limited_across_addresses(client, session, clo
 
 def test_refused_forms_do_not_use_up_the_email_allowance(client, session, clock, article):
     for i in range(4):
-        assert submit(client, clock, article.slug, email="ada@example.org", name="",
-                      environ={"REMOTE_ADDR": f"10.0.1.{i}"}).status_code == 422
-    assert submit(client, clock, article.slug, environ={"REMOTE_ADDR": "10.0.1.9"}
-                  ).status_code == 303
+        assert (
+            submit(
+                client,
+                clock,
+                article.slug,
+                email="ada@example.org",
+                name="",
+                environ={"REMOTE_ADDR": f"10.0.1.{i}"},
+            ).status_code
+            == 422
+        )
+    assert (
+        submit(client, clock, article.slug, environ={"REMOTE_ADDR": "10.0.1.9"}).status_code == 303
+    )
 
 
 def test_rate_limits_are_settings(client, session, clock, article, app):
     app.config["SHARING_RATE_LIMIT_IP"] = "2 per hour"
-    answers = [submit(client, clock, article.slug, email=f"r{i}@example.org").status_code
-               for i in range(3)]
+    answers = [
+        submit(client, clock, article.slug, email=f"r{i}@example.org").status_code for i in range(3)
+    ]
     assert answers == [303, 303, 429]
 
 
@@ -432,19 +489,30 @@ def test_settings_changed_on_a_running_app_apply_to_the_next_form(
     again = submit(client, clock, article.slug, environ={"REMOTE_ADDR": "10.6.0.2"})
     assert again.status_code == 429
     app.config["SHARING_MIN_FILL_SECONDS"] = 60
-    hasty = submit(client, clock, article.slug, email="other@example.org", wait=30,
-                   environ={"REMOTE_ADDR": "10.6.0.3"})
+    hasty = submit(
+        client,
+        clock,
+        article.slug,
+        email="other@example.org",
+        wait=30,
+        environ={"REMOTE_ADDR": "10.6.0.3"},
+    )
     assert hasty.status_code == 400
     assert count_requests(session) == 1
 
 
-def test_one_reader_cannot_see_or_change_another_readers_request(
-    client, session, clock, article
-):
+def test_one_reader_cannot_see_or_change_another_readers_request(client, session, clock, article):
     submit(client, clock, article.slug, kind="full")
     mine = verify(client, session)
-    submit(client, clock, article.slug, kind="full", email="bob@example.org", name="Bob",
-           environ={"REMOTE_ADDR": "10.3.3.3"})
+    submit(
+        client,
+        clock,
+        article.slug,
+        kind="full",
+        email="bob@example.org",
+        name="Bob",
+        environ={"REMOTE_ADDR": "10.3.3.3"},
+    )
     theirs = verify(client, session, "bob@example.org")
     assert mine != theirs
 
@@ -452,8 +520,7 @@ def test_one_reader_cannot_see_or_change_another_readers_request(
     assert "Ada Reader" not in page or "Bob" not in page
     # Tokens are the only key: near-misses and ids open nothing.
     token = mine.rsplit("/", 1)[1]
-    for guess in (token[:-1], token[:-1] + ("A" if token[-1] != "A" else "B"), "1", "2",
-                  "x" * 500):
+    for guess in (token[:-1], token[:-1] + ("A" if token[-1] != "A" else "B"), "1", "2", "x" * 500):
         assert client.get(f"/sharing/r/{guess}").status_code == 404
         assert client.post(f"/sharing/r/{guess}/withdraw").status_code == 404
     bob = session.query(ShareRequest).filter_by(requester_email="bob@example.org").one()
@@ -463,8 +530,10 @@ def test_one_reader_cannot_see_or_change_another_readers_request(
     assert client.post(f"{mine}/withdraw").status_code == 303
     session.expire_all()
     states = {r.requester_email: r.state for r in session.query(ShareRequest)}
-    assert states == {"ada@example.org": RequestState.WITHDRAWN,
-                      "bob@example.org": RequestState.PENDING}
+    assert states == {
+        "ada@example.org": RequestState.WITHDRAWN,
+        "bob@example.org": RequestState.PENDING,
+    }
 
 
 def test_reader_can_withdraw_only_while_undecided(client, session, clock, article):
@@ -483,11 +552,13 @@ def test_share_by_canonical_url_opens_the_form(client, article):
     response = client.get("/share", query_string={"url": CANONICAL})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/articles/{article.slug}/share")
-    own = client.get("/share", query_string={
-        "url": f"https://news.example.test/articles/{article.slug}"})
+    own = client.get(
+        "/share", query_string={"url": f"https://news.example.test/articles/{article.slug}"}
+    )
     assert own.headers["Location"].endswith(f"/articles/{article.slug}/share")
-    assert client.get("/share", query_string={"url": "https://elsewhere.example/x"}
-                      ).status_code == 404
+    assert (
+        client.get("/share", query_string={"url": "https://elsewhere.example/x"}).status_code == 404
+    )
     assert client.get("/share").status_code == 404
 
 
@@ -515,8 +586,9 @@ def test_private_page_explains_every_state(client, session, app, clock, article)
         "pending": "has your request",
         "denied": "declined your request",
     }
-    services.ask_for_information(session, request, "Which page?", actor=services.SYSTEM,
-                                 now=clock.now(), ctx=ctx)
+    services.ask_for_information(
+        session, request, "Which page?", actor=services.SYSTEM, now=clock.now(), ctx=ctx
+    )
     session.commit()
     page = client.get(private).get_data(as_text=True)
     assert expected["info_requested"] in page and "Which page?" in page
@@ -524,8 +596,9 @@ def test_private_page_explains_every_state(client, session, app, clock, article)
     empty = client.post(f"{private}/answer", data={"answer": "  "})
     assert empty.status_code == 422
     services.answer(session, request, "My own.", now=clock.now(), ctx=ctx)
-    services.deny(session, request, "Not this one.", actor=services.SYSTEM, now=clock.now(),
-                  ctx=ctx)
+    services.deny(
+        session, request, "Not this one.", actor=services.SYSTEM, now=clock.now(), ctx=ctx
+    )
     session.commit()
     page = client.get(private).get_data(as_text=True)
     assert expected["denied"] in page and "Not this one." in page
@@ -537,7 +610,9 @@ def test_private_page_explains_every_state(client, session, app, clock, article)
 def test_button_page_offers_both_snippets(client, article, make_user, login):
     login(make_user())
     page = client.get("/dashboard/sharing/button").get_data(as_text=True)
-    assert ('&lt;a href="https://news.example.test/share?url=https%3A//f5mag.example/2026/03/'
-            'us-china-fentanyl-talks"&gt;Request to share this article&lt;/a&gt;') in page
+    assert (
+        '&lt;a href="https://news.example.test/share?url=https%3A//f5mag.example/2026/03/'
+        'us-china-fentanyl-talks"&gt;Request to share this article&lt;/a&gt;'
+    ) in page
     assert '&lt;form action="https://news.example.test/share" method="get"&gt;' in page
     assert f'&lt;input type="hidden" name="url" value="{CANONICAL}"&gt;' in page

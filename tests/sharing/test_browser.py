@@ -29,8 +29,10 @@ pytestmark = pytest.mark.browser
 
 TITLE = "U.S. and China to hold talks on fentanyl in Beijing"
 # A person's browser; Chromium's headless user agent would (rightly) be filtered as a bot.
-DESKTOP = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-           "Chrome/126.0.0.0 Safari/537.36")
+DESKTOP = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
 
 
 @pytest.fixture
@@ -54,11 +56,20 @@ def world(fresh_database: str, tmp_path: Path) -> Iterator[dict]:
             app.config["SITE_URL"] = server.url
             database = app.extensions["database"]
             with database.sessions() as session:
-                factories.make_user(session, now=clock.now(), email="editor@example.test",
-                                    name="Eda Editor", time_zone="Europe/Berlin")
+                factories.make_user(
+                    session,
+                    now=clock.now(),
+                    email="editor@example.test",
+                    name="Eda Editor",
+                    time_zone="Europe/Berlin",
+                )
                 article = factories.make_article(
-                    session, now=clock.now(), title=TITLE, slug="us-china-fentanyl-talks",
-                    body="<p>The United States and China are set to hold crucial talks.</p>")
+                    session,
+                    now=clock.now(),
+                    title=TITLE,
+                    slug="us-china-fentanyl-talks",
+                    body="<p>The United States and China are set to hold crucial talks.</p>",
+                )
                 session.commit()
                 slug = article.slug
             yield {"app": app, "server": server, "smtp": smtp, "clock": clock, "slug": slug}
@@ -132,7 +143,8 @@ def test_request_verify_ask_answer_approve_verify_signature_and_count_visits(wor
         assert "The 14 March issue" in desk.inner_text("main")
         end = (clock.now() + timedelta(days=90)).astimezone().date()
         desk.get_by_label("Credit line").fill(
-            f"First published by F5mag at {server.url}/articles/{slug}")
+            f"First published by F5mag at {server.url}/articles/{slug}"
+        )
         desk.get_by_label("A link to the article is required").check()
         desk.get_by_label("Valid until").fill(end.isoformat())
         desk.get_by_role("button", name="Approve").click()
@@ -157,8 +169,9 @@ def test_request_verify_ask_answer_approve_verify_signature_and_count_visits(wor
         unsigned = {k: v for k, v in record.items() if k != "signature"}
         public_key.verify(
             base64.b64decode(record["signature"]),
-            json.dumps(unsigned, sort_keys=True, separators=(",", ":"),
-                       ensure_ascii=False).encode(),
+            json.dumps(
+                unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode(),
         )
         assert record["state"] == "active" and record["scope"]["kind"] == "full"
         assert record["grantee"] == {"name": "Zoë Šimić"}
@@ -168,15 +181,21 @@ def test_request_verify_ask_answer_approve_verify_signature_and_count_visits(wor
         page.wait_for_url(f"**/articles/{slug}?utm_source=newsletter&utm_medium=share**")
         assert TITLE in page.inner_text("h1")
         page.goto(share_url)
-        bot = page.request.get(share_url, headers={"User-Agent": "LinkedInBot/1.0"},
-                               max_redirects=0)
+        bot = page.request.get(
+            share_url, headers={"User-Agent": "LinkedInBot/1.0"}, max_redirects=0
+        )
         assert bot.status == 302 and bot.headers["cache-control"] == "no-store"
         database = world["app"].extensions["database"]
         with database.sessions() as session:
             request = session.scalar(select(ShareRequest))
             assert request.state is RequestState.APPROVED
             assert [e.to_state for e in request.events] == [
-                "unverified", "pending", "info_requested", "pending", "approved"]
+                "unverified",
+                "pending",
+                "info_requested",
+                "pending",
+                "approved",
+            ]
             link = session.scalar(select(ShareLink))
             assert visits.visits_for_link(session, link.id) == 1
     finally:

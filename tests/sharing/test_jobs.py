@@ -22,8 +22,14 @@ def _grant(session, app, article, clock, **overrides):  # noqa: ANN001, ANN003, 
     request = pending_request(session, app, article, clock, **overrides)
     ctx = services.Sharing.for_app(app)
     if request.state is RequestState.PENDING:
-        services.grant(session, request, services.default_conditions(request, ctx),
-                       actor=services.SYSTEM, now=clock.now(), ctx=ctx)
+        services.grant(
+            session,
+            request,
+            services.default_conditions(request, ctx),
+            actor=services.SYSTEM,
+            now=clock.now(),
+            ctx=ctx,
+        )
         session.commit()
     return request
 
@@ -63,8 +69,9 @@ def test_a_reader_answer_restarts_the_clock(client, session, app, clock, article
     request = pending_request(session, app, article, clock)
     ctx = services.Sharing.for_app(app)
     clock.advance(timedelta(days=20))
-    services.ask_for_information(session, request, "Which page?", actor=services.SYSTEM,
-                                 now=clock.now(), ctx=ctx)
+    services.ask_for_information(
+        session, request, "Which page?", actor=services.SYSTEM, now=clock.now(), ctx=ctx
+    )
     clock.advance(timedelta(days=5))
     services.answer(session, request, "My company page.", now=clock.now(), ctx=ctx)
     session.commit()
@@ -79,18 +86,30 @@ def test_corrections_and_retractions_are_emailed_to_active_grantees(
 ):
     granted = _grant(session, app, article, clock, kind="full", email="grantee@example.org")
     _grant(session, app, article, clock, kind="link", email="revoked@example.org")
-    revoked = session.scalar(select(ShareRequest).where(
-        ShareRequest.requester_email == "revoked@example.org"))
-    services.revoke(session, revoked, "no", actor=services.SYSTEM, now=clock.now(),
-                    ctx=services.Sharing.for_app(app))
+    revoked = session.scalar(
+        select(ShareRequest).where(ShareRequest.requester_email == "revoked@example.org")
+    )
+    services.revoke(
+        session,
+        revoked,
+        "no",
+        actor=services.SYSTEM,
+        now=clock.now(),
+        ctx=services.Sharing.for_app(app),
+    )
     pending_request(session, app, article, clock, email="waiting@example.org")
     deliver_mail(app)
     smtp.inbox.seen.clear()
 
     clock.advance(timedelta(days=1))
-    data = articles.ArticleInput(title=article.title + " (corrected)", body="<p>Fixed.</p>",
-                                 canonical_url=article.canonical_url, slug=article.slug,
-                                 authors=["Ada Writer"], categories=["World"])
+    data = articles.ArticleInput(
+        title=article.title + " (corrected)",
+        body="<p>Fixed.</p>",
+        canonical_url=article.canonical_url,
+        slug=article.slug,
+        authors=["Ada Writer"],
+        categories=["World"],
+    )
     articles.update_article(session, article, data, now=clock.now())
     session.commit()
     assert notify_corrections(app) == "sharing corrections: 1 grantees told"
@@ -133,16 +152,21 @@ def test_corrections_can_be_switched_off_and_never_reach_later_grantees(
     app.config["SHARING_NOTIFY_CORRECTIONS"] = True
     other = make_article(session, now=clock.now(), title="Later")
     clock.advance(timedelta(hours=1))
-    articles.update_article(session, other, articles.ArticleInput(
-        title="Later, corrected", slug=other.slug, authors=["Ada Writer"]), now=clock.now())
+    articles.update_article(
+        session,
+        other,
+        articles.ArticleInput(title="Later, corrected", slug=other.slug, authors=["Ada Writer"]),
+        now=clock.now(),
+    )
     session.commit()
     clock.advance(timedelta(hours=1))
     _grant(session, app, other, clock, kind="full", email="late@example.org")
     assert notify_corrections(app) == ""  # granted after the change: nothing to tell
 
 
-def test_every_email_is_delivered_over_smtp_as_text_and_html(client, session, clock, app,
-                                                              article, smtp):
+def test_every_email_is_delivered_over_smtp_as_text_and_html(
+    client, session, clock, app, article, smtp
+):
     submit(client, clock, article.slug, kind="link", name="Zoë Šimić")
     assert deliver_mail(app).startswith("mail: 1 claimed, 1 done")
     [verification] = smtp.inbox.accepted

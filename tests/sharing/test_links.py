@@ -13,8 +13,10 @@ from syndicate.sharing.models import ShareVisitDay, ShareVisitor
 from tests.sharing.conftest import CANONICAL, pending_request, staff_user
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-IPHONE_LINKEDIN_APP = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15"
-                       " (KHTML, like Gecko) Mobile/15E148 [LinkedInApp]/9.29.8730")
+IPHONE_LINKEDIN_APP = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15"
+    " (KHTML, like Gecko) Mobile/15E148 [LinkedInApp]/9.29.8730"
+)
 
 
 @pytest.fixture
@@ -24,8 +26,9 @@ def link(session, app, article, clock):  # noqa: ANN001, ANN201
 
 
 def _visit(client, link, agent=FIREFOX, ip="203.0.113.7", method="get"):  # noqa: ANN001, ANN202
-    return getattr(client, method)(f"/s/{link.code}", headers={"User-Agent": agent},
-                                   environ_base={"REMOTE_ADDR": ip})
+    return getattr(client, method)(
+        f"/s/{link.code}", headers={"User-Agent": agent}, environ_base={"REMOTE_ADDR": ip}
+    )
 
 
 def _count(session, link) -> int:  # noqa: ANN001
@@ -51,10 +54,16 @@ def test_a_visitor_counts_once_a_day_and_bots_never(client, session, clock, link
     assert _count(session, link) == 1
     _visit(client, link)  # the same person again today
     assert _count(session, link) == 1
-    for bot in ("LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
-                "facebookexternalhit/1.1", "Slackbot-LinkExpanding 1.0",
-                "Mozilla/5.0 (compatible; Googlebot/2.1)", "curl/8.5.0", "python-requests/2.32",
-                "Mozilla/5.0 HeadlessChrome/126.0", ""):
+    for bot in (
+        "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+        "facebookexternalhit/1.1",
+        "Slackbot-LinkExpanding 1.0",
+        "Mozilla/5.0 (compatible; Googlebot/2.1)",
+        "curl/8.5.0",
+        "python-requests/2.32",
+        "Mozilla/5.0 HeadlessChrome/126.0",
+        "",
+    ):
         assert _visit(client, link, agent=bot, ip="198.51.100.9").status_code == 302
     assert _count(session, link) == 1
     assert _visit(client, link, method="head", ip="198.51.100.10").status_code == 302
@@ -81,8 +90,9 @@ def test_no_ip_address_is_stored_and_hashes_change_daily(client, session, clock,
 
 def test_revoked_link_still_redirects_but_no_longer_counts(client, session, app, clock, link):
     ctx = services.Sharing.for_app(app)
-    services.revoke(session, link.permission.request, "gone", actor=services.SYSTEM,
-                    now=clock.now(), ctx=ctx)
+    services.revoke(
+        session, link.permission.request, "gone", actor=services.SYSTEM, now=clock.now(), ctx=ctx
+    )
     session.commit()
     response = _visit(client, link)
     assert response.status_code == 302 and response.headers["Location"].startswith(CANONICAL)
@@ -102,7 +112,8 @@ def test_folding_keeps_totals_and_deletes_past_hashes(client, session, clock, li
     assert visits.fold_visits(session, now=clock.now()) == 2
     session.commit()
     assert [(r.day, r.visits) for r in session.scalars(select(ShareVisitDay))] == [
-        (date(2026, 3, 2), 2)]
+        (date(2026, 3, 2), 2)
+    ]
     assert {r.day for r in session.scalars(select(ShareVisitor))} == {date(2026, 3, 3)}
     assert _count(session, link) == 3
     assert visits.fold_visits(session, now=clock.now()) == 0
@@ -114,8 +125,9 @@ def test_folding_keeps_totals_and_deletes_past_hashes(client, session, clock, li
 def test_chart_and_top_sharers_for_grant_and_article(
     client, session, app, article, clock, make_user, login, link
 ):
-    second = pending_request(session, app, article, clock, kind="link", email="b@example.org",
-                             name="Bea Sharer").permission.link
+    second = pending_request(
+        session, app, article, clock, kind="link", email="b@example.org", name="Bea Sharer"
+    ).permission.link
     for i in range(3):
         _visit(client, second, ip=f"192.0.2.{i}")
     _visit(client, link, ip="192.0.2.50")
@@ -128,7 +140,9 @@ def test_chart_and_top_sharers_for_grant_and_article(
     assert chart.bars[-2].height > chart.bars[-1].height > 0
     sharers = visits.top_sharers(session, article_id=article.id)
     assert [(s.permission.grantee_name, s.visits) for s in sharers] == [
-        ("Bea Sharer", 3), ("Ada Reader", 2)]
+        ("Bea Sharer", 3),
+        ("Ada Reader", 2),
+    ]
 
     staff_user(make_user, login)
     page = client.get("/dashboard/sharing/stats", query_string={"article": article.id})
@@ -136,13 +150,14 @@ def test_chart_and_top_sharers_for_grant_and_article(
     assert page.status_code == 200
     assert "<svg" in text and 'class="bar"' in text and "5 visits" in text
     assert text.index("Bea Sharer") < text.index("Ada Reader")
-    detail = client.get(f"/dashboard/sharing/{link.permission.request_id}").get_data(
-        as_text=True)
+    detail = client.get(f"/dashboard/sharing/{link.permission.request_id}").get_data(as_text=True)
     assert "2 visits in all" in detail and "<svg" in detail
     assert client.get("/dashboard/sharing/stats?article=999999").status_code == 404
     private_page_count = client.get(
-        services.Sharing.for_app(app).private_url(second.permission.request)
-        .split("news.example.test", 1)[1]).get_data(as_text=True)
+        services.Sharing.for_app(app)
+        .private_url(second.permission.request)
+        .split("news.example.test", 1)[1]
+    ).get_data(as_text=True)
     assert "3 visits through your link" in private_page_count
 
 
@@ -152,12 +167,20 @@ def test_empty_stats_say_what_to_do(client, make_user, login):
     assert "No visits through tracked links yet" in text
 
 
-@pytest.mark.parametrize("agent, bot", [
-    ("LinkedInBot/1.0", True), ("Twitterbot/1.0", True), ("Mozilla/5.0 (compatible; bingbot/2.0)",
-                                                           True),
-    ("WhatsApp/2.23.20.0", True), ("Wget/1.21", True), ("", True), (None, True),
-    (FIREFOX, False), (IPHONE_LINKEDIN_APP, False),
-])
+@pytest.mark.parametrize(
+    "agent, bot",
+    [
+        ("LinkedInBot/1.0", True),
+        ("Twitterbot/1.0", True),
+        ("Mozilla/5.0 (compatible; bingbot/2.0)", True),
+        ("WhatsApp/2.23.20.0", True),
+        ("Wget/1.21", True),
+        ("", True),
+        (None, True),
+        (FIREFOX, False),
+        (IPHONE_LINKEDIN_APP, False),
+    ],
+)
 def test_is_bot(agent, bot):
     assert visits.is_bot(agent) is bot
 
@@ -189,8 +212,12 @@ def test_buffered_recorder_writes_batches_once_per_visitor_across_processes(
             code, link_id = link.code, link.id
         client = app.test_client()
         for ip in ("192.0.2.1", "192.0.2.2", "192.0.2.1"):
-            assert client.get(f"/s/{code}", headers={"User-Agent": FIREFOX},
-                              environ_base={"REMOTE_ADDR": ip}).status_code == 302
+            assert (
+                client.get(
+                    f"/s/{code}", headers={"User-Agent": FIREFOX}, environ_base={"REMOTE_ADDR": ip}
+                ).status_code
+                == 302
+            )
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             with database.sessions() as session:

@@ -31,8 +31,9 @@ def _verify_like_the_docs(record: dict, key: dict) -> None:
     """The snippet of docs/sharing.md, verbatim in spirit: raises if the signature is bad."""
     public_key = Ed25519PublicKey.from_public_bytes(base64.b64decode(key["public_key"]))
     unsigned = {k: v for k, v in record.items() if k != "signature"}
-    message = json.dumps(unsigned, sort_keys=True, separators=(",", ":"),
-                         ensure_ascii=False).encode()
+    message = json.dumps(
+        unsigned, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode()
     public_key.verify(base64.b64decode(record["signature"]), message)
 
 
@@ -41,8 +42,9 @@ def _grant(session, app, article, clock, **overrides):  # noqa: ANN001, ANN003, 
     if request.state is RequestState.PENDING:
         ctx = services.Sharing.for_app(app)
         conditions = services.default_conditions(request, ctx)
-        services.grant(session, request, conditions, actor=services.SYSTEM, now=clock.now(),
-                       ctx=ctx)
+        services.grant(
+            session, request, conditions, actor=services.SYSTEM, now=clock.now(), ctx=ctx
+        )
         session.commit()
     return request.permission
 
@@ -51,8 +53,9 @@ def test_record_json_is_signed_and_verifies_against_the_published_key(
     client, session, app, article, clock
 ):
     permission = _grant(session, app, article, clock, name="Zoë Šimić", kind="full")
-    response = client.get(f"/permissions/{permission.public_id}",
-                          headers={"Accept": "application/json"})
+    response = client.get(
+        f"/permissions/{permission.public_id}", headers={"Accept": "application/json"}
+    )
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     assert "Accept" in response.headers["Vary"]
@@ -65,8 +68,7 @@ def test_record_json_is_signed_and_verifies_against_the_published_key(
 
     assert record["id"] == permission.public_id
     assert record["state"] == "active"
-    assert record["article"] == {"id": article.public_id, "title": article.title,
-                                 "url": CANONICAL}
+    assert record["article"] == {"id": article.public_id, "title": article.title, "url": CANONICAL}
     assert record["grantee"] == {"name": "Zoë Šimić"}
     assert record["scope"]["kind"] == "full"
     assert record["conditions"]["link_required"] is True
@@ -88,9 +90,16 @@ def test_record_html_shows_article_grantee_scope_conditions_and_dates(
     page = client.get(f"/permissions/{permission.public_id}")
     assert page.mimetype == "text/html"
     text = page.get_data(as_text=True)
-    for expected in (article.title, "Ada Reader", "an excerpt of up to 120 words",
-                     "First published by news.example.test", "Active.",
-                     "2026-03-02 09:00 UTC", "no end date", permission.key_id):
+    for expected in (
+        article.title,
+        "Ada Reader",
+        "an excerpt of up to 120 words",
+        "First published by news.example.test",
+        "Active.",
+        "2026-03-02 09:00 UTC",
+        "no end date",
+        permission.key_id,
+    ):
         assert expected in text, expected
     assert client.get("/permissions/does-not-exist").status_code == 404
     assert client.get("/permissions/" + "x" * 300).status_code == 404
@@ -102,8 +111,14 @@ def test_revoked_record_says_so_and_stays_verifiable(client, session, app, artic
     permission = _grant(session, app, article, clock)
     ctx = services.Sharing.for_app(app)
     clock.advance(timedelta(days=2))
-    services.revoke(session, permission.request, "Credit missing.", actor=services.SYSTEM,
-                    now=clock.now(), ctx=ctx)
+    services.revoke(
+        session,
+        permission.request,
+        "Credit missing.",
+        actor=services.SYSTEM,
+        now=clock.now(),
+        ctx=ctx,
+    )
     session.commit()
     text = client.get(f"/permissions/{permission.public_id}").get_data(as_text=True)
     assert "Revoked" in text and "no longer in force" in text
@@ -117,11 +132,19 @@ def test_re_signing_after_a_key_change_makes_every_record_verify_again(
 ):
     active = _grant(session, app, article, clock)
     revoked = _grant(session, app, article, clock, email="bo@example.org", kind="link")
-    services.revoke(session, revoked.request, "Credit missing.", actor=services.SYSTEM,
-                    now=clock.now(), ctx=services.Sharing.for_app(app))
+    services.revoke(
+        session,
+        revoked.request,
+        "Credit missing.",
+        actor=services.SYSTEM,
+        now=clock.now(),
+        ctx=services.Sharing.for_app(app),
+    )
     session.commit()
-    before = {p.public_id: client.get(f"/permissions/{p.public_id}.json").get_json()
-              for p in (active, revoked)}
+    before = {
+        p.public_id: client.get(f"/permissions/{p.public_id}.json").get_json()
+        for p in (active, revoked)
+    }
 
     change_signing_key(app)
     key = client.get("/permissions/key").get_json()
@@ -153,10 +176,12 @@ def test_re_signing_goes_through_the_records_in_batches(session, app, article, c
     change_signing_key(app)
     ctx = services.Sharing.for_app(app)
     steps = [services.resign_records(session, ctx=ctx, now=clock.now(), limit=1)]
-    steps.append(services.resign_records(session, ctx=ctx, now=clock.now(), after_id=steps[0][1],
-                                         limit=1))
-    steps.append(services.resign_records(session, ctx=ctx, now=clock.now(), after_id=steps[1][1],
-                                         limit=1))
+    steps.append(
+        services.resign_records(session, ctx=ctx, now=clock.now(), after_id=steps[0][1], limit=1)
+    )
+    steps.append(
+        services.resign_records(session, ctx=ctx, now=clock.now(), after_id=steps[1][1], limit=1)
+    )
     assert steps == [(1, first.id), (1, second.id), (0, None)]
     assert services.records_by_key(session, ctx.signer.key_id) == (2, 0)
 
@@ -174,8 +199,9 @@ def test_re_signing_keeps_a_state_change_that_came_in_between(session, app, arti
         read = state.invoke_statement().freeze()
         with database.sessions() as other:
             request = other.get(ShareRequest, permission.request_id)
-            services.revoke(other, request, "Credit missing.", actor=services.SYSTEM,
-                            now=clock.now(), ctx=ctx)
+            services.revoke(
+                other, request, "Credit missing.", actor=services.SYSTEM, now=clock.now(), ctx=ctx
+            )
             other.commit()
         return read()
 
@@ -194,10 +220,12 @@ def test_re_signing_keeps_a_state_change_that_came_in_between(session, app, arti
 def test_grants_with_an_end_date_are_warned_then_expire(client, session, app, article, clock):
     ctx = services.Sharing.for_app(app)
     request = pending_request(session, app, article, clock)
-    conditions = services.Conditions(credit_line="Credit", expires_at=clock.now()
-                                     + timedelta(days=20))
-    permission = services.grant(session, request, conditions, actor=services.SYSTEM,
-                                now=clock.now(), ctx=ctx)
+    conditions = services.Conditions(
+        credit_line="Credit", expires_at=clock.now() + timedelta(days=20)
+    )
+    permission = services.grant(
+        session, request, conditions, actor=services.SYSTEM, now=clock.now(), ctx=ctx
+    )
     session.commit()
 
     assert maintain_share_requests(app) == ""
@@ -227,18 +255,24 @@ def test_a_record_past_its_end_says_expired_even_before_the_job_runs(
     ctx = services.Sharing.for_app(app)
     request = pending_request(session, app, article, clock)
     permission = services.grant(
-        session, request, services.Conditions("Credit", expires_at=clock.now()
-                                              + timedelta(days=1)),
-        actor=services.SYSTEM, now=clock.now(), ctx=ctx)
+        session,
+        request,
+        services.Conditions("Credit", expires_at=clock.now() + timedelta(days=1)),
+        actor=services.SYSTEM,
+        now=clock.now(),
+        ctx=ctx,
+    )
     session.commit()
     clock.advance(timedelta(days=2))
-    record = client.get(f"/permissions/{permission.public_id}",
-                        headers={"Accept": "application/json"}).get_json()
+    record = client.get(
+        f"/permissions/{permission.public_id}", headers={"Accept": "application/json"}
+    ).get_json()
     assert record["state"] == "expired"
     assert verify_record(record, ctx.signer.public_key_b64)
     assert maintain_share_requests(app) == ""  # already done, nobody told twice
     assert [m.subject for m in mails(session)].count(
-        f"Your permission to share “{article.title}” has ended") == 1
+        f"Your permission to share “{article.title}” has ended"
+    ) == 1
 
 
 def test_signer_round_trip_and_canonical_form():
@@ -248,8 +282,7 @@ def test_signer_round_trip_and_canonical_form():
     signed = {**record, "signature": signer.sign(record)}
     assert verify_record(signed, signer.public_key_b64)
     assert not verify_record(signed, Signer(new_private_key()).public_key_b64)
-    assert not verify_record({**record, "signature": "bm90IGEgc2lnbmF0dXJl"},
-                             signer.public_key_b64)
+    assert not verify_record({**record, "signature": "bm90IGEgc2lnbmF0dXJl"}, signer.public_key_b64)
     assert not verify_record(record, signer.public_key_b64)
 
 
