@@ -8,6 +8,7 @@ table is generated from ``SETTINGS`` by ``syndicate settings``.
 from __future__ import annotations
 
 import base64
+import functools
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import available_timezones
 
 from cryptography.fernet import Fernet
 from limits import parse_many
@@ -86,6 +88,20 @@ def _as_duration(value: Any) -> timedelta:
         return timedelta(seconds=float(text))
     except ValueError:
         raise ValueError(f"expected a duration such as 2d, 36h or 90m, got {value!r}") from None
+
+
+@functools.cache
+def time_zone_names() -> frozenset[str]:
+    """Every IANA zone name this host knows ("localtime" and "Factory" are not places)."""
+    return frozenset(available_timezones() - {"localtime", "Factory"})
+
+
+def as_time_zone(value: Any) -> str:
+    """An IANA zone name such as Europe/Berlin; anything else would fail on the first page."""
+    name = str(value).strip()
+    if name not in time_zone_names():
+        raise ValueError(f"expected an IANA time zone such as Europe/Berlin, got {value!r}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -265,7 +281,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "TIME_ZONE",
         "UTC",
-        _as_str,
+        as_time_zone,
         "IANA zone used for new staff accounts and for the public pages.",
     ),
     Setting("PAGE_SIZE", 20, int, "Rows per page in lists."),
@@ -400,9 +416,7 @@ def site_name(config: Mapping[str, Any]) -> str:
     )
 
 
-def derived(
-    app: Any, name: str, keys: Iterable[str], build: Callable[[Mapping[str, Any]], T]
-) -> T:
+def derived(app: Any, name: str, keys: Iterable[str], build: Callable[[Mapping[str, Any]], T]) -> T:
     """``build(app.config)``, kept in app.extensions until one of the ``keys`` it reads changes.
 
     For objects that hot paths need per request (feed settings, the sharing context):

@@ -98,3 +98,37 @@ def test_the_publications_name_and_what_falls_back_to_it(tmp_path, raw, site, fe
     assert site_name(config) == site
     assert FeedSettings.from_config(config).title == feeds
     assert SharingSettings.from_config(config).publisher_name == publisher
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "localtime", "europe/berlin", "../etc/passwd"])
+def test_an_unknown_time_zone_stops_start_up_naming_setting_and_value(tmp_path, zone):
+    with pytest.raises(ConfigError, match="SYNDICATE_TIME_ZONE is malformed") as caught:
+        resolve({"TIME_ZONE": zone}, tmp_path)
+    assert repr(zone) in str(caught.value)
+
+
+def test_a_known_time_zone_is_kept(tmp_path):
+    assert resolve({"TIME_ZONE": " Europe/Berlin "}, tmp_path)["TIME_ZONE"] == "Europe/Berlin"
+
+
+def test_syndicate_settings_and_doctor_refuse_an_unknown_time_zone(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "SYNDICATE_TIME_ZONE": "Mars/Olympus",
+        "SYNDICATE_INSTANCE_PATH": str(tmp_path),
+    }
+    for command in (["settings"], ["doctor"]):
+        run = subprocess.run(
+            [sys.executable, "-m", "syndicate", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode != 0, command
+        assert "SYNDICATE_TIME_ZONE" in run.stdout + run.stderr
+        assert "Mars/Olympus" in run.stdout + run.stderr

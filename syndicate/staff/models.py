@@ -3,9 +3,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask import current_app, has_app_context
 from sqlalchemy import Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from syndicate.config import time_zone_names
 from syndicate.db import Base
 
 
@@ -24,7 +26,9 @@ class User(Base):
     role: Mapped[Role] = mapped_column(
         Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
     )
-    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Read through ``time_zone``: a zone this host does not know (saved before zones were
+    # checked, or dropped from tzdata) must not break every page its owner opens.
+    saved_time_zone: Mapped[str] = mapped_column("time_zone", String(64), default="UTC")
     is_active: Mapped[bool] = mapped_column(default=True)
     # Bumped on password change or deactivation so that existing sessions stop working.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
@@ -34,6 +38,22 @@ class User(Base):
     api_tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
+
+    @property
+    def time_zone(self) -> str:
+        """The zone this user's times are shown in: theirs, or the site's if theirs is unknown."""
+        if self.saved_time_zone in time_zone_names():
+            return self.saved_time_zone
+        return current_app.config["TIME_ZONE"] if has_app_context() else "UTC"
+
+    @time_zone.setter
+    def time_zone(self, name: str) -> None:
+        self.saved_time_zone = name
+
+    @property
+    def unknown_time_zone(self) -> str | None:
+        """The saved zone when it is not one this host knows (the page says so)."""
+        return None if self.saved_time_zone in time_zone_names() else self.saved_time_zone
 
     @property
     def is_admin(self) -> bool:

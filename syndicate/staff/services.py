@@ -6,12 +6,12 @@ import hashlib
 import re
 import secrets
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from syndicate.config import as_time_zone, time_zone_names
 from syndicate.staff.models import ApiToken, Role, User
 
 MIN_PASSWORD_LENGTH = 12
@@ -39,16 +39,15 @@ def normalise_email(email: str) -> str:
 
 def check_time_zone(name: str) -> str:
     try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return as_time_zone(name)
+    except ValueError:
         raise StaffError(
             f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin."
         ) from None
-    return name
 
 
 def time_zone_choices() -> list[str]:
-    return sorted(available_timezones())
+    return sorted(time_zone_names())
 
 
 def check_password_strength(password: str, email: str = "") -> None:

@@ -90,7 +90,7 @@ def create_user() -> str | Response:
 
 @bp.route("/dashboard/users/<id:user_id>", methods=["GET", "POST"])
 @admin_required
-def edit_user(user_id: int) -> str | Response:
+def edit_user(user_id: int) -> tuple[str, int] | Response:
     db = get_session()
     user = db.get(User, user_id) or abort(404)
     form = EditUserForm(obj=user, role=user.role.value)
@@ -112,12 +112,13 @@ def edit_user(user_id: int) -> str | Response:
         db.commit()
         flash(f"{user.email} is updated.", "success")
         return redirect(url_for("staff.users"))
-    return render_template("staff/user_edit.html", user=user, form=form)
+    status = 422 if form.is_submitted() else 200
+    return render_template("staff/user_edit.html", user=user, form=form), status
 
 
 @bp.route("/dashboard/profile", methods=["GET", "POST"])
 @login_required
-def profile() -> str | Response:
+def profile() -> tuple[str, int] | Response:
     db = get_session()
     user = current_user()
     form = ProfileForm(obj=user)
@@ -137,7 +138,8 @@ def profile() -> str | Response:
             log_in(user)
         flash("Your profile is saved.", "success")
         return redirect(url_for("staff.profile"))
-    return render_template("staff/profile.html", form=form)
+    status = 422 if form.is_submitted() else 200
+    return render_template("staff/profile.html", form=form), status
 
 
 @bp.get("/dashboard/tokens")

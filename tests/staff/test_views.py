@@ -229,11 +229,91 @@ def test_another_users_token_cannot_be_revoked(client, make_user, login, session
 
 def test_login_attempts_are_rate_limited_per_address(client, make_user):
     make_user(email="ed@example.test")
-    answers = [client.post("/login", data={"email": "ed@example.test", "password": "guess"})
-               .status_code for _ in range(11)]
+    answers = [
+        client.post("/login", data={"email": "ed@example.test", "password": "guess"}).status_code
+        for _ in range(11)
+    ]
     assert answers[:10] == [401] * 10
     assert answers[10] == 429
     # Another address is not held back by the first one's failures.
-    other = client.post("/login", data={"email": "ed@example.test", "password": "guess"},
-                        environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    other = client.post(
+        "/login",
+        data={"email": "ed@example.test", "password": "guess"},
+        environ_base={"REMOTE_ADDR": "10.9.8.7"},
+    )
     assert other.status_code == 401
+
+
+# --- time zones -------------------------------------------------------------------------
+
+
+def test_profile_offers_every_known_zone_in_a_labelled_select_with_the_current_one_chosen(
+    client, make_user, login
+):
+    login(make_user(time_zone="America/Argentina/Buenos_Aires"))
+    page = client.get("/dashboard/profile").get_data(as_text=True)
+    assert '<label for="time_zone">Time zone</label>' in page
+    select = re.search(r'<select[^>]*id="time_zone"[^>]*>(.*?)</select>', page, re.S).group(1)
+    assert '<optgroup label="Europe">' in select and '<optgroup label="America">' in select
+    assert re.search(r'<option selected value="America/Argentina/Buenos_Aires">', select)
+    assert select.count("<option") > 400
+    assert "Mars/Olympus" not in select and "localtime" not in select
+
+
+def test_an_unknown_zone_posted_to_the_profile_is_a_form_error_and_nothing_is_stored(
+    client, make_user, login, session
+):
+    user = make_user(time_zone="Europe/Berlin", name="Before")
+    login(user)
+    response = client.post(
+        "/dashboard/profile", data={"name": "After", "time_zone": "Mars/Olympus"}
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert re.search(
+        r'<p class="error" id="time_zone-error">Unknown time zone &#39;Mars/Olympus&#39;', page
+    )
+    assert 'aria-describedby="time_zone-error"' in page
+    session.refresh(user)
+    assert user.saved_time_zone == "Europe/Berlin" and user.name == "Before"
+
+
+def test_an_admin_cannot_give_a_user_an_unknown_zone(client, make_user, login, session):
+    login(make_user(role=Role.ADMIN))
+    editor = make_user(time_zone="Asia/Tokyo")
+    response = client.post(
+        f"/dashboard/users/{editor.id}",
+        data={"role": "editor", "time_zone": "Mars/Olympus", "is_active": "y"},
+    )
+    assert response.status_code == 422
+    assert "Unknown time zone" in response.get_data(as_text=True)
+    session.refresh(editor)
+    assert editor.saved_time_zone == "Asia/Tokyo"
+
+
+@pytest.mark.parametrize("app_overrides", [{"TIME_ZONE": "Europe/Lisbon"}])
+def test_a_saved_zone_the_host_does_not_know_falls_back_to_the_site_zone_and_says_so(
+    client, make_user, make_article, login, session
+):
+    from sqlalchemy import text
+
+    user = make_user(role=Role.ADMIN)
+    make_article()
+    # A row from before zones were checked.
+    session.execute(
+        text("UPDATE users SET time_zone = 'Mars/Olympus' WHERE id = :id"), {"id": user.id}
+    )
+    session.expire_all()
+    login(user)
+    for path in ("/", "/dashboard/articles", "/dashboard/posts/calendar", "/dashboard/users"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "Europe/Lisbon" in response.get_data(as_text=True), path
+    profile = client.get("/dashboard/profile").get_data(as_text=True)
+    assert "The saved time zone Mars/Olympus is unknown here" in profile
+    assert '<option selected value="Europe/Lisbon">' in profile
+    # Choosing a zone stores it and the note goes.
+    assert client.post("/dashboard/profile", data={"time_zone": "Europe/Lisbon"}).status_code == 302
+    session.expire_all()
+    assert session.get(User, user.id).saved_time_zone == "Europe/Lisbon"
+    assert "is unknown here" not in client.get("/dashboard/profile").get_data(as_text=True)
