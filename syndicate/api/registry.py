@@ -8,13 +8,15 @@ Flask URL rule, and wraps the view in the request pipeline (``syndicate.api.hand
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
+from werkzeug.routing import BaseConverter, Map, UUIDConverter, parse_converter_args
+from werkzeug.routing.converters import NumberConverter
 
 from syndicate.api.schemas import EmptyBody, ErrorBody
 
@@ -126,7 +128,8 @@ class Registry:
     # --- the document ---------------------------------------------------------------------
 
     def openapi(self, *, title: str, version: str, description: str = "") -> dict[str, Any]:
-        """The OpenAPI 3.1 document (JSON Schema 2020-12 dialect) of every operation."""
+        """The OpenAPI 3.1 document (JSON Schema 2020-12 dialect) of every operation; call it
+        in an app context (path parameters are typed by the app's URL converters)."""
         wanted: list[tuple[type[BaseModel], Any]] = [(ErrorBody, "serialization")]
         for op in self.operations:
             wanted.append((op.response, "serialization"))
@@ -140,7 +143,7 @@ class Registry:
 
         paths: dict[str, dict[str, Any]] = {}
         for op in self.operations:
-            path, path_params = openapi_path(self.prefix + op.rule)
+            path, path_params = openapi_path(self.prefix + op.rule, current_app.url_map.converters)
             paths.setdefault(path, {})[op.method.lower()] = self._operation(
                 op, refs, components, path_params
             )
@@ -215,27 +218,37 @@ class Registry:
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"
 
 
-def openapi_path(rule: str) -> tuple[str, list[dict[str, Any]]]:
-    """A Flask rule as an OpenAPI path template, with its path parameters."""
+def openapi_path(
+    rule: str, converters: Mapping[str, type[BaseConverter]]
+) -> tuple[str, list[dict[str, Any]]]:
+    """A Flask rule as an OpenAPI path template, with its path parameters typed by the very
+    converters (``app.url_map.converters``) that match them."""
     params: list[dict[str, Any]] = []
 
     def replace(match: re.Match[str]) -> str:
         name = match.group("name")
-        converter = match.group("converter") or "string"
-        if converter == "int":
-            schema: dict[str, Any] = {"type": "integer"}
-            for arg in (match.group("args") or "").split(","):
-                key, _, value = arg.partition("=")
-                if key.strip() in {"min", "max"}:
-                    schema["minimum" if key.strip() == "min" else "maximum"] = int(value)
-        elif converter == "uuid":
-            schema = {"type": "string", "format": "uuid"}
-        else:
-            schema = {"type": "string"}
-        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+        args, kwargs = parse_converter_args(match.group("args") or "")
+        converter = converters[match.group("converter") or "default"](Map(), *args, **kwargs)
+        params.append(
+            {"name": name, "in": "path", "required": True, "schema": _path_schema(converter)}
+        )
         return "{" + name + "}"
 
     return _RULE_PART.sub(replace, rule), params
+
+
+def _path_schema(converter: BaseConverter) -> dict[str, Any]:
+    if isinstance(converter, NumberConverter) and converter.num_convert is int:
+        schema: dict[str, Any] = {"type": "integer"}
+        low = converter.min if converter.min is not None else (None if converter.signed else 0)
+        if low is not None:
+            schema["minimum"] = low
+        if converter.max is not None:
+            schema["maximum"] = converter.max
+        return schema
+    if isinstance(converter, UUIDConverter):
+        return {"type": "string", "format": "uuid"}
+    return {"type": "string"}
 
 
 def query_parameters(

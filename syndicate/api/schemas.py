@@ -1,7 +1,9 @@
 """Request and response schemas: they validate the API and generate its OpenAPI document.
 
 Request models are strict and forbid unknown fields, so what the document promises is what
-validation enforces. Every string refuses NUL (PostgreSQL cannot store it).
+validation enforces. Every string refuses NUL (PostgreSQL cannot store it). Every integer is
+an ``_integer``: JSON Schema's "integer" is any number without a fraction, 6964.0 too, which
+pydantic's strict mode alone would refuse.
 """
 
 from __future__ import annotations
@@ -9,7 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from syndicate.articles.models import ArticleStatus, BodyFormat
 from syndicate.linkedin.models import ConnectionState, TargetKind
@@ -20,9 +29,9 @@ NO_NUL = r"^[^\x00]*$"
 MAX_ID = 2_147_483_647
 
 
-def _text(max_length: int, min_length: int = 0) -> Any:
+def _text(max_length: int, min_length: int = 0, pattern: str = NO_NUL) -> Any:
     return Annotated[
-        str, StringConstraints(min_length=min_length, max_length=max_length, pattern=NO_NUL)
+        str, StringConstraints(min_length=min_length, max_length=max_length, pattern=pattern)
     ]
 
 
@@ -33,19 +42,35 @@ def _unset_means_unchanged(schema: dict[str, Any]) -> None:
 
 UNCHANGED: Any = Field(None, json_schema_extra=_unset_means_unchanged)
 
+
+def _whole_number(value: Any) -> Any:
+    """6964.0 is 6964, as JSON Schema's "integer" says; 6964.5, "6964" and true stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _integer(low: int, high: int) -> Any:
+    # The bounds before the validator, so that they reach the document as minimum/maximum.
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole_number)]
+
+
 Name = _text(200, 1)
-Url = _text(2000)
+# Url and Slug hold what the article services accept, so that the document says it: an
+# absolute http(s) URL ("" for none); lower-case words joined by single hyphens.
+Url = _text(2000, pattern=r"^(?:\s*[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s\x00][^\x00]*)?$")
 Title = _text(500, 1)
 Body = _text(1_000_000)
 Summary = _text(5000)
-Slug = _text(200, 1)
+Slug = _text(200, 1, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 Alt = _text(500)
 Names = Annotated[list[Name], Field(max_length=50)]
 PublicId = Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=NO_NUL)]
 Cursor = Annotated[
     str, StringConstraints(min_length=1, max_length=500, pattern=r"^[A-Za-z0-9_.\-]+$")
 ]
-Limit = Annotated[int, Field(ge=1, le=100)]
+Limit = _integer(1, 100)
+RowId = _integer(1, MAX_ID)
 
 
 class RequestModel(BaseModel):
@@ -187,9 +212,9 @@ class PostCreate(ScheduleIn):
     """Give exactly one of `scheduled_at`, `queue: true` or `draft: true`."""
 
     article: PublicId = Field(description="The article's public_id.")
-    target: Annotated[int, Field(ge=1, le=MAX_ID)] | _text(100, 1) = Field(
-        description="The target's id, or its URN (urn:li:person:… / urn:li:organization:…)."
-    )
+    target: RowId | _text(
+        100, 1
+    ) = Field(description="The target's id, or its URN (urn:li:person:… / urn:li:organization:…).")
     commentary: _text(10_000, 1) | None = Field(
         None, description="The post's text; default: the target's template filled in."
     )
@@ -386,7 +411,7 @@ class DecisionIn(RequestModel):
     )
     credit_line: _text(500, 1) | None = Field(None, description="grant; default: the usual one.")
     link_required: bool = True
-    excerpt_limit: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+    excerpt_limit: _integer(1, 1_000_000) | None = Field(
         None, description="grant; default: the words the reader asked for (excerpts)."
     )
     expires_at: AwareDatetime | None = Field(None, description="grant; default: never.")

@@ -209,7 +209,10 @@ def check_url(url: str | None, field_name: str) -> str | None:
     if not url:
         return None
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. "http://[": an unclosed IPv6 address
+        parts = urlsplit("")
     if parts.scheme not in {"http", "https"} or not parts.netloc or len(url) > 2000:
         raise ArticleError("Give an absolute http(s) URL of at most 2000 characters.", field_name)
     return url

@@ -138,6 +138,23 @@ def test_service_refusals_name_their_field(api):
     assert _error(bad_url)["details"][0]["field"] == "canonical_url"
 
 
+def test_an_unparsable_url_is_422_not_500(api, session):
+    """urlsplit raises on "http://[" (an unclosed IPv6 address); schemathesis found the 500."""
+    response = api.post("/articles", {"title": "Link", "canonical_url": "http://["})
+    assert response.status_code == 422
+    assert _error(response)["details"][0]["field"] == "canonical_url"
+    assert _count(session) == 0
+
+
+def test_url_and_slug_rules_are_in_the_document_and_enforced_by_it(api, client):
+    components = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert components["ArticleCreate"]["properties"]["slug"]["anyOf"][0]["pattern"]
+    for body in ({"title": "A", "slug": "Not A Slug"}, {"title": "A", "canonical_url": "ftp://x"}):
+        response = api.post("/articles", body)
+        assert response.status_code == 422
+        assert _error(response)["code"] == "validation_failed"
+
+
 def test_a_taken_slug_is_a_conflict(api):
     assert api.post("/articles", {"title": "One", "slug": "same"}).status_code == 201
     response = api.post("/articles", {"title": "Two", "slug": "same"})
