@@ -218,12 +218,6 @@ def _form_article(db: Session, slug: str) -> Article | Response:
 
 def _send_request(slug: str) -> Response | tuple[str, int]:
     sent = request.form
-    if sent.get("fax"):
-        abort(
-            400,
-            "Your request could not be accepted: a field meant to stay empty was "
-            "filled in. If you are a person, reload the page and try again.",
-        )
     # CSRF was checked before the view (CSRFProtect); the services check every field.
     ctx, now = _ctx(), app_now()
     article: Article | Response | None = None
@@ -231,11 +225,14 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
         # Everything that needs no database first: SQLite's write lock is held for less.
         shown = services.check_fill_time(ctx, sent.get("started", ""), now=now)
         new = services.prepare_request(services.clean_input(request_input(sent)), now=now, ctx=ctx)
-        # One statement on PostgreSQL, two under SQLite's write lock (see store_request).
-        with get_database().statement_connection() as connection:
-            stored = services.store_request(
-                connection, new, slug=slug, shown=shown, now=now, ctx=ctx
-            )
+        if sent.get("fax"):
+            stored = _pretend_to_store(slug, shown)
+        else:
+            # One statement on PostgreSQL, two under SQLite's write lock (see store_request).
+            with get_database().statement_connection() as connection:
+                stored = services.store_request(
+                    connection, new, slug=slug, shown=shown, now=now, ctx=ctx
+                )
         if stored is not None:
             return redirect(url_for("sharing.sent", slug=slug), 303)
         # Nothing stored (rare): find out why, and answer accordingly.
@@ -254,6 +251,17 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
         form = ShareRequestForm()  # what was sent, with the error beside its field
         _show_error(form, exc)
         return render_template("sharing/form.html", form=form, article=article, ctx=ctx), exc.status
+
+
+def _pretend_to_store(slug: str, shown: services.ShownForm) -> int | None:
+    """The honeypot, a field people never see, was filled in: a bot. It gets the answer a
+    person's form would get (told which field gave it away, it would learn to leave it
+    empty), but nothing is stored and nothing is sent. None where a person's form would not
+    be stored either, so that the answer is theirs too (404, 308, 400)."""
+    article, moved_to = services.article_for_form(get_session(), slug)
+    if article is None or moved_to or article.public_id != shown.article_id:
+        return None
+    return article.id
 
 
 @public.get("/articles/<slug>/share/sent")

@@ -136,12 +136,44 @@ def test_link_only_request_is_granted_at_once(client, session, clock, article):
     assert system.actor_kind.value == "system"
 
 
-def test_honeypot_is_refused_and_nothing_is_stored(client, session, clock, article):
-    response = submit(client, clock, article.slug, fax="+1 555 0100")
-    assert response.status_code == 400
-    assert "meant to stay empty" in response.get_data(as_text=True)
-    assert count_requests(session) == 0
-    assert mails(session) == []
+def test_a_bot_filling_the_honeypot_gets_a_persons_answer_and_nothing_is_stored(
+    client, session, clock, article
+):
+    person = submit(client, clock, article.slug, environ={"REMOTE_ADDR": "10.7.0.1"})
+    bot = submit(
+        client,
+        clock,
+        article.slug,
+        email="bot@example.net",
+        fax="+1 555 0100",
+        environ={"REMOTE_ADDR": "10.7.0.2"},
+    )
+
+    assert bot.status_code == person.status_code == 303
+    assert bot.headers["Location"] == person.headers["Location"]
+    assert bot.get_data() == person.get_data()
+    bot_page, person_page = (
+        client.get(bot.headers["Location"]),
+        client.get(person.headers["Location"]),
+    )
+    assert bot_page.status_code == person_page.status_code == 200
+    assert bot_page.get_data() == person_page.get_data()
+    assert "fax" not in bot_page.get_data(as_text=True).lower()
+    assert only_request(session).requester_email == "ada@example.org"
+    assert mails(session, "bot@example.net") == [] and len(mails(session)) == 1
+
+
+def test_a_bot_filling_the_honeypot_on_a_missing_article_gets_a_persons_404(
+    client, session, clock, article
+):
+    hidden = form_fields(client, article.slug)
+    clock.advance(timedelta(seconds=10))
+    answers = [
+        client.post("/articles/no-such-story/share", data={**hidden, **request_fields(**extra)})
+        for extra in ({}, {"fax": "+1 555 0100"})
+    ]
+    assert [a.status_code for a in answers] == [404, 404]
+    assert count_requests(session) == 0 and mails(session) == []
 
 
 def test_too_fast_submission_is_refused_then_accepted_after_a_few_seconds(
