@@ -67,6 +67,7 @@ from syndicate.posts.services import record
 from syndicate.staff.models import User
 from syndicate.web.models import Alert
 from syndicate.web.services import raise_alert
+from syndicate.wording import duration
 
 log = logging.getLogger(__name__)
 
@@ -618,7 +619,7 @@ class Dispatcher:
                     PostState.MISSED,
                     now,
                     notify=True,
-                    detail=f"{_hours(late)} late; not sent (SYNDICATE_MISSED_AFTER)",
+                    detail=f"{duration(late)} late; not sent (SYNDICATE_MISSED_AFTER)",
                 )
         if not claim.reconciling and job.daily_cap:
             self._flush()  # the count must include the post published just before
@@ -717,6 +718,10 @@ class Dispatcher:
                 .join(TARGETS, TARGETS.c.id == POSTS.c.target_id)
                 .where(POSTS.c.id == claim.post_id)
             ).one()
+        if claim.reconciling:
+            post = session.get(Post, claim.post_id, populate_existing=True)
+            if post is not None and post.unknown_notified_at is not None:
+                _notify(session, post, now)
         payload = {"post_id": claim.post_id, "urn": urn, "article": public_id, "target": target_urn}
         # Last before the commit: the event lock is held from here until then.
         events.emit_rows(session, [("post.published", str(claim.post_id), payload)], now=now)
@@ -751,7 +756,7 @@ class Dispatcher:
                 )
                 return "lost"
             if isinstance(error, li.OutcomeUnknown):
-                return self._unknown(session, post, error, now)
+                return self._unknown(session, post, error, now, lasting=claim.reconciling)
             if isinstance(error, li.AuthError):
                 connections.handle_auth_failure(session, post.target.connection, error, now=now)
                 return self._requeue(
@@ -805,7 +810,12 @@ class Dispatcher:
             _emit_failed(session, post, now)
         return "failed"
 
-    def _unknown(self, session: Session, post: Post, error: li.LinkedInError, now: datetime) -> str:
+    def _unknown(
+        self, session: Session, post: Post, error: li.LinkedInError, now: datetime, *, lasting: bool
+    ) -> str:
+        """No answer from LinkedIn. ``lasting``: the post was unknown already and this check,
+        a reconcile window later, could not settle it; only then is its owner told (once),
+        however it became unknown (a timeout, or a worker that died after sending)."""
         post.retry_count += 1
         post.last_error = str(error)[:4000]
         post.lease_owner = None
@@ -829,7 +839,8 @@ class Dispatcher:
             actor=self.owner,
             detail=f"no answer from LinkedIn ({error}); will check at {post.due_at.isoformat()}",
         )
-        if post.retry_count == 1:
+        if lasting and post.unknown_notified_at is None:
+            post.unknown_notified_at = now
             _notify(session, post, now)
         return "unknown"
 
@@ -1050,11 +1061,6 @@ def post_body(post: Post | Job, *, author: str, thumbnail: str | None) -> dict[s
     }
 
 
-def _hours(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours:.0f} hours" if hours >= 2 else f"{delta.total_seconds() / 60:.0f} minutes"
-
-
 def _emit_failed(session: Session, post: Post, now: datetime) -> None:
     """Tell subscribers (webhooks) that a post ended without being published."""
     events.emit(
@@ -1073,7 +1079,8 @@ def _emit_failed(session: Session, post: Post, now: datetime) -> None:
 
 
 def _notify(session: Session, post: Post, now: datetime) -> None:
-    """Email the staff member who scheduled the post about its trouble."""
+    """Email the staff member who scheduled the post about how it ended, or about an outcome
+    LinkedIn has left unknown for longer than the reconcile window."""
     if post.created_by_id is None:
         return
     user = session.get(User, post.created_by_id)
@@ -1081,16 +1088,27 @@ def _notify(session: Session, post: Post, now: datetime) -> None:
         return
     from syndicate.mail.services import new_mail, queue_mail
 
-    state = post.state.value.replace("_", " ")
+    where = f"The post of “{post.article.title}” to {post.target.display_name}"
+    if post.state is PostState.UNKNOWN:
+        subject = "LinkedIn post not confirmed yet"
+        text = (
+            f"{where} was sent, but LinkedIn has neither confirmed nor refused it, and the "
+            f"check since could not tell either.\n\n{post.last_error}\n\nsyndicate keeps "
+            "checking (it never sends the post twice) and will email you the outcome."
+        )
+    elif post.state is PostState.PUBLISHED:
+        subject = "LinkedIn post published after all"
+        text = f"{where}, whose outcome was unknown, is published: {post.live_url}"
+    else:
+        state = post.state.value.replace("_", " ")
+        subject = f"LinkedIn post {state}"
+        text = f"{where} is {state}.\n\n{post.last_error}"
     queue_mail(
         session,
         new_mail(
             to=user.email,
             now=now,
-            subject=f"LinkedIn post {state}: {post.card_title[:80]}",
-            text=(
-                f"The post of “{post.article.title}” to {post.target.display_name} is "
-                f"{state}.\n\n{post.last_error}\n\nSee it in the dashboard under Posts."
-            ),
+            subject=f"{subject}: {post.card_title[:80]}",
+            text=f"{text}\n\nSee it in the dashboard under Posts.",
         ),
     )

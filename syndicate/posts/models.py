@@ -86,6 +86,10 @@ class Post(Base):
     linkedin_urn: Mapped[str | None] = mapped_column(String(100))
     published_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # When whoever scheduled the post was emailed that its outcome is unknown: once, and only
+    # when a check after SYNDICATE_DISPATCH_RECONCILE_AFTER could not settle it either; the
+    # outcome is then worth a word even when it is "published".
+    unknown_notified_at: Mapped[datetime | None]
     source: Mapped[str] = mapped_column(String(24), default="manual")  # manual|queue|auto
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -17,6 +17,7 @@ from syndicate.outbox import OutboxMessage
 from syndicate.posts import services
 from syndicate.posts.models import Post, PostHistory, PostState
 from syndicate.web.models import Alert
+from tests.sharing.conftest import mails
 
 TITLE = "Talks (finally) resume: US_China #fentanyl @desk [update] *now*"
 
@@ -208,7 +209,8 @@ def test_a_post_too_late_is_missed_not_sent(session, post, dispatcher, clock, li
     clock.advance(timedelta(days=3))
     dispatcher().run_once()
     missed = reload(session, scheduled)
-    assert missed.state is PostState.MISSED and "late" in missed.last_error
+    assert missed.state is PostState.MISSED
+    assert missed.last_error.startswith("3 days late; not sent")
     assert sandbox_posts(linkedin_sandbox) == []
     assert missed in services.posts_needing_attention(session)
 
@@ -426,3 +428,111 @@ def test_posts_waiting_for_a_reconnection_do_not_hold_up_other_targets(
     clock.advance(timedelta(minutes=5))
     [claim] = dispatcher().claim(limit=5)
     assert claim.post_id == sendable.id
+
+
+# --- what the owner is told about an unknown outcome ---------------------------------------
+
+OWNER = "post-owner@example.test"
+
+
+def _owned(session, post, make_user):
+    scheduled = post()
+    scheduled.created_by_id = make_user(email=OWNER).id
+    session.commit()
+    return scheduled
+
+
+def _subjects(session):
+    return [m.subject.split(":")[0] for m in mails(session, OWNER)]
+
+
+def _no_answer_within(app, linkedin_sandbox, *, stored_first: bool, then: int = 0):
+    """LinkedIn's answers arrive after the client's 1 s read timeout: the first request
+    stores the post (or not), and ``then`` more are merely late."""
+    app.extensions["linkedin_client"].timeout = (5, 1)
+    if stored_first:
+        linkedin_sandbox.state.inject(
+            "/rest/posts", "timeout-after-store", method="POST", seconds=3
+        )
+    if then:
+        linkedin_sandbox.state.inject("/rest/posts", "delay", method="POST", seconds=3, count=then)
+
+
+def test_an_unknown_that_the_next_check_settles_as_published_emails_nobody(
+    session, post, dispatcher, clock, linkedin_sandbox, app, make_user
+):
+    scheduled = _owned(session, post, make_user)
+    _no_answer_within(app, linkedin_sandbox, stored_first=True)
+    clock.advance(timedelta(minutes=5))
+    assert dispatcher().run_once().unknown == 1
+    assert _subjects(session) == []
+    clock.advance(timedelta(minutes=3))
+    assert dispatcher().run_once().published == 1
+    assert reload(session, scheduled).state is PostState.PUBLISHED
+    assert _subjects(session) == []
+
+
+def test_an_unknown_that_outlasts_the_reconcile_window_emails_once_then_the_outcome(
+    session, post, dispatcher, clock, linkedin_sandbox, app, make_user
+):
+    scheduled = _owned(session, post, make_user)
+    _no_answer_within(app, linkedin_sandbox, stored_first=True, then=2)
+    clock.advance(timedelta(minutes=5))
+    assert dispatcher().run_once().unknown == 1
+    assert _subjects(session) == []
+    clock.advance(timedelta(minutes=3))
+    assert dispatcher().run_once().unknown == 1  # a reconcile window later: still unknown
+    assert _subjects(session) == ["LinkedIn post not confirmed yet"]
+    clock.advance(timedelta(minutes=3))
+    assert dispatcher().run_once().unknown == 1
+    assert _subjects(session) == ["LinkedIn post not confirmed yet"]  # not once per pass
+    clock.advance(timedelta(minutes=3))
+    assert dispatcher().run_once().published == 1
+    settled = reload(session, scheduled)
+    assert _subjects(session) == [
+        "LinkedIn post not confirmed yet",
+        "LinkedIn post published after all",
+    ]
+    assert settled.live_url in mails(session, OWNER)[-1].text
+    assert len(sandbox_posts(linkedin_sandbox)) == 1
+
+
+def test_an_unknown_left_by_a_killed_worker_is_told_like_a_timeout(
+    session, post, dispatcher, clock, linkedin_sandbox, app, make_user
+):
+    scheduled = _owned(session, post, make_user)
+    clock.advance(timedelta(minutes=5))
+    dead = dispatcher(owner="dead")
+    [claim] = dead.claim()
+    with app.extensions["database"].transaction() as s:
+        dead._start_request(s, claim, clock.now())  # the request left; then the worker died
+    clock.advance(timedelta(minutes=3))
+    alive = dispatcher(owner="alive")
+    alive.run_once()
+    assert reload(session, scheduled).state is PostState.UNKNOWN
+    assert _subjects(session) == []
+    _no_answer_within(app, linkedin_sandbox, stored_first=True, then=1)
+    clock.advance(timedelta(minutes=3))
+    assert alive.run_once().unknown == 1
+    assert _subjects(session) == ["LinkedIn post not confirmed yet"]
+    clock.advance(timedelta(minutes=3))
+    assert alive.run_once().unknown == 1
+    clock.advance(timedelta(minutes=3))
+    assert alive.run_once().published == 1
+    assert _subjects(session) == [
+        "LinkedIn post not confirmed yet",
+        "LinkedIn post published after all",
+    ]
+
+
+def test_an_unknown_that_ends_needing_attention_sends_only_the_failure_email(
+    session, post, dispatcher, clock, linkedin_sandbox, app, make_user
+):
+    scheduled = _owned(session, post, make_user)
+    _no_answer_within(app, linkedin_sandbox, stored_first=False, then=2)
+    clock.advance(timedelta(minutes=5))
+    assert dispatcher(max_retries=1).run_once().unknown == 1
+    clock.advance(timedelta(minutes=3))
+    assert dispatcher(max_retries=1).run_once().failed == 1
+    assert reload(session, scheduled).state is PostState.NEEDS_ATTENTION
+    assert _subjects(session) == ["LinkedIn post needs attention"]
