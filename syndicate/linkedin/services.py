@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from syndicate import wording
 from syndicate.crypto import TokenVault, UndecryptableSecret
 from syndicate.db import Database
 from syndicate.linkedin import client as li
@@ -339,10 +340,11 @@ def warn_expiring(session: Session, *, now: datetime) -> int:
                 session, connection, now=now, reason="Its 60-day token has expired."
             )
             continue
-        days = max(1, int(left.total_seconds() // 86400))
+        # Rounded to the nearest unit: six days less a few seconds is "6 days", not 5.
+        expires_in = wording.duration(left)
         message = (
-            f"The LinkedIn connection {connection.name} expires in {days} "
-            f"day{'s' if days != 1 else ''}. Reconnect it to keep posting."
+            f"The LinkedIn connection {connection.name} expires in {expires_in}. "
+            "Reconnect it to keep posting."
         )
         raise_alert(
             session,
@@ -355,7 +357,7 @@ def warn_expiring(session: Session, *, now: datetime) -> int:
         _notify(
             session,
             connection,
-            subject=f"LinkedIn connection expires in {days} days",
+            subject=f"LinkedIn connection expires in {expires_in}",
             text=message,
             now=now,
         )

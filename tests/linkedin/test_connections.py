@@ -209,7 +209,7 @@ def test_expiry_warnings_go_out_at_14_7_and_1_days_once_each(
         sent.append(services.warn_expiring(session, now=clock.now()))
     assert sent == [0, 1, 0, 1, 0, 1, 0]
     alert = session.scalar(select(Alert).where(Alert.resolved_at.is_(None)))
-    assert "expires in 1 day" in alert.message and alert.user_id == staff.id
+    assert "expires in 24 hours" in alert.message and alert.user_id == staff.id
 
 
 def test_two_workers_refreshing_one_token_call_linkedin_once(
