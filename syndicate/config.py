@@ -357,7 +357,7 @@ SETTINGS: tuple[Setting, ...] = (
         20,
         _whole_number(1, 500),
         "Articles per archive page; each feed shows the newest ones not yet archived "
-        "(this many, up to twice as many less one).",
+        "(this many, up to twice as many less one; everything until two pages can be archived).",
     ),
     Setting(
         "FEED_TTL_MINUTES",

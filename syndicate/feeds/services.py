@@ -271,14 +271,18 @@ def _ever_published_count(session: Session, subject: _Subject) -> int:
 
 
 def archived_pages(ever_published: int, page_size: int) -> int:
-    """How many archive pages there are: the full pages older than the newest ``page_size``.
+    """How many archive pages there are: the full pages older than the newest ``page_size``,
+    once there are at least two of them.
 
     Positions count every article that was ever published, oldest first (an unpublished one
     keeps its place but is left out), so a page, once there, never changes its articles.
-    The current feed holds every later position, from ``page_size`` up to twice that less
-    one: the current feed and the archives hold each article exactly once (RFC 5005 §4).
+    The current feed holds every later position: the current feed and the archives hold each
+    article exactly once (RFC 5005 §4). A lone archive page would link to no other archive
+    page, which feed validators report as an incomplete archive; so archiving starts with
+    two pages, and until then the current feed holds everything (up to three pages less one).
     """
-    return max(0, ever_published - page_size) // page_size
+    pages = max(0, ever_published - page_size) // page_size
+    return pages if pages >= 2 else 0
 
 
 def current_items(session: Session, subject: _Subject, unarchived: int) -> list[Article]:

@@ -298,15 +298,25 @@ def test_feeds_hold_the_newest_items_not_yet_archived(
 ) -> None:
     app.config["FEED_ITEMS"] = 3
     made = []
-    for _ in range(7):
+    for _ in range(8):
         clock.advance(timedelta(minutes=1))
         made.append(make_article(published_at=clock.now()))
     session.commit()
     newest_first = [f"urn:uuid:{a.public_id}" for a in reversed(made)]
-    # Seven in pages of three: the oldest three are archived, the newest four are current.
+    # Eight in pages of three: one page could be archived, but a lone archive page links
+    # nowhere, so the current feed holds all eight.
     for name in ("rss.xml", "atom.xml", "feed.json"):
-        assert _ids(client, f"/feeds/{name}") == newest_first[:4]
-        assert _ids(client, f"/feeds/archive/1/{name}") == newest_first[4:]
+        assert _ids(client, f"/feeds/{name}") == newest_first
+        assert client.get(f"/feeds/archive/1/{name}").status_code == 404
+    # A ninth: the oldest six fill two archive pages, the newest three are current.
+    clock.advance(timedelta(minutes=1))
+    made.append(make_article(published_at=clock.now()))
+    session.commit()
+    newest_first = [f"urn:uuid:{a.public_id}" for a in reversed(made)]
+    for name in ("rss.xml", "atom.xml", "feed.json"):
+        assert _ids(client, f"/feeds/{name}") == newest_first[:3]
+        assert _ids(client, f"/feeds/archive/2/{name}") == newest_first[3:6]
+        assert _ids(client, f"/feeds/archive/1/{name}") == newest_first[6:]
 
 
 def test_unknown_subjects_answer_404(client, seeded) -> None:  # noqa: ANN001
