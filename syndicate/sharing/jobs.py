@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from syndicate import events
+from syndicate import events, wording
 from syndicate.db import get_database
 from syndicate.sharing import services, visits
 from syndicate.sharing.services import Sharing
@@ -23,12 +23,13 @@ def maintain_share_requests(app: Flask) -> str:
     database = get_database(app)
     ctx = Sharing.for_app(app)
     now_fn = app.extensions["clock"].now
-    done: dict[str, int] = {}
+    # (what is counted, what happened to it): "1 grant expired", "2 grants expired".
+    done: dict[tuple[str, str], int] = {}
     steps = (
-        ("unverified deleted", services.delete_unverified),
-        ("closed without decision", services.close_stale),
-        ("grant end warnings", services.warn_expiring),
-        ("grants expired", services.expire_grants),
+        (("unverified request", "deleted"), services.delete_unverified),
+        (("request", "closed without decision"), services.close_stale),
+        (("grant end warning", "sent"), services.warn_expiring),
+        (("grant", "expired"), services.expire_grants),
     )
     for label, step in steps:
         with database.write_transaction() as session:
@@ -36,8 +37,12 @@ def maintain_share_requests(app: Flask) -> str:
     with database.write_transaction() as session:
         waiting = services.remind_waiting(session, now=now_fn(), ctx=ctx)
     with database.write_transaction() as session:
-        done["visits folded"] = visits.fold_visits(session, now=now_fn())
-    summary = ", ".join(f"{count} {label}" for label, count in done.items() if count)
+        done["visit", "folded"] = visits.fold_visits(session, now=now_fn())
+    summary = ", ".join(
+        f"{wording.count(count, noun)} {happened}"
+        for (noun, happened), count in done.items()
+        if count
+    )
     if summary and waiting:
         summary += f"; {waiting} waiting for a decision"
     return f"sharing: {summary}" if summary else ""
@@ -60,4 +65,4 @@ def notify_corrections(app: Flask) -> str:
         now=now_fn(),
         kinds={"article.updated", "article.unpublished"},
     )
-    return f"sharing corrections: {told} grantees told" if told else ""
+    return f"sharing corrections: {wording.count(told, 'grantee')} told" if told else ""

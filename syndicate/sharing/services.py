@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, lazyload, load_only, selectinload
 
-from syndicate import events
+from syndicate import events, wording
 from syndicate.articles.models import Article, ArticleStatus
 from syndicate.articles.services import Page, find_public_by_slug
 from syndicate.config import _as_bool, _as_duration, derived, site_name
@@ -206,6 +206,10 @@ class Sharing:
 
     def when(self, moment: datetime | None) -> str:
         return emails.when(moment, self.time_zone)
+
+    def valid_until(self, ends_at: datetime) -> str:
+        """A permission's end for its reader (the site's zone); see emails.valid_until."""
+        return emails.valid_until(ends_at, self.time_zone)
 
 
 def _b64(raw: bytes) -> str:
@@ -528,11 +532,6 @@ def prepare_request(clean: CleanInput, *, now: datetime, ctx: Sharing) -> NewReq
     return NewRequest(row, describe_scope(clean), ctx.url(f"/sharing/verify/{token}"))
 
 
-ALLOWANCE_USED_UP = (
-    "You have sent as many requests from this email address as we accept for now. "
-    "Please try again later; if you are waiting for a confirmation email, check your "
-    "spam folder."
-)
 _REQUESTS = ShareRequest.__table__
 _ARTICLES = Article.__table__
 _ROW = (
@@ -643,8 +642,8 @@ def store_request(
         title,
         new.scope,
         new.verify_url,
-        hours=max(1, round(ctx.settings.verify_ttl.total_seconds() / 3600)),
-        days=max(1, ctx.settings.unverified_ttl.days),
+        works_for=ctx.settings.verify_ttl,
+        deleted_after=ctx.settings.unverified_ttl,
     )
     # No private link yet: it comes with confirming the address.
     mail = _email(ctx, letter, new.row["requester_email"], new.row["requester_name"], None, now=now)
@@ -666,6 +665,29 @@ def store_request(
     return request_id
 
 
+def allowance_used_up(
+    session: Session, email: str, *, now: datetime, ctx: Sharing
+) -> TooManyRequests:
+    """The refusal of a form whose address has used its allowance, saying when the reader
+    may send again: when the Nth newest of its requests leaves the allowance period."""
+    amount, period = ctx.settings.email_allowance
+    nth_newest = session.scalar(
+        select(ShareRequest.created_at)
+        .where(ShareRequest.requester_email == email, ShareRequest.created_at > now - period)
+        .order_by(ShareRequest.created_at.desc())
+        .offset(max(0, amount - 1))
+        .limit(1)
+    )
+    again_at = max(now, (nth_newest or now) + period)
+    return TooManyRequests(
+        f"You have sent {wording.count(amount, 'request')} from this email address within "
+        f"{wording.duration(period)}, as many as we accept. You can send another in "
+        f"{wording.duration(again_at - now)}, from {ctx.when(again_at)}. If you are waiting "
+        "for a confirmation email, check your spam folder.",
+        "email",
+    )
+
+
 def submit_request(
     session: Session, article: Article, data: RequestInput, *, now: datetime, ctx: Sharing
 ) -> ShareRequest:
@@ -678,7 +700,7 @@ def submit_request(
         session.connection(), new, slug=article.slug, shown=shown, now=now, ctx=ctx
     )
     if request_id is None:
-        raise TooManyRequests(ALLOWANCE_USED_UP, "email")
+        raise allowance_used_up(session, new.row["requester_email"], now=now, ctx=ctx)
     request = session.get(ShareRequest, request_id)
     assert request is not None
     return request
@@ -790,7 +812,7 @@ def describe_scope(request: ShareRequest | CleanInput) -> str:
     if kind is ShareKind.LINK:
         return "a link to it"
     if kind is ShareKind.EXCERPT:
-        return f"an excerpt of up to {request.excerpt_words} words"
+        return f"an excerpt of up to {wording.count(request.excerpt_words or 0, 'word')}"
     if kind is ShareKind.TRANSLATION:
         return f"a translation into {request.language}"
     return "full republication"
@@ -823,8 +845,8 @@ def apply_rules(session: Session, request: ShareRequest, *, now: datetime, ctx: 
             actor=SYSTEM,
             now=now,
             ctx=ctx,
-            note=f"Excerpts up to {rules.auto_grant_excerpt_words} words are granted "
-            "automatically.",
+            note=f"Excerpts up to {wording.count(rules.auto_grant_excerpt_words, 'word')} are "
+            "granted automatically.",
         )
         return True
     standing = _use_standing_permission(session, request, now=now)
@@ -1127,7 +1149,8 @@ def answer(
     raise_alert(
         session,
         f"sharing.answer.{request.id}",
-        f"{request.requester_name} answered your question about sharing “{request.article.title}”.",
+        f"{request.requester_name} answered your question about sharing "
+        f"{emails.quoted(request.article.title)}.",
         now=now,
         level="info",
         link=f"/dashboard/sharing/{request.id}",
@@ -1231,9 +1254,9 @@ def describe_conditions(request: ShareRequest, ctx: Sharing) -> list[str]:
     if request.link_required:
         lines.append("Link to the original article wherever you share it.")
     if request.excerpt_limit:
-        lines.append(f"Quote at most {request.excerpt_limit} words.")
+        lines.append(f"Quote at most {wording.count(request.excerpt_limit, 'word')}.")
     if request.expires_at:
-        lines.append(f"This permission ends on {ctx.when(request.expires_at)}.")
+        lines.append(f"This permission is valid until {ctx.valid_until(request.expires_at)}.")
     else:
         lines.append("This permission has no end date.")
     return lines
@@ -1770,12 +1793,11 @@ def remind_waiting(session: Session, *, now: datetime, ctx: Sharing) -> int:
         or 0
     )
     if waiting:
-        days = ctx.settings.remind_after.days or 1
         raise_alert(
             session,
             "sharing.waiting",
-            f"{waiting} share request{'s have' if waiting != 1 else ' has'} waited more than "
-            f"{days} days for a decision.",
+            f"{wording.count(waiting, 'share request')} {wording.plural(waiting, 'has')} "
+            f"waited more than {wording.whole_days(ctx.settings.remind_after)} for a decision.",
             now=now,
             link="/dashboard/sharing/?state=pending",
         )
@@ -1811,7 +1833,7 @@ def close_stale(session: Session, *, now: datetime, ctx: Sharing) -> int:
                 RequestState.EXPIRED,
                 actor=SYSTEM,
                 now=now,
-                note=f"No decision within {ctx.settings.close_after.days} days.",
+                note=f"No decision within {wording.whole_days(ctx.settings.close_after)}.",
             )
         except InvalidTransition:
             continue
@@ -1821,7 +1843,7 @@ def close_stale(session: Session, *, now: datetime, ctx: Sharing) -> int:
             session,
             ctx,
             request,
-            emails.closed(request.article.title, ctx.settings.close_after.days),
+            emails.closed(request.article.title, ctx.settings.close_after),
             now=now,
         )
         closed += 1
@@ -1849,7 +1871,9 @@ def warn_expiring(session: Session, *, now: datetime, ctx: Sharing) -> int:
             ctx,
             request,
             emails.expiring(
-                request.article.title, ctx.when(permission.expires_at), ctx.record_url(permission)
+                request.article.title,
+                ctx.valid_until(permission.expires_at),
+                ctx.record_url(permission),
             ),
             now=now,
         )

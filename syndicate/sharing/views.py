@@ -35,10 +35,11 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from sqlalchemy.orm import Session
 
+from syndicate import wording
 from syndicate.articles.models import Article
 from syndicate.clock import app_now
 from syndicate.db import get_database, get_session
-from syndicate.sharing import services, visits
+from syndicate.sharing import emails, services, visits
 from syndicate.sharing.forms import (
     AnswerForm,
     ApproveForm,
@@ -81,6 +82,20 @@ PRIVATE_HEADERS = {
 
 def _ctx() -> Sharing:
     return Sharing.for_app()
+
+
+@public.app_template_filter("valid_until")
+def _valid_until(ends_at: datetime, zone: str | None = None) -> str:
+    """A permission's end on a page, in the viewer's zone like every time there: a signed-in
+    staff member's, else the site's (the one the reader's emails use)."""
+    user = current_user()
+    viewer_zone = user.time_zone if user is not None else current_app.config["TIME_ZONE"]
+    return emails.valid_until(ends_at, zone or viewer_zone)
+
+
+public.add_app_template_filter(emails.quoted, "quoted")
+# Counts and durations on sharing pages are worded as in its emails.
+public.add_app_template_global(wording, "wording")
 
 
 def _writing_session() -> Session:
@@ -240,7 +255,9 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
         if isinstance(article, Response):
             return article
         services.check_form_article(article, shown)
-        raise services.TooManyRequests(services.ALLOWANCE_USED_UP, "email")
+        raise services.allowance_used_up(
+            get_session(), new.row["requester_email"], now=now, ctx=ctx
+        )
     except SharingError as exc:
         # Nothing to roll back: the request session only read, and the store's own
         # connection committed or rolled back when its block ended.

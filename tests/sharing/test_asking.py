@@ -69,7 +69,7 @@ def test_submitting_stores_an_unverified_request_and_emails_a_confirmation_link(
     [mail] = mails(session)
     assert mail.to == "ada@example.org"
     assert mail.subject == f"Confirm your request to share “{article.title}”"
-    assert "/sharing/verify/" in mail.text and "48 hours" in mail.text
+    assert "/sharing/verify/" in mail.text and "works once, for 2 days" in mail.text
     assert mail.html and "Confirm your request</a>" in mail.html
     # Unverified requests never reach the inbox.
     assert client.get("/dashboard/sharing/").status_code == 302  # staff only

@@ -40,7 +40,7 @@ def test_unverified_requests_are_deleted_after_seven_days(client, session, app, 
     maintain_share_requests(app)
     assert count_requests(session) == 1
     clock.advance(timedelta(hours=2))
-    assert "1 unverified deleted" in maintain_share_requests(app)
+    assert "1 unverified request deleted" in maintain_share_requests(app)
     assert count_requests(session) == 0
     assert session.scalars(select(ShareRequestEvent)).all() == []
 
@@ -57,7 +57,7 @@ def test_waiting_requests_remind_staff_after_seven_days_and_close_after_thirty(
     assert "1 share request has waited more than 7 days" in alert.message
 
     clock.advance(timedelta(days=23))
-    assert "1 closed without decision" in maintain_share_requests(app)
+    assert "1 request closed without decision" in maintain_share_requests(app)
     session.expire_all()
     assert session.get(ShareRequest, request.id).state is RequestState.EXPIRED
     assert mails(session)[-1].subject.endswith("has closed")
@@ -112,13 +112,13 @@ def test_corrections_and_retractions_are_emailed_to_active_grantees(
     )
     articles.update_article(session, article, data, now=clock.now())
     session.commit()
-    assert notify_corrections(app) == "sharing corrections: 1 grantees told"
+    assert notify_corrections(app) == "sharing corrections: 1 grantee told"
     assert notify_corrections(app) == ""  # each event is handled once
 
     clock.advance(timedelta(days=1))
     articles.unpublish_article(session, article, now=clock.now())
     session.commit()
-    assert notify_corrections(app) == "sharing corrections: 1 grantees told"
+    assert notify_corrections(app) == "sharing corrections: 1 grantee told"
     deliver_mail(app)
 
     received = [(r.rcpt_tos, r.message["Subject"]) for r in smtp.inbox.accepted]

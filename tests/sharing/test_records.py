@@ -230,14 +230,14 @@ def test_grants_with_an_end_date_are_warned_then_expire(client, session, app, ar
 
     assert maintain_share_requests(app) == ""
     clock.advance(timedelta(days=6, hours=1))  # 13 days 23 h left
-    assert "1 grant end warnings" in maintain_share_requests(app)
+    assert "1 grant end warning sent" in maintain_share_requests(app)
     warning = mails(session)[-1]
-    assert warning.subject.startswith(f"Your permission to share “{article.title}” ends on")
+    assert warning.subject.startswith(f"Your permission to share “{article.title}” is valid until")
     assert "/sharing/r/" in warning.text
     assert maintain_share_requests(app) == ""  # warned once
 
     clock.advance(timedelta(days=14))
-    assert "1 grants expired" in maintain_share_requests(app)
+    assert "1 grant expired" in maintain_share_requests(app)
     session.expire_all()
     assert permission.state is PermissionState.EXPIRED
     assert permission.request.state is RequestState.EXPIRED
