@@ -90,6 +90,18 @@ def _as_duration(value: Any) -> timedelta:
         raise ValueError(f"expected a duration such as 2d, 36h or 90m, got {value!r}") from None
 
 
+def _duration_between(low: timedelta, high: timedelta) -> Callable[[Any], timedelta]:
+    """A parser accepting durations from ``low`` to ``high``."""
+
+    def parse(value: Any) -> timedelta:
+        duration = _as_duration(value)
+        if not low <= duration <= high:
+            raise ValueError(f"expected {low} to {high}, got {duration}")
+        return duration
+
+    return parse
+
+
 @functools.cache
 def time_zone_names() -> frozenset[str]:
     """Every IANA zone name this host knows ("localtime" and "Factory" are not places)."""
@@ -283,6 +295,13 @@ SETTINGS: tuple[Setting, ...] = (
         "UTC",
         as_time_zone,
         "IANA zone used for new staff accounts and for the public pages.",
+    ),
+    Setting(
+        "SESSION_LIFETIME",
+        timedelta(days=14),
+        _duration_between(timedelta(minutes=5), timedelta(days=90)),
+        "How long a staff sign-in lasts (5 minutes to 90 days). Signing out ends that "
+        "browser's session at once, a password change or deactivation every session of the user.",
     ),
     Setting("PAGE_SIZE", 20, int, "Rows per page in lists."),
     Setting(

@@ -231,13 +231,11 @@ def make_article(session: Session, clock: FixedClock):  # noqa: ANN201
 
 
 @pytest.fixture
-def login(client: FlaskClient):  # noqa: ANN201
+def login(client: FlaskClient, session: Session, clock: FixedClock):  # noqa: ANN201
     """Sign a user in on the test client without going through the form."""
 
     def sign_in(user) -> None:  # noqa: ANN001
-        with client.session_transaction() as browser_session:
-            browser_session["user_id"] = user.id
-            browser_session["session_version"] = user.session_version
+        factories.sign_in(client, session, user, now=clock.now())
 
     return sign_in
 

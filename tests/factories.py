@@ -42,6 +42,25 @@ def make_user(
     return user
 
 
+def sign_in(
+    client: object,
+    session: Session,
+    user: User,
+    *,
+    now: datetime,
+    lifetime: timedelta = timedelta(days=3650),
+) -> None:
+    """What the sign-in form does, without the form: a server-side session and its cookie.
+
+    Long-lived by default: tests move the clock by weeks and should stay signed in.
+    """
+    from syndicate.staff.access import SESSION_KEY
+
+    raw = staff.start_session(session, user, now=now, lifetime=lifetime)
+    with client.session_transaction() as browser:  # type: ignore[attr-defined]
+        browser[SESSION_KEY] = raw
+
+
 def make_article(
     session: Session,
     *,

@@ -132,3 +132,16 @@ def test_syndicate_settings_and_doctor_refuse_an_unknown_time_zone(tmp_path):
         assert run.returncode != 0, command
         assert "SYNDICATE_TIME_ZONE" in run.stdout + run.stderr
         assert "Mars/Olympus" in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("value", ["1m", "91d", "forever", "-1h"])
+def test_a_session_lifetime_out_of_range_stops_start_up(tmp_path, value):
+    with pytest.raises(ConfigError, match="SYNDICATE_SESSION_LIFETIME is malformed"):
+        resolve({"SESSION_LIFETIME": value}, tmp_path)
+
+
+def test_the_session_lifetime_defaults_to_14_days(tmp_path):
+    from datetime import timedelta
+
+    assert resolve({}, tmp_path)["SESSION_LIFETIME"] == timedelta(days=14)
+    assert resolve({"SESSION_LIFETIME": "8h"}, tmp_path)["SESSION_LIFETIME"] == timedelta(hours=8)

@@ -6,12 +6,18 @@ from collections.abc import Callable, Iterator
 from functools import wraps
 from typing import Any
 
-from flask import Flask, abort, g, redirect, request, session, url_for
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from syndicate.clock import app_now
 from syndicate.db import get_session
 from syndicate.staff.models import User
+from syndicate.staff.services import (
+    authenticate_api_token,
+    end_session,
+    session_user,
+    start_session,
+)
 from syndicate.web.models import Alert
 from syndicate.web.services import open_alerts
 
@@ -31,25 +37,38 @@ def without_sign_in() -> None:
     g.setdefault("user", None)
 
 
+# The browser's key to its server-side session (staff.models.StaffSession).
+SESSION_KEY = "staff_session"
+
+
 def log_in(user: User) -> None:
-    session.clear()
-    session["user_id"] = user.id
-    session["session_version"] = user.session_version
+    """Start a session for ``user`` in this browser; the caller commits."""
+    raw = start_session(
+        get_session(), user, now=app_now(), lifetime=current_app.config["SESSION_LIFETIME"]
+    )
+    session.clear()  # nothing from before the sign-in carries over (session fixation)
+    session[SESSION_KEY] = raw
     session.permanent = True
+    g.user = user
 
 
 def log_out() -> None:
+    """End this browser's session on the server, so a copy of its cookie is refused too."""
+    raw = session.get(SESSION_KEY)
+    if isinstance(raw, str):
+        end_session(get_session(), raw)
     session.clear()
+    g.user = None
 
 
 def _signed_in_user() -> User | None:
-    user_id = session.get("user_id")
-    if user_id is None:
+    # Only a request that carries a staff session asks the database: one indexed lookup.
+    raw = session.get(SESSION_KEY)
+    if raw is None:
         return None
-    user = get_session().get(User, user_id)
-    if user is None or not user.is_active or user.session_version != session.get("session_version"):
+    user = session_user(get_session(), raw, now=app_now()) if isinstance(raw, str) else None
+    if user is None:
         session.clear()
-        return None
     return user
 
 
@@ -80,7 +99,6 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def api_token_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Authenticate a bearer API token; the API never uses the session cookie."""
-    from syndicate.staff.services import authenticate_api_token
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -122,6 +140,9 @@ class _OpenAlerts:
 
 
 def init_app(app: Flask) -> None:
+    # The cookie lasts as long as the session it names (Flask's default is 31 days).
+    app.config["PERMANENT_SESSION_LIFETIME"] = app.config["SESSION_LIFETIME"]
+
     @app.context_processor
     def _inject() -> dict[str, Any]:
         user = current_user()

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import Enum, ForeignKey, Integer, String
+from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from syndicate.config import time_zone_names
@@ -30,13 +30,14 @@ class User(Base):
     # checked, or dropped from tzdata) must not break every page its owner opens.
     saved_time_zone: Mapped[str] = mapped_column("time_zone", String(64), default="UTC")
     is_active: Mapped[bool] = mapped_column(default=True)
-    # Bumped on password change or deactivation so that existing sessions stop working.
-    session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
 
     api_tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
+    )
+    sessions: Mapped[list[StaffSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
 
     @property
@@ -78,3 +79,19 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(back_populates="api_tokens")
+
+
+class StaffSession(Base):
+    """One signed-in browser. Its cookie carries a random secret; only the secret's SHA-256 is
+    kept, so the table signs nobody in, and deleting a row ends that browser's session even
+    for copies of its cookie."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+    user: Mapped[User] = relationship(back_populates="sessions")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from syndicate.config import as_time_zone, time_zone_names
-from syndicate.staff.models import ApiToken, Role, User
+from syndicate.staff.models import ApiToken, Role, StaffSession, User
 
 MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "syn_"  # noqa: S105 (a public marker, not a secret)
@@ -104,9 +104,14 @@ def authenticate(session: Session, email: str, password: str, *, now: datetime) 
 
 
 def change_password(session: Session, user: User, password: str) -> None:
+    """Set a new password and end every session of the user, the one asking included.
+
+    The browser that changed it is signed in again with a new session (access.log_in), so
+    a copy of its old cookie stops working too.
+    """
     check_password_strength(password, user.email)
     user.password_hash = hash_password(password)
-    user.session_version += 1
+    end_sessions(session, user)
     session.flush()
 
 
@@ -129,11 +134,15 @@ def update_user(
         becomes_non_admin = (role is not None and role != Role.ADMIN) or is_active is False
         if user.is_admin and becomes_non_admin and _active_admin_count(session) <= 1:
             raise StaffError("The last active administrator cannot be demoted or deactivated.")
+    # Whoever loses a right is signed out everywhere, not only refused from now on.
+    if (role is not None and user.is_admin and role != Role.ADMIN) or (
+        is_active is False and user.is_active
+    ):
+        end_sessions(session, user)
     if role is not None:
         user.role = Role(role)
-    if is_active is not None and is_active != user.is_active:
+    if is_active is not None:
         user.is_active = is_active
-        user.session_version += 1
     if name is not None:
         user.name = name.strip()
     if time_zone is not None:
@@ -156,6 +165,49 @@ def list_users(session: Session) -> list[User]:
 
 def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def start_session(session: Session, user: User, *, now: datetime, lifetime: timedelta) -> str:
+    """A new signed-in session for ``user``: its secret goes in the browser's cookie only.
+
+    The user's expired sessions are deleted on the way, so the table stays small.
+    """
+    session.execute(
+        delete(StaffSession).where(StaffSession.user_id == user.id, StaffSession.expires_at <= now)
+    )
+    raw = secrets.token_urlsafe(32)
+    session.add(
+        StaffSession(
+            user_id=user.id, token_hash=_token_hash(raw), created_at=now, expires_at=now + lifetime
+        )
+    )
+    session.flush()
+    return raw
+
+
+def session_user(session: Session, raw: str, *, now: datetime) -> User | None:
+    """The active user a browser's session secret signs in, if it has not ended or expired."""
+    if len(raw) > 100:
+        return None
+    return session.scalar(
+        select(User)
+        .join(StaffSession, StaffSession.user_id == User.id)
+        .where(
+            StaffSession.token_hash == _token_hash(raw),
+            StaffSession.expires_at > now,
+            User.is_active,
+        )
+    )
+
+
+def end_session(session: Session, raw: str) -> None:
+    """End one browser's session (signing out): every copy of its cookie stops working."""
+    session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(raw)))
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """End every session of ``user``, in every browser."""
+    session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))
 
 
 def create_api_token(

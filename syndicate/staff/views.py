@@ -39,8 +39,8 @@ def login() -> str | Response:
         db = get_session()
         user = services.authenticate(db, form.email.data, form.password.data, now=app_now())
         if user is not None:
-            db.commit()
             log_in(user)
+            db.commit()
             return redirect(safe_next(form.next.data, url_for("articles_dashboard.index")))
         flash("Wrong email or password.", "error")
         return render_template("staff/login.html", form=form), 401
@@ -51,6 +51,7 @@ def login() -> str | Response:
 def logout() -> Response:
     ConfirmForm().validate_on_submit() or abort(400)
     log_out()
+    get_session().commit()
     flash("You are signed out.", "info")
     return redirect(url_for("staff.login"))
 
@@ -133,9 +134,9 @@ def profile() -> tuple[str, int] | Response:
             db.rollback()
             flash(str(exc), "error")
             return render_template("staff/profile.html", form=form), 422
-        db.commit()
         if form.new_password.data:
-            log_in(user)
+            log_in(user)  # a new session here; change_password ended every other one
+        db.commit()
         flash("Your profile is saved.", "success")
         return redirect(url_for("staff.profile"))
     status = 422 if form.is_submitted() else 200

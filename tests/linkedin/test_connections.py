@@ -104,14 +104,15 @@ def test_wrong_or_missing_state_is_refused_and_stores_nothing(
 
 
 def test_state_from_another_browser_session_is_refused(
-    app, staff, oauth_browser, session, make_user
+    app, staff, oauth_browser, session, make_user, clock
 ):
     callback = oauth_browser.at_linkedin(oauth_browser.start())
     other = app.test_client()
     intruder = make_user()
-    with other.session_transaction() as s:
-        s["user_id"], s["session_version"] = intruder.id, intruder.session_version
+    from tests import factories
     from tests.linkedin.conftest import Browser
+
+    factories.sign_in(other, session, intruder, now=clock.now())
 
     assert Browser(other).back_at_app(callback).status_code == 400
     assert _connections(session) == 0
@@ -236,8 +237,7 @@ def test_two_workers_refreshing_one_token_call_linkedin_once(
 
     with app.extensions["database"].transaction() as s:
         user = factories.make_user(s, now=clock.now())
-    with client.session_transaction() as s:
-        s["user_id"], s["session_version"] = user.id, 1
+        factories.sign_in(client, s, user, now=clock.now())
     from tests.linkedin.conftest import Browser
 
     Browser(client).connect()

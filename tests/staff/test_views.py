@@ -1,7 +1,8 @@
 import re
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from syndicate.staff.models import ApiToken, Role, User
 from tests.factories import PASSWORD
@@ -57,24 +58,133 @@ def test_dashboard_sends_anonymous_visitors_to_login(client):
     assert "/login?next=" in response.headers["Location"]
 
 
+# --- sessions ---------------------------------------------------------------------------
+
+
+def _browser(app, email: str = "ed@example.test", password: str = PASSWORD):  # noqa: ANN202
+    """A new browser that signs in through the form."""
+    browser = app.test_client()
+    response = browser.post("/login", data={"email": email, "password": password})
+    assert response.status_code == 302
+    return browser
+
+
+def _signed_in(browser) -> bool:  # noqa: ANN001
+    response = browser.get("/dashboard/profile")
+    assert response.status_code in (200, 302)
+    return response.status_code == 200
+
+
+def _copy_of(browser, app):  # noqa: ANN001, ANN202
+    """Another browser holding a copy of this one's session cookie (a stolen cookie)."""
+    copy = app.test_client()
+    copy.set_cookie("syndicate_session", browser.get_cookie("syndicate_session").value)
+    return copy
+
+
 def test_logout_ends_the_session(client, make_user, login):
     login(make_user())
     assert client.post("/logout").status_code == 302
     assert client.get("/dashboard/articles").status_code == 302
 
 
-def test_password_change_signs_out_other_sessions(app, client, make_user, login, session):
-    user = make_user()
-    login(user)
-    other = app.test_client()
-    with other.session_transaction() as s:
-        s["user_id"], s["session_version"] = user.id, user.session_version
-    response = client.post(
+def test_a_cookie_copied_before_logout_is_refused_after_it(app, make_user):
+    make_user(email="ed@example.test")
+    browser = _browser(app)
+    copy = _copy_of(browser, app)
+    assert _signed_in(copy)
+    assert browser.post("/logout").status_code == 302
+    replayed = copy.get("/dashboard/profile")
+    assert replayed.status_code == 302
+    assert "/login" in replayed.headers["Location"]
+
+
+def test_logout_ends_only_the_session_of_the_browser_that_signed_out(app, make_user):
+    make_user(email="ed@example.test")
+    laptop, phone = _browser(app), _browser(app)
+    laptop.post("/logout")
+    assert not _signed_in(laptop)
+    assert _signed_in(phone)
+
+
+def test_password_change_ends_every_other_session_and_renews_its_own(app, make_user):
+    make_user(email="ed@example.test")
+    laptop, phone = _browser(app), _browser(app)
+    old_laptop_cookie = _copy_of(laptop, app)
+    response = laptop.post(
         "/dashboard/profile", data={"time_zone": "UTC", "new_password": "another long password"}
     )
     assert response.status_code == 302
-    assert other.get("/dashboard/articles").status_code == 302
-    assert client.get("/dashboard/articles").status_code == 200
+    assert _signed_in(laptop)
+    assert not _signed_in(phone)
+    assert not _signed_in(old_laptop_cookie)
+    assert _signed_in(_browser(app, password="another long password"))
+
+
+@pytest.mark.parametrize(
+    ("change", "ends_sessions"),
+    [
+        ({"role": "editor", "time_zone": "UTC"}, True),  # deactivated (no is_active)
+        ({"role": "editor", "time_zone": "UTC", "is_active": "y"}, True),  # admin no more
+        ({"role": "admin", "time_zone": "Asia/Tokyo", "is_active": "y"}, False),
+    ],
+)
+def test_deactivation_or_losing_admin_ends_every_session_of_the_user(
+    app, client, make_user, login, session, change, ends_sessions
+):
+    target = make_user(email="ed@example.test", role=Role.ADMIN)
+    laptop, phone = _browser(app), _browser(app)
+    login(make_user(role=Role.ADMIN))
+    assert client.post(f"/dashboard/users/{target.id}", data=change).status_code == 302
+    assert _signed_in(laptop) is _signed_in(phone) is not ends_sessions
+    if "is_active" not in change:  # reactivated, the old sessions stay ended
+        data = {**change, "is_active": "y"}
+        assert client.post(f"/dashboard/users/{target.id}", data=data).status_code == 302
+        assert not _signed_in(laptop)
+        assert _signed_in(_browser(app))
+
+
+@pytest.mark.parametrize("app_overrides", [{"SESSION_LIFETIME": "1h"}])
+def test_a_session_ends_after_the_session_lifetime(app, make_user, clock):
+    make_user(email="ed@example.test")
+    browser = _browser(app)
+    clock.advance(timedelta(minutes=59))
+    assert _signed_in(browser)
+    clock.advance(timedelta(minutes=2))
+    assert not _signed_in(browser)
+
+
+def test_the_session_cookie_lasts_as_long_as_the_session(app, make_user):
+    make_user(email="ed@example.test")
+    browser = app.test_client()
+    response = browser.post("/login", data={"email": "ed@example.test", "password": PASSWORD})
+    cookie = next(
+        h for h in response.headers.getlist("Set-Cookie") if h.startswith("syndicate_session=")
+    )
+    assert "Max-Age=1209600" in cookie or "Expires=" in cookie
+    assert app.permanent_session_lifetime == timedelta(days=14)
+
+
+def test_only_requests_with_a_staff_session_look_it_up(app, engine, make_user, make_article):
+    make_user(email="ed@example.test")
+    make_article()
+    lookups = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        if "staff_sessions" in statement:
+            lookups.append(statement)
+
+    visitor, staff = app.test_client(), _browser(app)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        for path in ("/", "/feeds/rss.xml", "/feeds/atom.xml", "/healthz"):
+            assert visitor.get(path).status_code == 200, path
+        assert staff.get("/feeds/rss.xml").status_code == 200
+        assert lookups == []
+        assert staff.get("/dashboard/articles").status_code == 200
+        assert len(lookups) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_editor_cannot_manage_users(client, make_user, login, session):

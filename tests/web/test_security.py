@@ -166,7 +166,7 @@ def _exempt(rule: str) -> bool:
 
 
 def test_every_state_changing_form_refuses_a_missing_csrf_token(csrf_app, session, clock):
-    from tests.factories import make_user
+    from tests.factories import make_user, sign_in
 
     admin = make_user(session, now=clock.now(), role=Role.ADMIN)
     client = csrf_app.test_client()
@@ -175,8 +175,7 @@ def test_every_state_changing_form_refuses_a_missing_csrf_token(csrf_app, sessio
     for rule, method in routes(csrf_app):
         if method not in STATE_CHANGING:
             continue
-        with client.session_transaction() as browser:
-            browser["user_id"], browser["session_version"] = admin.id, admin.session_version
+        sign_in(client, session, admin, now=clock.now())
         path = adapter.build(rule.endpoint, dummy_arguments(rule), method=method)
         response = client.open(path, method=method, data={"anything": "1"})
         refused = response.status_code == 400 and CSRF_MESSAGE in response.get_data(as_text=True)
@@ -192,15 +191,14 @@ def test_every_state_changing_form_refuses_a_missing_csrf_token(csrf_app, sessio
 
 
 def test_a_csrf_token_from_another_session_is_refused(csrf_app, session, clock):
-    from tests.factories import make_user
+    from tests.factories import make_user, sign_in
 
     user = make_user(session, now=clock.now())
     other = csrf_app.test_client()
     page = other.get("/login").get_data(as_text=True)
     foreign = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     client = csrf_app.test_client()
-    with client.session_transaction() as browser:
-        browser["user_id"], browser["session_version"] = user.id, user.session_version
+    sign_in(client, session, user, now=clock.now())
     response = client.post("/dashboard/tokens", data={"name": "x", "csrf_token": foreign})
     assert response.status_code == 400
 
