@@ -1,4 +1,4 @@
-# make run: install into .venv, migrate, load demo content, serve on http://127.0.0.1:5000
+# make run [PORT=5000]: install into .venv, migrate, load demo content, serve on http://127.0.0.1:PORT
 # make test: install into .venv and run every test
 PYTHON ?= python3
 VENV := .venv
@@ -14,15 +14,23 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# The demo talks to the built-in LinkedIn sandbox and has a name (feeds, credit lines and
-# emails say it); either can be set in the environment instead.
-DEMO := SYNDICATE_LINKEDIN_SANDBOX="$${SYNDICATE_LINKEDIN_SANDBOX-1}" \
-	SYNDICATE_SITE_NAME="$${SYNDICATE_SITE_NAME-Syndicate Demo Magazine}"
+# The demo's settings, unless the environment sets them: the built-in LinkedIn sandbox, a
+# name (feeds, credit lines and emails say it) and the address it is served at
+# (make run PORT=5050). They are written to the instance folder, where every syndicate
+# command of this checkout reads them (syndicate doctor, posts dispatch, ...).
+PORT ?= 5000
+INSTANCE := $${SYNDICATE_INSTANCE_PATH:-instance}
 
 run: $(VENV)/.installed
+	@mkdir -p "$(INSTANCE)" && { \
+	  echo "# Written by make run; variables set in the environment win (README: Start)."; \
+	  echo "SYNDICATE_LINKEDIN_SANDBOX=$${SYNDICATE_LINKEDIN_SANDBOX-1}"; \
+	  echo "SYNDICATE_SITE_NAME=$${SYNDICATE_SITE_NAME-Syndicate Demo Magazine}"; \
+	  echo "SYNDICATE_SITE_URL=$${SYNDICATE_SITE_URL-http://127.0.0.1:$(PORT)}"; \
+	} > "$(INSTANCE)/development.env"
 	$(BIN)/syndicate db upgrade
-	$(DEMO) $(BIN)/syndicate demo --if-empty
-	$(DEMO) $(BIN)/syndicate serve --with-scheduler
+	$(BIN)/syndicate demo --if-empty
+	exec $(BIN)/syndicate serve --port $(PORT) --with-scheduler
 
 # pytest exits 5 when it collected no test: that is a failure here.
 test: $(VENV)/.installed

@@ -22,6 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from syndicate.config import read_environment, resolve
     from syndicate.crypto import TokenVault
     from syndicate.feeds import views as feeds_views
+    from syndicate.instance_settings import with_instance_settings
     from syndicate.linkedin import oauth as linkedin_oauth
     from syndicate.linkedin import views as linkedin_views
     from syndicate.linkedin.client import LinkedInClient
@@ -46,7 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(Path(__file__).parent / "static"),
     )
-    raw = read_environment(os.environ)
+    raw = read_environment(with_instance_settings(os.environ, Path(app.instance_path)))
     raw.update({k: v for k, v in (config or {}).items() if k != "INSTANCE_PATH"})
     app.config.update(resolve(raw, Path(app.instance_path)))
     # Flask-level options derived from our settings; tests may still override them.

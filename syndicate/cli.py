@@ -181,9 +181,14 @@ def serve(host: str, port: int, with_scheduler: bool) -> None:
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
+        # Ctrl-C reaches every process of the terminal's group, often twice: stop once.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if child is not None:
             child.send_signal(signal.SIGTERM)
-            child.wait(timeout=30)
+            child.wait(timeout=30)  # it says that it stopped
+        else:
+            click.echo("web server stopped")
 
 
 @click.command("scheduler")
@@ -202,14 +207,23 @@ def scheduler(once: bool) -> None:
     sched = build_scheduler(app)
     click.echo(f"scheduler {os.getpid()} running: " + ", ".join(j.id for j in sched.get_jobs()))
 
+    stopping = False
+
     def _stop(_signum: int, _frame: object) -> None:
-        sched.shutdown(wait=True)
+        # Ctrl-C signals every process of the terminal's group and `serve` then sends its
+        # scheduler SIGTERM too: the first signal stops, later ones find nothing to do.
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        if not sched.running:
+            raise SystemExit(0)  # not started yet: nothing to wait for
+        sched.shutdown(wait=True)  # lets running jobs finish their transaction
 
     signal.signal(signal.SIGTERM, _stop)
-    try:
-        sched.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+    signal.signal(signal.SIGINT, _stop)
+    sched.start()
+    click.echo(f"scheduler {os.getpid()} stopped")
 
 
 def _configure_logging() -> None:
