@@ -391,9 +391,13 @@ def posts_group() -> None:
 @with_appcontext
 def posts_dispatch(until_idle: bool) -> None:
     """Publish the posts that are due now (what the scheduler does every tick)."""
+    from syndicate.posts.dispatcher import sender
     from syndicate.posts.jobs import make_dispatcher
 
-    dispatcher = make_dispatcher(current_app._get_current_object())  # type: ignore[attr-defined]
+    dispatcher = make_dispatcher(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        sender=sender("syndicate posts dispatch"),
+    )
     result = dispatcher.run_until_idle() if until_idle else dispatcher.run_once()
     click.echo(str(result) or "nothing due")
 

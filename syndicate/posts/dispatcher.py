@@ -73,7 +73,13 @@ log = logging.getLogger(__name__)
 
 
 def worker_name() -> str:
+    """The lease owner: unique per process and short (``posts.lease_owner``), for operators."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def sender(role: str) -> str:
+    """Who sends, in words, for a post's history: "scheduler on web1 (pid 2878)"."""
+    return f"{role} on {socket.gethostname()} (pid {os.getpid()})"
 
 
 def version_alert_key(version: str) -> str:
@@ -327,6 +333,7 @@ class Dispatcher:
         settings: DispatchSettings,
         fetcher: Fetcher | None = None,
         owner: str | None = None,
+        actor: str | None = None,
         jitter: random.Random | None = None,
     ) -> None:
         self.database = database
@@ -336,6 +343,8 @@ class Dispatcher:
         self.settings = settings
         self.fetcher = fetcher
         self.owner = owner or worker_name()
+        # What the history shows; the lease owner stays the raw host:pid.
+        self.actor = actor or owner or sender("dispatcher")
         self.random = jitter or random.Random()  # noqa: S311 (jitter, not secrets)
         # A post LinkedIn accepted, written by the next write transaction (see _write).
         self._accepted: Accepted | None = None
@@ -418,7 +427,7 @@ class Dispatcher:
             "from_state": from_state.value,
             "to_state": to_state.value,
             "attempt": attempt,
-            "actor": self.owner[:200],
+            "actor": self.actor[:200],
             "http_status": http_status,
             "detail": detail[:4000],
         }
@@ -451,9 +460,9 @@ class Dispatcher:
             post,
             PostState.UNKNOWN,
             now=now,
-            actor=self.owner,
-            detail=f"worker {old_owner} stopped after its request to LinkedIn left; "
-            "the outcome will be checked",
+            actor=self.actor,
+            detail=f"the process that was sending it (host:pid {old_owner}) stopped after its "
+            "request to LinkedIn left; the outcome will be checked",
         )
 
     # --- writing --------------------------------------------------------------------------
@@ -686,7 +695,7 @@ class Dispatcher:
         if connection.dialect.name == "postgresql":
             row = connection.execute(
                 MARK_PUBLISHED_WITH_HISTORY,
-                {**params, "b_actor": self.owner[:200], "b_status": status, "b_detail": detail},
+                {**params, "b_actor": self.actor[:200], "b_status": status, "b_detail": detail},
             ).one_or_none()
         else:
             row = connection.execute(MARK_PUBLISHED, params).one_or_none()
@@ -802,7 +811,7 @@ class Dispatcher:
                 post,
                 state,
                 now=now,
-                actor=self.owner,
+                actor=self.actor,
                 detail=detail,
                 http_status=error.status,
             )
@@ -825,7 +834,7 @@ class Dispatcher:
                 post,
                 PostState.NEEDS_ATTENTION,
                 now=now,
-                actor=self.owner,
+                actor=self.actor,
                 detail="LinkedIn never confirmed or denied this post; check LinkedIn",
             )
             _notify(session, post, now)
@@ -836,7 +845,7 @@ class Dispatcher:
             post,
             PostState.UNKNOWN,
             now=now,
-            actor=self.owner,
+            actor=self.actor,
             detail=f"no answer from LinkedIn ({error}); will check at {post.due_at.isoformat()}",
         )
         if lasting and post.unknown_notified_at is None:
@@ -884,7 +893,7 @@ class Dispatcher:
             post,
             PostState.SCHEDULED,
             now=now,
-            actor=self.owner,
+            actor=self.actor,
             detail=detail,
             http_status=error.status if error else None,
         )
@@ -900,7 +909,7 @@ class Dispatcher:
             post,
             PostState.FAILED,
             now=now,
-            actor=self.owner,
+            actor=self.actor,
             detail=post.last_error,
             http_status=error.status,
         )
@@ -923,7 +932,7 @@ class Dispatcher:
             return "lost"
         post.lease_owner = None
         post.last_error = detail
-        record(session, post, state, now=now, actor=self.owner, detail=detail)
+        record(session, post, state, now=now, actor=self.actor, detail=detail)
         if notify:
             _notify(session, post, now)
         return "failed"

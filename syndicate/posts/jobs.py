@@ -9,10 +9,12 @@ from flask import Flask
 from syndicate import events
 from syndicate.db import get_database
 from syndicate.fetch import Fetcher
+from syndicate.posts import dispatcher
 from syndicate.posts.dispatcher import Dispatcher, DispatchSettings
 
 
-def make_dispatcher(app: Flask, **overrides: object) -> Dispatcher:
+def make_dispatcher(app: Flask, *, sender: str | None = None, **overrides: object) -> Dispatcher:
+    """A dispatcher with the app's settings; ``sender`` names it in the posts' history."""
     config = app.config
     settings = DispatchSettings(
         site_url=config["SITE_URL"],
@@ -30,12 +32,13 @@ def make_dispatcher(app: Flask, **overrides: object) -> Dispatcher:
         clock=app.extensions["clock"],
         settings=settings,
         fetcher=Fetcher.from_config(config),
+        actor=sender,
     )
 
 
 def dispatch_posts(app: Flask) -> str:
     """Publish every due post (and settle unknown ones) until none is left."""
-    return str(make_dispatcher(app).run_until_idle())
+    return str(make_dispatcher(app, sender=dispatcher.sender("scheduler")).run_until_idle())
 
 
 def apply_auto_post_rules(app: Flask) -> str:

@@ -320,6 +320,35 @@ def test_the_scheduler_job_dispatches_with_the_apps_settings(
     assert reload(session, scheduled).state is PostState.PUBLISHED
 
 
+def test_the_history_says_in_words_who_sent_the_post(
+    app, session, post, clock, linkedin_sandbox, runner, client, login, make_user
+):
+    import os
+    import socket
+
+    from syndicate.posts.jobs import dispatch_posts
+
+    host, pid = socket.gethostname(), os.getpid()
+    by_scheduler, by_command = post(title="One"), post(title="Two")
+    by_command.due_at = clock.now() + timedelta(hours=1)
+    session.commit()
+    clock.advance(timedelta(minutes=5))
+    assert "1 published" in dispatch_posts(app)
+    clock.advance(timedelta(hours=1))
+    assert "1 published" in runner.invoke(args=["posts", "dispatch"]).output
+    actors = {
+        name: {h.actor for h in reload(session, p).history if h.to_state != "scheduled"}
+        for name, p in (("scheduler", by_scheduler), ("command", by_command))
+    }
+    assert actors["scheduler"] == {f"scheduler on {host} (pid {pid})"}
+    assert actors["command"] == {f"syndicate posts dispatch on {host} (pid {pid})"}
+    assert reload(session, by_scheduler).lease_owner is None
+    login(make_user(email="reader@example.test"))
+    page = client.get(f"/dashboard/posts/{by_scheduler.id}").get_data(as_text=True)
+    assert f"scheduler on {host} (pid {pid})" in page
+    assert f"{host}:{pid}" not in page
+
+
 # --- what the fewer writes per post must keep ---------------------------------------------
 
 
