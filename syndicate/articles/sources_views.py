@@ -18,6 +18,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from syndicate.articles import importing
+from syndicate.articles.import_fetch import SourceError
+from syndicate.articles.import_store import describe_result
 from syndicate.articles.models import Source
 from syndicate.clock import app_now
 from syndicate.db import get_session
@@ -63,7 +65,7 @@ def _render_list(form: SourceForm) -> str:
         page=page,
         form=form,
         confirm=ConfirmForm(),
-        describe=importing.describe_result,
+        describe=describe_result,
     )
 
 
@@ -90,7 +92,7 @@ def add_source() -> str | Response | tuple[str, int]:
             now=app_now(),
             actor_id=current_user().id,
         )
-    except importing.SourceError as exc:
+    except SourceError as exc:
         db.rollback()
         form.url.errors = [*form.url.errors, str(exc)]
         return _render_list(form), 422
@@ -109,7 +111,7 @@ def show_source(source_id: int) -> str:
         source=source,
         confirm=ConfirmForm(),
         articles=importing.article_count(db, source),
-        describe=importing.describe_result,
+        describe=describe_result,
     )
 
 
@@ -123,7 +125,7 @@ def sync_source(source_id: int) -> Response:
         summary = importing.sync_source(
             db, source, fetcher=_fetcher(), now=app_now(), actor_id=current_user().id
         )
-    except importing.SourceError as exc:
+    except SourceError as exc:
         db.commit()
         flash(f"Could not sync {source.url}: {exc}", "error")
     else:

@@ -15,6 +15,10 @@ from werkzeug.http import http_date
 
 from syndicate import create_app
 from syndicate.articles import importing
+from syndicate.articles.import_fetch import SourceError
+from syndicate.articles.import_match import ArticleIndex
+from syndicate.articles.import_parse import parse_feed
+from syndicate.articles.import_store import ArticleCreator, ImportFailure, ImportSummary
 from syndicate.articles.models import Article, ArticleStatus, Source, SourceKind
 from syndicate.clock import FixedClock
 from syndicate.db import get_database
@@ -36,7 +40,7 @@ def fetcher(app: Flask) -> Fetcher:
 
 @pytest.fixture
 def run_import(session: Session, fetcher: Fetcher, clock: FixedClock):  # noqa: ANN201
-    def run(url: str, **options: object) -> importing.ImportSummary:
+    def run(url: str, **options: object) -> ImportSummary:
         summary = importing.import_url(session, url, fetcher=fetcher, now=clock.now(), **options)
         session.flush()
         return summary
@@ -96,7 +100,7 @@ def test_feed_broken_item_is_reported_and_the_rest_imported(session, run_import,
     summary = run_import(f"{publisher_site.url}/feed.xml")
 
     assert summary.failures == [
-        importing.ImportFailure("urn:site:broken", "it has neither a title nor a link")
+        ImportFailure("urn:site:broken", "it has neither a title nor a link")
     ]
     assert len(articles(session)) == 3
     assert session.scalar(select(Article).where(Article.source_guid == "urn:site:broken")) is None
@@ -219,7 +223,7 @@ def test_feed_body_naming_a_local_file_is_parsed_not_opened(
         content_type="application/rss+xml", body=str(local_feed).encode()
     )
 
-    with pytest.raises(importing.SourceError, match="is not an RSS or Atom feed"):
+    with pytest.raises(SourceError, match="is not an RSS or Atom feed"):
         run_import(f"{publisher_site.url}/path.xml", kind="feed")
     assert articles(session) == []
 
@@ -265,13 +269,11 @@ def test_batch_refused_by_the_database_is_stored_item_by_item(
     )
     session.add(source)
     session.flush()
-    summary = importing.ImportSummary(source_id=source.id)
-    index = importing._Index(session, source)
-    creator = importing._Creator(
-        session, index, summary, source=source, now=clock.now(), actor_id=None
-    )
+    summary = ImportSummary(source_id=source.id)
+    index = ArticleIndex(session, source)
+    creator = ArticleCreator(session, index, summary, source=source, now=clock.now(), actor_id=None)
     creator.slugs.checked.add("sailing-north")
-    items = importing.parse_feed(publisher_site.rss(broken=False), url=source.url)
+    items = parse_feed(publisher_site.rss(broken=False), url=source.url)
 
     for item in items:
         creator.add(item)
@@ -289,7 +291,7 @@ def test_batch_refused_by_the_database_is_stored_item_by_item(
 def test_redirect_to_metadata_address_is_refused_and_stores_nothing(
     session, run_import, publisher_site
 ):
-    with pytest.raises(importing.SourceError) as refused:
+    with pytest.raises(SourceError) as refused:
         run_import(f"{publisher_site.url}/to-metadata")
 
     assert str(refused.value) == ("169.254.169.254 is not a public address; fetching it is refused")
@@ -298,7 +300,7 @@ def test_redirect_to_metadata_address_is_refused_and_stores_nothing(
 
 
 def test_oversized_body_is_refused_and_stores_nothing(session, run_import, publisher_site):
-    with pytest.raises(importing.SourceError, match="more than 200000"):
+    with pytest.raises(SourceError, match="more than 200000"):
         run_import(f"{publisher_site.url}/huge.xml")
 
     assert articles(session) == []
@@ -310,7 +312,7 @@ def test_unrecognised_document_is_refused(session, run_import, publisher_site):
         content_type="application/json", body=b'{"items": []}'
     )
 
-    with pytest.raises(importing.SourceError, match="not an RSS or Atom feed, a sitemap"):
+    with pytest.raises(SourceError, match="not an RSS or Atom feed, a sitemap"):
         run_import(f"{publisher_site.url}/data.json")
 
 
