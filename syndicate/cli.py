@@ -271,7 +271,7 @@ def demo(if_empty: bool) -> None:
 @with_appcontext
 def import_command(url: str, kind: str, interval: int | None) -> None:
     """Import articles from URL (RSS/Atom feed, sitemap or one article page)."""
-    from syndicate.articles.importing import run_import_command
+    from syndicate.articles.jobs import run_import_command
 
     code = run_import_command(current_app._get_current_object(), url, kind, interval)  # type: ignore[attr-defined]
     if code:

@@ -9,17 +9,16 @@ to what is stored costs no write at all, and new articles are created in batches
 keeps an import within a small factor of parsing the feed.
 
 This module is the entry: importing a URL, and the sources that are synced periodically.
+Its functions take a Session and never commit; the command, the scheduler's job
+(``articles/jobs.py``) and the Sources page own the transactions.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import click
-from flask import Flask
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -39,10 +38,8 @@ from syndicate.articles.import_store import (
     store_items,
 )
 from syndicate.articles.models import Article, Source, SourceKind
-from syndicate.db import Page, get_database, paginate
+from syndicate.db import Page, paginate
 from syndicate.fetch import Fetcher
-
-log = logging.getLogger(__name__)
 
 MIN_INTERVAL_MINUTES = 5
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
@@ -248,107 +245,29 @@ def article_count(session: Session, source: Source) -> int:
     )
 
 
-# --- commands and jobs --------------------------------------------------------------------
+def due_source_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
+    """The periodically synced sources whose next sync is due, longest waiting first."""
+    return list(
+        session.scalars(
+            select(Source.id)
+            .where(Source.next_sync_at <= now, Source.interval_minutes.is_not(None))
+            .order_by(Source.next_sync_at)
+            .limit(limit)
+        )
+    )
 
 
-def run_import_command(app: Flask, url: str, kind: str, interval: int | None) -> int:
-    """``syndicate import URL``: import with a progress bar, then print the summary."""
-    fetcher = Fetcher.from_config(app.config)
-    now = app.extensions["clock"].now()
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total, label="Importing", show_pos=True)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-
-    try:
-        with get_database(app).transaction() as session:
-            try:
-                source, summary = import_source(
-                    session,
-                    url,
-                    kind=kind,
-                    interval_minutes=interval,
-                    fetcher=fetcher,
-                    now=now,
-                    progress=progress,
-                )
-            finally:
-                if bar is not None:
-                    bar.__exit__(None, None, None)
-            source_kind, next_sync = source.kind.value, source.next_sync_at
-    except SourceError as exc:
-        click.echo(f"Could not import {url}: {exc}", err=True)
-        return 1
-    click.echo(f"Imported {url} ({source_kind}): {summary}.")
-    for failure in summary.failures:
-        click.echo(f"  failed: {failure.item}: {failure.reason}")
-    if next_sync is not None:
-        click.echo(f"Next sync at {next_sync:%Y-%m-%d %H:%M} UTC.")
-    return 0 if summary.imported or not summary.failed else 1
-
-
-def _claim(app: Flask, source_id: int, now: datetime) -> bool:
-    """Push a due source's next sync past the lease; True only for the process that did it.
+def claim_due_source(session: Session, source_id: int, now: datetime) -> bool:
+    """Push a due source's next sync past the lease; True only for the caller that did it.
 
     The conditional UPDATE is the lock: a second scheduler finds the row no longer due and
     changes nothing. The lease outlasts any sync (which sets the real next time when done),
     and a process that dies mid-sync leaves the source due again once the lease is over.
     """
-    with get_database(app).transaction() as session:
-        claimed = session.execute(
-            update(Source)
-            .where(Source.id == source_id, Source.next_sync_at <= now)
-            .values(next_sync_at=now + SYNC_LEASE)
-            .execution_options(synchronize_session=False)
-        )
-        return claimed.rowcount == 1
-
-
-def sync_due(app: Flask, *, limit: int = 20) -> str:
-    """Sync every source whose next sync is due (the scheduler's job); one line per source."""
-    database = get_database(app)
-    clock = app.extensions["clock"]
-    fetcher = Fetcher.from_config(app.config)
-    now = clock.now()
-    with database.transaction() as session:
-        due = list(
-            session.scalars(
-                select(Source.id)
-                .where(Source.next_sync_at <= now, Source.interval_minutes.is_not(None))
-                .order_by(Source.next_sync_at)
-                .limit(limit)
-            )
-        )
-    lines = []
-    for source_id in due:
-        if not _claim(app, source_id, now):
-            continue
-        lines.append(_sync_claimed(app, source_id, fetcher, clock.now()))
-    return "; ".join(lines) if lines else "no source due"
-
-
-def _sync_claimed(app: Flask, source_id: int, fetcher: Fetcher, now: datetime) -> str:
-    database = get_database(app)
-    try:
-        with database.transaction() as session:
-            source = session.get(Source, source_id)
-            if source is None:
-                return f"source {source_id}: deleted meanwhile"
-            url = source.url
-            try:
-                return f"{url}: {sync_source(session, source, fetcher=fetcher, now=now)}"
-            except SourceError as exc:
-                return f"{url}: failed: {exc}"
-    except Exception as exc:  # noqa: BLE001 - one broken source must not stop the others
-        log.exception("syncing source %s failed", source_id)
-        with database.transaction() as session:
-            source = session.get(Source, source_id)
-            if source is not None:
-                record_sync(
-                    source, failed_result(f"unexpected error ({type(exc).__name__})"), now=now
-                )
-        return f"source {source_id}: failed unexpectedly ({type(exc).__name__})"
+    claimed = session.execute(
+        update(Source)
+        .where(Source.id == source_id, Source.next_sync_at <= now)
+        .values(next_sync_at=now + SYNC_LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from werkzeug.http import http_date
 
 from syndicate import create_app
-from syndicate.articles import importing
+from syndicate.articles import importing, jobs
 from syndicate.articles.import_fetch import SourceError
 from syndicate.articles.import_match import ArticleIndex
 from syndicate.articles.import_parse import parse_feed
@@ -458,7 +458,7 @@ def test_sync_due_imports_a_due_source_and_schedules_the_next(app, session, publ
         session, f"{publisher_site.url}/feed.xml", due_at=clock.now() - timedelta(minutes=1)
     )
 
-    report = importing.sync_due(app)
+    report = jobs.sync_due_sources(app)
 
     assert report == f"{source.url}: 3 new, 0 updated, 0 unchanged, 1 failed"
     session.expire_all()
@@ -474,7 +474,7 @@ def test_sync_due_leaves_a_source_that_is_not_due(app, session, publisher_site, 
     later = clock.now() + timedelta(minutes=5)
     source = add_source(session, f"{publisher_site.url}/feed.xml", due_at=later)
 
-    assert importing.sync_due(app) == "no source due"
+    assert jobs.sync_due_sources(app) == "no source due"
 
     session.expire_all()
     assert source.next_sync_at == later and source.last_synced_at is None
@@ -484,7 +484,7 @@ def test_sync_due_leaves_a_source_that_is_not_due(app, session, publisher_site, 
 def test_sync_due_records_a_source_that_fails(app, session, publisher_site, clock):
     source = add_source(session, f"{publisher_site.url}/to-metadata", due_at=clock.now())
 
-    report = importing.sync_due(app)
+    report = jobs.sync_due_sources(app)
 
     assert "failed: 169.254.169.254 is not a public address" in report
     session.expire_all()
@@ -504,10 +504,10 @@ def test_cli_sources_sync_runs_the_due_sources(runner, session, publisher_site, 
 def test_a_due_source_is_claimed_by_one_scheduler_only(app, session, publisher_site, clock):
     source = add_source(session, f"{publisher_site.url}/feed.xml", due_at=clock.now())
 
-    assert importing._claim(app, source.id, clock.now()) is True
-    assert importing._claim(app, source.id, clock.now()) is False
+    assert jobs._claim(app, source.id, clock.now()) is True
+    assert jobs._claim(app, source.id, clock.now()) is False
     # Claimed elsewhere meanwhile: this scheduler's tick finds nothing left to do.
-    assert importing.sync_due(app) == "no source due"
+    assert jobs.sync_due_sources(app) == "no source due"
 
 
 # --- the Sources page ---------------------------------------------------------------------
@@ -667,7 +667,7 @@ def test_two_schedulers_ticking_at_once_sync_a_due_source_once(
 
     def tick() -> None:
         start_together.wait()
-        reports.append(importing.sync_due(app))
+        reports.append(jobs.sync_due_sources(app))
 
     schedulers = [threading.Thread(target=tick) for _ in range(2)]
     for scheduler in schedulers:
