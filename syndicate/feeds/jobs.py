@@ -33,8 +33,11 @@ def _ping_external_hub(app: Flask, poster: Any, settings: FeedSettings, clock: A
         return websub.ping_hub(poster, str(payload["hub"]), str(payload["topic"]))
 
     drained = outbox.drain(
-        app, kinds=[websub.PING_KIND], handlers={websub.PING_KIND: handle},
-        owner=outbox.new_owner("websub"), now_fn=clock.now,
+        app,
+        kinds=[websub.PING_KIND],
+        handlers={websub.PING_KIND: handle},
+        owner=outbox.new_owner("websub"),
+        now_fn=clock.now,
     )
     if not queued and not drained:
         return ""

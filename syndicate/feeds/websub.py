@@ -66,15 +66,16 @@ class Poster(Protocol):
 
     def get(self, url: str, *, headers: dict[str, str] | None = None) -> FetchedResponse: ...
 
-    def post(self, url: str, *, data: bytes, headers: dict[str, str] | None = None
-             ) -> FetchedResponse: ...
+    def post(
+        self, url: str, *, data: bytes, headers: dict[str, str] | None = None
+    ) -> FetchedResponse: ...
 
 
 def topic_key(topic: str, settings: FeedSettings) -> FeedKey | None:
     """The current feed a topic URL names, or None if it is not one of ours."""
     if not topic.startswith(settings.site_url + "/"):
         return None
-    path = topic[len(settings.site_url):]
+    path = topic[len(settings.site_url) :]
     match = _TOPIC_PATH.fullmatch(path)
     if match is None:
         return None
@@ -84,10 +85,17 @@ def topic_key(topic: str, settings: FeedSettings) -> FeedKey | None:
 
 def _check_callback(callback: str) -> str:
     parts = urlsplit(callback)
-    if (parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment
-            or len(callback) > MAX_URL or "@" in parts.netloc):
-        raise WebSubError("hub.callback must be an absolute http(s) URL without a fragment "
-                          f"or credentials, of at most {MAX_URL} characters.")
+    if (
+        parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.fragment
+        or len(callback) > MAX_URL
+        or "@" in parts.netloc
+    ):
+        raise WebSubError(
+            "hub.callback must be an absolute http(s) URL without a fragment "
+            f"or credentials, of at most {MAX_URL} characters."
+        )
     return callback
 
 
@@ -108,44 +116,54 @@ class SubscriptionRequest:
     secret: str | None
 
 
-def parse_request(form: Mapping[str, str], session: Session, settings: FeedSettings
-                  ) -> SubscriptionRequest:
+def parse_request(
+    form: Mapping[str, str], session: Session, settings: FeedSettings
+) -> SubscriptionRequest:
     """Check a hub request's fields; raise WebSubError with the reason for a 400."""
     mode = (form.get("hub.mode") or "").strip()
     if mode == "publish":
-        raise WebSubError("This hub learns of changes by itself; publish requests are not "
-                          "needed.")
+        raise WebSubError("This hub learns of changes by itself; publish requests are not needed.")
     if mode not in {"subscribe", "unsubscribe"}:
         raise WebSubError("hub.mode must be subscribe or unsubscribe.")
     callback = _check_callback((form.get("hub.callback") or "").strip())
     topic = (form.get("hub.topic") or "").strip()
     key = topic_key(topic, settings)
     if key is None:
-        raise WebSubError("hub.topic must be the URL of one of this site's feeds "
-                          f"(for example {settings.site_url}/feeds/rss.xml).")
+        raise WebSubError(
+            "hub.topic must be the URL of one of this site's feeds "
+            f"(for example {settings.site_url}/feeds/rss.xml)."
+        )
     if not feed_exists(session, key):
-        raise WebSubError("hub.topic names no feed: its category, tag or author does not "
-                          "exist.")
+        raise WebSubError("hub.topic names no feed: its category, tag or author does not exist.")
     secret = form.get("hub.secret")
     if secret is not None and len(secret.encode()) > MAX_SECRET_BYTES:
         raise WebSubError("hub.secret must be less than 200 bytes.")
-    return SubscriptionRequest(mode, topic, callback, _lease(form.get("hub.lease_seconds")),
-                               secret or None)
+    return SubscriptionRequest(
+        mode, topic, callback, _lease(form.get("hub.lease_seconds")), secret or None
+    )
 
 
-def request_subscription(session: Session, form: Mapping[str, str], settings: FeedSettings,
-                         *, now: datetime) -> WebSubSubscription | None:
+def request_subscription(
+    session: Session, form: Mapping[str, str], settings: FeedSettings, *, now: datetime
+) -> WebSubSubscription | None:
     """Record a (un)subscription request for verification; None for an unknown unsubscribe."""
     wanted = parse_request(form, session, settings)
-    found = session.scalar(select(WebSubSubscription).where(
-        WebSubSubscription.topic == wanted.topic,
-        WebSubSubscription.callback == wanted.callback))
+    found = session.scalar(
+        select(WebSubSubscription).where(
+            WebSubSubscription.topic == wanted.topic, WebSubSubscription.callback == wanted.callback
+        )
+    )
     if found is None:
         if wanted.mode == "unsubscribe":
             return None
         found = WebSubSubscription(
-            topic=wanted.topic, callback=wanted.callback, state=SubscriptionState.PENDING,
-            lease_seconds=wanted.lease_seconds, created_at=now, updated_at=now)
+            topic=wanted.topic,
+            callback=wanted.callback,
+            state=SubscriptionState.PENDING,
+            lease_seconds=wanted.lease_seconds,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(found)
     found.pending_mode = wanted.mode
     found.pending_secret = wanted.secret
@@ -160,14 +178,16 @@ def request_subscription(session: Session, form: Mapping[str, str], settings: Fe
 # Scheduler side
 
 
-def verify_pending(database: Database, poster: Poster, settings: FeedSettings, *,
-                   now: datetime, limit: int = 50) -> int:
+def verify_pending(
+    database: Database, poster: Poster, settings: FeedSettings, *, now: datetime, limit: int = 50
+) -> int:
     """Confirm the intent of waiting requests with a challenge; return how many were settled."""
     with database.transaction() as session:
         waiting = session.execute(
             select(WebSubSubscription.id, WebSubSubscription.pending_since)
             .where(WebSubSubscription.pending_mode.is_not(None))
-            .order_by(WebSubSubscription.pending_since).limit(limit)
+            .order_by(WebSubSubscription.pending_since)
+            .limit(limit)
         ).all()
     settled = 0
     for sub_id, since in waiting:
@@ -188,8 +208,9 @@ def verify_pending(database: Database, poster: Poster, settings: FeedSettings, *
     return settled
 
 
-def _challenge(poster: Poster, callback: str, mode: str, topic: str, lease: int
-               ) -> tuple[bool, str | None]:
+def _challenge(
+    poster: Poster, callback: str, mode: str, topic: str, lease: int
+) -> tuple[bool, str | None]:
     challenge = secrets.token_urlsafe(32)
     query = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
     if mode == "subscribe":
@@ -206,8 +227,15 @@ def _challenge(poster: Poster, callback: str, mode: str, topic: str, lease: int
     return True, None
 
 
-def _settle(session: Session, sub: WebSubSubscription, confirmed: bool, error: str | None,
-            settings: FeedSettings, *, now: datetime) -> None:
+def _settle(
+    session: Session,
+    sub: WebSubSubscription,
+    confirmed: bool,
+    error: str | None,
+    settings: FeedSettings,
+    *,
+    now: datetime,
+) -> None:
     mode = sub.pending_mode
     if confirmed and mode == "subscribe":
         renewal = sub.state is SubscriptionState.ACTIVE
@@ -241,17 +269,22 @@ def _settle(session: Session, sub: WebSubSubscription, confirmed: bool, error: s
 def _drop_pending(session: Session, sub: WebSubSubscription) -> None:
     session.execute(
         update(WebSubDelivery)
-        .where(WebSubDelivery.subscription_id == sub.id,
-               WebSubDelivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING]))
+        .where(
+            WebSubDelivery.subscription_id == sub.id,
+            WebSubDelivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING]),
+        )
         .values(state=DeliveryState.DROPPED)
     )
 
 
 def queue_deliveries(session: Session, settings: FeedSettings, *, now: datetime) -> int:
     """Queue one delivery for each live subscriber whose topic's bytes changed; expire leases."""
-    for sub in session.scalars(select(WebSubSubscription).where(
+    for sub in session.scalars(
+        select(WebSubSubscription).where(
             WebSubSubscription.state == SubscriptionState.ACTIVE,
-            WebSubSubscription.lease_expires_at <= now)):
+            WebSubSubscription.lease_expires_at <= now,
+        )
+    ):
         sub.state = SubscriptionState.EXPIRED
         sub.updated_at = now
         _drop_pending(session, sub)
@@ -272,9 +305,16 @@ def queue_deliveries(session: Session, settings: FeedSettings, *, now: datetime)
         etag = etags[sub.topic]
         if etag is None or etag == sub.last_etag:
             continue
-        session.add(WebSubDelivery(
-            subscription_id=sub.id, etag=etag, state=DeliveryState.PENDING, attempts=0,
-            next_attempt_at=now, created_at=now))
+        session.add(
+            WebSubDelivery(
+                subscription_id=sub.id,
+                etag=etag,
+                state=DeliveryState.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
         sub.last_etag = etag
         queued += 1
     session.flush()
@@ -311,11 +351,13 @@ def affected_topics(event: events.Event, settings: FeedSettings) -> list[str]:
 
     payload = event.payload or {}
     subjects: list[tuple[str, str | None]] = [("site", None)]
-    for kind, field_name in (("category", "categories"), ("tag", "tags"),
-                             ("author", "authors")):
+    for kind, field_name in (("category", "categories"), ("tag", "tags"), ("author", "authors")):
         subjects += [(kind, str(slug)) for slug in payload.get(field_name, []) or []]
-    return [settings.site_url + feed_path(kind, slug, fmt)
-            for kind, slug in dict.fromkeys(subjects) for fmt in FORMATS]
+    return [
+        settings.site_url + feed_path(kind, slug, fmt)
+        for kind, slug in dict.fromkeys(subjects)
+        for fmt in FORMATS
+    ]
 
 
 def queue_pings(database: Database, settings: FeedSettings, *, now: datetime) -> int:
@@ -327,8 +369,7 @@ def queue_pings(database: Database, settings: FeedSettings, *, now: datetime) ->
     def handle(session: Session, event: events.Event) -> None:
         nonlocal queued
         for topic in affected_topics(event, settings):
-            outbox.enqueue(session, PING_KIND, {"hub": settings.hub_url, "topic": topic},
-                           now=now)
+            outbox.enqueue(session, PING_KIND, {"hub": settings.hub_url, "topic": topic}, now=now)
             queued += 1
 
     while events.consume(database, CONSUMER, handle, now=now, kinds=ARTICLE_EVENT_KINDS):
@@ -340,8 +381,9 @@ def ping_hub(poster: Poster, hub: str, topic: str) -> str:
     """Tell an external hub that a topic changed (``hub.mode=publish``); raise to retry."""
     body = urlencode({"hub.mode": "publish", "hub.topic": topic, "hub.url": topic}).encode()
     try:
-        response = poster.post(hub, data=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded"})
+        response = poster.post(
+            hub, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
     except HttpStatusError as exc:
         if 400 <= exc.status < 500 and exc.status not in (408, 429):
             from syndicate.outbox import PermanentFailure
@@ -360,22 +402,31 @@ def _claim(database: Database, *, now: datetime, limit: int) -> list[int]:
     """Take due deliveries (or ones whose sender died) so no other process sends them."""
     with database.transaction() as session:
         candidates = session.scalars(
-            select(WebSubDelivery.id).where(or_(
-                (WebSubDelivery.state == DeliveryState.PENDING)
-                & (WebSubDelivery.next_attempt_at <= now),
-                (WebSubDelivery.state == DeliveryState.SENDING)
-                & (WebSubDelivery.lease_expires_at <= now),
-            )).order_by(WebSubDelivery.id).limit(limit)
+            select(WebSubDelivery.id)
+            .where(
+                or_(
+                    (WebSubDelivery.state == DeliveryState.PENDING)
+                    & (WebSubDelivery.next_attempt_at <= now),
+                    (WebSubDelivery.state == DeliveryState.SENDING)
+                    & (WebSubDelivery.lease_expires_at <= now),
+                )
+            )
+            .order_by(WebSubDelivery.id)
+            .limit(limit)
         ).all()
     claimed = []
     for delivery_id in candidates:
         with database.transaction() as session:
             result = session.execute(
                 update(WebSubDelivery)
-                .where(WebSubDelivery.id == delivery_id, or_(
-                    WebSubDelivery.state == DeliveryState.PENDING,
-                    (WebSubDelivery.state == DeliveryState.SENDING)
-                    & (WebSubDelivery.lease_expires_at <= now)))
+                .where(
+                    WebSubDelivery.id == delivery_id,
+                    or_(
+                        WebSubDelivery.state == DeliveryState.PENDING,
+                        (WebSubDelivery.state == DeliveryState.SENDING)
+                        & (WebSubDelivery.lease_expires_at <= now),
+                    ),
+                )
                 .values(state=DeliveryState.SENDING, lease_expires_at=now + SEND_LEASE)
             )
             if result.rowcount == 1:  # type: ignore[attr-defined]
@@ -390,8 +441,9 @@ class _Outgoing:
     headers: dict[str, str]
 
 
-def send_due_deliveries(database: Database, poster: Poster, settings: FeedSettings, *,
-                        now: datetime, limit: int = 50) -> dict[str, int]:
+def send_due_deliveries(
+    database: Database, poster: Poster, settings: FeedSettings, *, now: datetime, limit: int = 50
+) -> dict[str, int]:
     """POST each claimed delivery's current topic body; record success, retry or the end."""
     counts = {"delivered": 0, "retrying": 0, "failed": 0, "dropped": 0}
     for delivery_id in _claim(database, now=now, limit=limit):
@@ -403,8 +455,7 @@ def send_due_deliveries(database: Database, poster: Poster, settings: FeedSettin
         status: int | None = None
         error: str | None = None
         try:
-            response = poster.post(outgoing.callback, data=outgoing.body,
-                                   headers=outgoing.headers)
+            response = poster.post(outgoing.callback, data=outgoing.body, headers=outgoing.headers)
             status = response.status
         except HttpStatusError as exc:
             status, error = exc.status, str(exc)
@@ -415,18 +466,26 @@ def send_due_deliveries(database: Database, poster: Poster, settings: FeedSettin
     return counts
 
 
-def _prepare(session: Session, delivery_id: int, settings: FeedSettings, *, now: datetime
-             ) -> _Outgoing | None:
+def _prepare(
+    session: Session, delivery_id: int, settings: FeedSettings, *, now: datetime
+) -> _Outgoing | None:
     delivery = session.get(WebSubDelivery, delivery_id)
     if delivery is None:
         return None
     sub = delivery.subscription
-    newer = session.scalar(select(WebSubDelivery.id).where(
-        WebSubDelivery.subscription_id == sub.id, WebSubDelivery.id > delivery.id,
-        WebSubDelivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING])).limit(1))
+    newer = session.scalar(
+        select(WebSubDelivery.id)
+        .where(
+            WebSubDelivery.subscription_id == sub.id,
+            WebSubDelivery.id > delivery.id,
+            WebSubDelivery.state.in_([DeliveryState.PENDING, DeliveryState.SENDING]),
+        )
+        .limit(1)
+    )
     key = topic_key(sub.topic, settings)
     live = sub.state is SubscriptionState.ACTIVE and (
-        sub.lease_expires_at is None or sub.lease_expires_at > now)
+        sub.lease_expires_at is None or sub.lease_expires_at > now
+    )
     if newer is not None or key is None or not live:
         # A newer delivery will carry the newest body anyway.
         delivery.state = DeliveryState.DROPPED
@@ -445,8 +504,9 @@ def _prepare(session: Session, delivery_id: int, settings: FeedSettings, *, now:
     return _Outgoing(sub.callback, feed.body, headers)
 
 
-def _record(session: Session, delivery_id: int, status: int | None, error: str | None, *,
-            now: datetime) -> str:
+def _record(
+    session: Session, delivery_id: int, status: int | None, error: str | None, *, now: datetime
+) -> str:
     delivery = session.get(WebSubDelivery, delivery_id)
     if delivery is None:
         return "dropped"
@@ -477,8 +537,9 @@ def _record(session: Session, delivery_id: int, status: int | None, error: str |
     return "retrying"
 
 
-def run_hub(database: Database, poster: Poster, settings: FeedSettings, *, now: datetime
-            ) -> dict[str, Any]:
+def run_hub(
+    database: Database, poster: Poster, settings: FeedSettings, *, now: datetime
+) -> dict[str, Any]:
     """One scheduler tick of the hub: verify, queue from events, send what is due."""
     verified = verify_pending(database, poster, settings, now=now)
     queued = consume_article_events(database, settings, now=now)
@@ -503,17 +564,24 @@ class TopicState:
 def topic_states(session: Session) -> dict[str, TopicState]:
     """Subscribers and delivery state per topic URL, for the dashboard (grouped queries)."""
     active = WebSubSubscription.state == SubscriptionState.ACTIVE
-    subscribers = dict(session.execute(
-        select(WebSubSubscription.topic, func.count())
-        .where(active).group_by(WebSubSubscription.topic)).all())
+    subscribers = dict(
+        session.execute(
+            select(WebSubSubscription.topic, func.count())
+            .where(active)
+            .group_by(WebSubSubscription.topic)
+        ).all()
+    )
     waiting = [DeliveryState.PENDING, DeliveryState.SENDING]
     rows = session.execute(
         select(
             WebSubSubscription.topic,
             func.count().filter(WebSubDelivery.state.in_(waiting)),
-            func.count().filter(or_(
-                WebSubDelivery.state == DeliveryState.FAILED,
-                WebSubDelivery.state.in_(waiting) & (WebSubDelivery.attempts > 0))),
+            func.count().filter(
+                or_(
+                    WebSubDelivery.state == DeliveryState.FAILED,
+                    WebSubDelivery.state.in_(waiting) & (WebSubDelivery.attempts > 0),
+                )
+            ),
             func.max(WebSubDelivery.delivered_at),
         )
         .join(WebSubDelivery.subscription)
@@ -527,12 +595,16 @@ def topic_states(session: Session) -> dict[str, TopicState]:
     }
 
 
-def prune_deliveries(session: Session, *, now: datetime, keep: timedelta = timedelta(days=30)
-                     ) -> int:
+def prune_deliveries(
+    session: Session, *, now: datetime, keep: timedelta = timedelta(days=30)
+) -> int:
     """Forget settled deliveries older than ``keep`` so the table stays small."""
     result = session.execute(
         delete(WebSubDelivery).where(
-            WebSubDelivery.state.in_([DeliveryState.DELIVERED, DeliveryState.DROPPED,
-                                      DeliveryState.FAILED]),
-            WebSubDelivery.created_at < now - keep))
+            WebSubDelivery.state.in_(
+                [DeliveryState.DELIVERED, DeliveryState.DROPPED, DeliveryState.FAILED]
+            ),
+            WebSubDelivery.created_at < now - keep,
+        )
+    )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
