@@ -3,7 +3,8 @@
 Requests are stored and answered 202 at once; the scheduler verifies intent (a GET with
 ``hub.challenge``), queues one delivery per subscriber whenever a topic's bytes change
 (driven by the article events), and sends them with retries and backoff. Every outgoing
-request goes through the URL guard (``syndicate.fetch.Fetcher``).
+request goes through the URL guard (``syndicate.fetch.Fetcher``). These functions take a
+Session; the scheduler's jobs in ``feeds/jobs.py`` own the transactions around them.
 """
 
 from __future__ import annotations
@@ -15,14 +16,13 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from syndicate import events
-from syndicate.db import Database
 from syndicate.feeds.models import (
     DeliveryState,
     SubscriptionState,
@@ -30,7 +30,6 @@ from syndicate.feeds.models import (
     WebSubSubscription,
 )
 from syndicate.feeds.services import (
-    ARTICLE_EVENT_KINDS,
     BY_FILENAME,
     CONTENT_TYPES,
     FeedKey,
@@ -175,46 +174,69 @@ def request_subscription(
 
 
 # ---------------------------------------------------------------------------------------------
-# Scheduler side
+# Scheduler side: verification, deliveries and pings
 
 
-def verify_pending(
-    database: Database, poster: Poster, settings: FeedSettings, *, now: datetime, limit: int = 50
-) -> int:
-    """Confirm the intent of waiting requests with a challenge; return how many were settled."""
-    with database.transaction() as session:
-        waiting = session.execute(
-            select(WebSubSubscription.id, WebSubSubscription.pending_since)
-            .where(WebSubSubscription.pending_mode.is_not(None))
-            .order_by(WebSubSubscription.pending_since)
-            .limit(limit)
-        ).all()
-    settled = 0
-    for sub_id, since in waiting:
-        with database.transaction() as session:
-            sub = session.get(WebSubSubscription, sub_id)
-            if sub is None or sub.pending_since != since or sub.pending_mode is None:
-                continue
-            mode, topic, callback = sub.pending_mode, sub.topic, sub.callback
-            lease = sub.pending_lease_seconds or DEFAULT_LEASE_SECONDS
-        confirmed, error = _challenge(poster, callback, mode, topic, lease)
-        with database.transaction() as session:
-            sub = session.get(WebSubSubscription, sub_id)
-            # A newer request arrived while we asked: it gets its own verification.
-            if sub is None or sub.pending_since != since:
-                continue
-            _settle(session, sub, confirmed, error, settings, now=now)
-            settled += 1
-    return settled
+def waiting_requests(session: Session, *, limit: int) -> list[tuple[int, datetime]]:
+    """Subscriptions with a request to verify, the longest waiting first: (id, asked at)."""
+    rows = session.execute(
+        select(WebSubSubscription.id, WebSubSubscription.pending_since)
+        .where(WebSubSubscription.pending_mode.is_not(None))
+        .order_by(WebSubSubscription.pending_since)
+        .limit(limit)
+    ).all()
+    return [(sub_id, since) for sub_id, since in rows]
 
 
-def _challenge(
-    poster: Poster, callback: str, mode: str, topic: str, lease: int
-) -> tuple[bool, str | None]:
+@dataclass(frozen=True)
+class PendingRequest:
+    """What the hub asks the subscriber to confirm."""
+
+    mode: str
+    topic: str
+    callback: str
+    lease_seconds: int
+
+
+def pending_request(session: Session, sub_id: int, since: datetime) -> PendingRequest | None:
+    """The request asked at ``since``, unless it was settled or replaced meanwhile."""
+    sub = session.get(WebSubSubscription, sub_id)
+    if sub is None or sub.pending_since != since or sub.pending_mode is None:
+        return None
+    return PendingRequest(
+        sub.pending_mode,
+        sub.topic,
+        sub.callback,
+        sub.pending_lease_seconds or DEFAULT_LEASE_SECONDS,
+    )
+
+
+def settle_request(
+    session: Session,
+    sub_id: int,
+    since: datetime,
+    confirmed: bool,
+    error: str | None,
+    settings: FeedSettings,
+    *,
+    now: datetime,
+) -> bool:
+    """Record the outcome of the challenge; False if a newer request arrived meanwhile."""
+    sub = session.get(WebSubSubscription, sub_id)
+    # A newer request arrived while we asked: it gets its own verification.
+    if sub is None or sub.pending_since != since:
+        return False
+    _settle(session, sub, confirmed, error, settings, now=now)
+    return True
+
+
+def challenge_callback(poster: Poster, request: PendingRequest) -> tuple[bool, str | None]:
+    """Ask the subscriber to echo a challenge: (confirmed, why not)."""
     challenge = secrets.token_urlsafe(32)
-    query = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
-    if mode == "subscribe":
-        query["hub.lease_seconds"] = str(lease)
+    query = {"hub.mode": request.mode, "hub.topic": request.topic, "hub.challenge": challenge}
+    if request.mode == "subscribe":
+        query["hub.lease_seconds"] = str(request.lease_seconds)
+    callback = request.callback
     url = callback + ("&" if "?" in callback else "?") + urlencode(query)
     try:
         response = poster.get(url)
@@ -321,23 +343,6 @@ def queue_deliveries(session: Session, settings: FeedSettings, *, now: datetime)
     return queued
 
 
-def consume_article_events(database: Database, settings: FeedSettings, *, now: datetime) -> int:
-    """Turn new article events into deliveries, once per change whatever crashes."""
-    queued = 0
-    done = False
-
-    def handle(session: Session, _event: events.Event) -> None:
-        nonlocal queued, done
-        # One pass over the current state covers every event of the batch.
-        if not done:
-            queued += queue_deliveries(session, settings, now=now)
-            done = True
-
-    while events.consume(database, CONSUMER, handle, now=now, kinds=ARTICLE_EVENT_KINDS):
-        done = False
-    return queued
-
-
 PING_KIND = "websub.ping"
 
 
@@ -360,21 +365,16 @@ def affected_topics(event: events.Event, settings: FeedSettings) -> list[str]:
     ]
 
 
-def queue_pings(database: Database, settings: FeedSettings, *, now: datetime) -> int:
-    """For an external hub: one outbox ping per affected topic of each new article event."""
+def queue_pings_for_event(
+    session: Session, event: events.Event, settings: FeedSettings, *, now: datetime
+) -> int:
+    """For an external hub: one outbox ping per topic the article event affects."""
     from syndicate import outbox
 
-    queued = 0
-
-    def handle(session: Session, event: events.Event) -> None:
-        nonlocal queued
-        for topic in affected_topics(event, settings):
-            outbox.enqueue(session, PING_KIND, {"hub": settings.hub_url, "topic": topic}, now=now)
-            queued += 1
-
-    while events.consume(database, CONSUMER, handle, now=now, kinds=ARTICLE_EVENT_KINDS):
-        pass
-    return queued
+    topics = affected_topics(event, settings)
+    for topic in topics:
+        outbox.enqueue(session, PING_KIND, {"hub": settings.hub_url, "topic": topic}, now=now)
+    return len(topics)
 
 
 def ping_hub(poster: Poster, hub: str, topic: str) -> str:
@@ -398,10 +398,10 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _claim(database: Database, *, now: datetime, limit: int) -> list[int]:
-    """Take due deliveries (or ones whose sender died) so no other process sends them."""
-    with database.transaction() as session:
-        candidates = session.scalars(
+def due_delivery_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
+    """Deliveries due to be sent, and ones whose sender died (its lease is over)."""
+    return list(
+        session.scalars(
             select(WebSubDelivery.id)
             .where(
                 or_(
@@ -414,61 +414,38 @@ def _claim(database: Database, *, now: datetime, limit: int) -> list[int]:
             .order_by(WebSubDelivery.id)
             .limit(limit)
         ).all()
-    claimed = []
-    for delivery_id in candidates:
-        with database.transaction() as session:
-            result = session.execute(
-                update(WebSubDelivery)
-                .where(
-                    WebSubDelivery.id == delivery_id,
-                    or_(
-                        WebSubDelivery.state == DeliveryState.PENDING,
-                        (WebSubDelivery.state == DeliveryState.SENDING)
-                        & (WebSubDelivery.lease_expires_at <= now),
-                    ),
-                )
-                .values(state=DeliveryState.SENDING, lease_expires_at=now + SEND_LEASE)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(delivery_id)
-    return claimed
+    )
+
+
+def claim_delivery(session: Session, delivery_id: int, *, now: datetime) -> bool:
+    """Take a due delivery so no other process sends it; True only for the one that did."""
+    result = session.execute(
+        update(WebSubDelivery)
+        .where(
+            WebSubDelivery.id == delivery_id,
+            or_(
+                WebSubDelivery.state == DeliveryState.PENDING,
+                (WebSubDelivery.state == DeliveryState.SENDING)
+                & (WebSubDelivery.lease_expires_at <= now),
+            ),
+        )
+        .values(state=DeliveryState.SENDING, lease_expires_at=now + SEND_LEASE)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 @dataclass
-class _Outgoing:
+class Outgoing:
+    """One delivery's POST: where, what and how it is signed."""
+
     callback: str
     body: bytes
     headers: dict[str, str]
 
 
-def send_due_deliveries(
-    database: Database, poster: Poster, settings: FeedSettings, *, now: datetime, limit: int = 50
-) -> dict[str, int]:
-    """POST each claimed delivery's current topic body; record success, retry or the end."""
-    counts = {"delivered": 0, "retrying": 0, "failed": 0, "dropped": 0}
-    for delivery_id in _claim(database, now=now, limit=limit):
-        with database.transaction() as session:
-            outgoing = _prepare(session, delivery_id, settings, now=now)
-        if outgoing is None:
-            counts["dropped"] += 1
-            continue
-        status: int | None = None
-        error: str | None = None
-        try:
-            response = poster.post(outgoing.callback, data=outgoing.body, headers=outgoing.headers)
-            status = response.status
-        except HttpStatusError as exc:
-            status, error = exc.status, str(exc)
-        except FetchError as exc:
-            error = str(exc)
-        with database.transaction() as session:
-            counts[_record(session, delivery_id, status, error, now=now)] += 1
-    return counts
-
-
-def _prepare(
+def prepare_delivery(
     session: Session, delivery_id: int, settings: FeedSettings, *, now: datetime
-) -> _Outgoing | None:
+) -> Outgoing | None:
     delivery = session.get(WebSubDelivery, delivery_id)
     if delivery is None:
         return None
@@ -501,10 +478,10 @@ def _prepare(
     }
     if sub.secret:
         headers["X-Hub-Signature"] = signature(sub.secret, feed.body)
-    return _Outgoing(sub.callback, feed.body, headers)
+    return Outgoing(sub.callback, feed.body, headers)
 
 
-def _record(
+def record_delivery(
     session: Session, delivery_id: int, status: int | None, error: str | None, *, now: datetime
 ) -> str:
     delivery = session.get(WebSubDelivery, delivery_id)
@@ -535,18 +512,6 @@ def _record(
     wait = BACKOFF_SECONDS[min(delivery.attempts, len(BACKOFF_SECONDS)) - 1]
     delivery.next_attempt_at = now + timedelta(seconds=wait)
     return "retrying"
-
-
-def run_hub(
-    database: Database, poster: Poster, settings: FeedSettings, *, now: datetime
-) -> dict[str, Any]:
-    """One scheduler tick of the hub: verify, queue from events, send what is due."""
-    verified = verify_pending(database, poster, settings, now=now)
-    queued = consume_article_events(database, settings, now=now)
-    sent = send_due_deliveries(database, poster, settings, now=now)
-    with database.transaction() as session:
-        pruned = prune_deliveries(session, now=now)
-    return {"verified": verified, "queued": queued, **sent, "pruned": pruned}
 
 
 # ---------------------------------------------------------------------------------------------
