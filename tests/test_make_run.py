@@ -69,7 +69,8 @@ def _get(url: str, timeout: float = 60.0) -> str:
 def test_make_run_on_another_port_with_doctor_all_green_and_ctrl_c_stopping_quietly(tmp_path):
     port = _free_port()
     env = _environment(tmp_path)
-    process = Started(["make", "run", f"PORT={port}"], env, tmp_path)
+    # -o: never reinstall the shared .venv from a test, even if pyproject.toml is newer.
+    process = Started(["make", "-o", ".venv/.installed", "run", f"PORT={port}"], env, tmp_path)
     try:
         process.wait_for_output("running: ")
         feed = _get(f"http://127.0.0.1:{port}/feeds/rss.xml")
