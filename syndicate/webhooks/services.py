@@ -5,7 +5,8 @@ the consumer's transaction, each with an outbox message (kind ``webhook.deliver`
 outbox drains them: one POST per attempt through the URL guard, signed with HMAC-SHA256 over
 ``timestamp + "." + body``. 2xx is done; 410 deactivates the endpoint; anything else (other
 statuses, timeouts, refused connections) is retried with the outbox's backoff until its
-attempts run out, and every attempt is logged for the dashboard.
+attempts run out, and every attempt is logged for the dashboard. The sending itself, which
+owns its transactions, is in ``webhooks/jobs.py``; these functions take a Session.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,15 +27,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from syndicate import outbox
 from syndicate.crypto import TokenVault, UndecryptableSecret
-from syndicate.db import Database, Page, paginate
+from syndicate.db import Page, paginate
 from syndicate.events import Event
-from syndicate.fetch import (
-    Fetcher,
-    FetchError,
-    HttpStatusError,
-    default_resolver,
-    is_forbidden_address,
-)
+from syndicate.fetch import default_resolver, is_forbidden_address
 from syndicate.outbox import OutboxMessage
 from syndicate.staff.models import User
 from syndicate.webhooks.models import (
@@ -60,10 +54,6 @@ class WebhookError(ValueError):
     def __init__(self, message: str, field_name: str | None = None) -> None:
         super().__init__(message)
         self.field_name = field_name
-
-
-class DeliveryFailed(Exception):
-    """The receiver did not take the delivery; the outbox retries it later."""
 
 
 # --- endpoints -------------------------------------------------------------------------
@@ -354,7 +344,9 @@ def verify_signature(
 
 
 @dataclass(frozen=True)
-class _Send:
+class Send:
+    """One delivery as it goes out: where, what, and the secret that signs it."""
+
     delivery_id: int
     public_id: str
     kind: str
@@ -368,58 +360,19 @@ def _clean(text: str, limit: int) -> str:
     return text.replace("\x00", "")[:limit]
 
 
-def deliver(
-    database: Database,
-    delivery_id: int,
-    *,
-    vault: TokenVault,
-    fetcher: Fetcher,
-    now_fn: Callable[[], datetime],
-) -> str:
-    """One attempt at one delivery (the outbox handler); raises to have the outbox retry."""
-    with database.transaction() as session:
-        send = _prepare(session, delivery_id, vault=vault, now=now_fn())
-    if isinstance(send, str):
-        return send
-    moment = now_fn()
-    headers = {
+def request_headers(send: Send, *, now: datetime) -> dict[str, str]:
+    """The headers of one attempt, signed at ``now``."""
+    return {
         "Content-Type": "application/json",
-        SIGNATURE_HEADER: signature(send.secret, int(moment.timestamp()), send.body),
+        SIGNATURE_HEADER: signature(send.secret, int(now.timestamp()), send.body),
         "Syndicate-Event": send.kind,
         "Syndicate-Delivery": send.public_id,
     }
-    started = time.monotonic()
-    status: int | None = None
-    snippet = error = ""
-    try:
-        answer = fetcher.post(send.url, data=send.body, headers=headers)
-        status = answer.status
-        snippet = answer.body[:SNIPPET].decode("utf-8", "replace")
-    except HttpStatusError as exc:
-        status, error = exc.status, str(exc)
-    except FetchError as exc:
-        error = str(exc) or type(exc).__name__
-    elapsed = int((time.monotonic() - started) * 1000)
-    with database.write_transaction() as session:
-        outcome = _record(
-            session,
-            send,
-            status=status,
-            snippet=snippet,
-            error=error,
-            elapsed_ms=elapsed,
-            now=now_fn(),
-        )
-    if outcome == "delivered":
-        return f"delivered: HTTP {status}"
-    if outcome == "gone":
-        raise outbox.PermanentFailure("the receiver answered 410 Gone; the endpoint is deactivated")
-    raise DeliveryFailed(error or f"HTTP {status}")
 
 
-def _prepare(
+def prepare_send(
     session: Session, delivery_id: int, *, vault: TokenVault, now: datetime
-) -> _Send | str:
+) -> Send | str:
     """What to send, or the reason nothing is sent (which ends the outbox message)."""
     delivery = session.get(WebhookDelivery, delivery_id)
     if delivery is None:
@@ -437,7 +390,7 @@ def _prepare(
         raise outbox.PermanentFailure(
             "the endpoint's secret cannot be decrypted with the configured keys"
         ) from None
-    return _Send(
+    return Send(
         delivery.id,
         delivery.public_id,
         delivery.event_kind,
@@ -447,9 +400,9 @@ def _prepare(
     )
 
 
-def _record(
+def record_attempt(
     session: Session,
-    send: _Send,
+    send: Send,
     *,
     status: int | None,
     snippet: str,
