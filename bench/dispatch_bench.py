@@ -48,7 +48,7 @@ VERSION = datetime.now(UTC).strftime("%Y%m")
 
 
 def serve_sandbox(port: int) -> None:
-    from syndicate.linkedin.sandbox import _start
+    from syndicate.linkedin_sandbox.app import _start
 
     server, app = _start("127.0.0.1", port, quiet=True)
     try:

@@ -110,7 +110,7 @@ def _mount_sandbox(app: Flask) -> None:
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
     from syndicate.config import SANDBOX_PATH
-    from syndicate.linkedin.sandbox import create_sandbox
+    from syndicate.linkedin_sandbox.app import create_sandbox
 
     sandbox = create_sandbox(base_url=app.config["SITE_URL"] + SANDBOX_PATH)
     app.extensions["linkedin_sandbox"] = sandbox

@@ -407,7 +407,7 @@ def posts_dispatch(until_idle: bool) -> None:
 @click.option("--port", default=5001, show_default=True, type=int)
 def linkedin_sandbox(host: str, port: int) -> None:
     """Run the LinkedIn sandbox alone (a fake LinkedIn for development and tests)."""
-    from syndicate.linkedin.sandbox import serve_sandbox
+    from syndicate.linkedin_sandbox.app import serve_sandbox
 
     click.echo(
         f"LinkedIn sandbox (not LinkedIn) on http://{host}:{port}/sandbox/ ; point "

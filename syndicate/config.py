@@ -530,7 +530,7 @@ SANDBOX_PATH = "/linkedin-sandbox"
 
 def _point_at_sandbox(values: dict[str, Any], raw: Mapping[str, Any]) -> None:
     """Default the LinkedIn settings to the sandbox mounted on this very app."""
-    from syndicate.linkedin.sandbox_state import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from syndicate.linkedin_sandbox.state import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 
     base = values["SITE_URL"] + SANDBOX_PATH
     for name, value in (

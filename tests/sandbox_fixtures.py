@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from syndicate.linkedin.sandbox import running_sandbox
-from syndicate.linkedin.sandbox_state import SandboxClient
+from syndicate.linkedin_sandbox.app import running_sandbox
+from syndicate.linkedin_sandbox.state import SandboxClient
 
 SITE_URL = "https://news.example.test"
 CLIENT_ID, CLIENT_SECRET = "syndicate-test", "syndicate-test-secret"

@@ -19,7 +19,7 @@ from syndicate.crypto import TokenVault
 from syndicate.db import make_engine
 from syndicate.doctor import Check, diagnose, doctor_command, run_checks
 from syndicate.linkedin.models import ConnectionState, LinkedInConnection
-from syndicate.linkedin.sandbox import running_sandbox
+from syndicate.linkedin_sandbox.app import running_sandbox
 from tests.conftest import START, app_config, missing_service
 from tests.mail.conftest import SmtpServer, free_port, password_checker
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syndicate.linkedin import client as li
-from syndicate.linkedin.sandbox_text import render_little_text
 from syndicate.linkedin.text import MAX_COMMENTARY, escape_little_text, linkedin_length
+from syndicate.linkedin_sandbox.text import render_little_text
 
 MEMBER = "urn:li:person:sandbox-member-1"
 SCOPES = [

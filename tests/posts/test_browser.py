@@ -10,8 +10,8 @@ from playwright.sync_api import expect
 
 from syndicate import create_app
 from syndicate.clock import FixedClock
-from syndicate.linkedin.sandbox import running_sandbox
-from syndicate.linkedin.sandbox_state import SandboxClient
+from syndicate.linkedin_sandbox.app import running_sandbox
+from syndicate.linkedin_sandbox.state import SandboxClient
 from syndicate.posts.jobs import make_dispatcher
 from syndicate.staff.models import Role
 from tests import factories

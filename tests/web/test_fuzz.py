@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from syndicate.articles.services import ALLOWED_TAGS, sanitize_html
 from syndicate.fetch import Fetcher, FetchError, is_forbidden_address
-from syndicate.linkedin.sandbox_text import parse_little_text, render_little_text
 from syndicate.linkedin.text import RESERVED, escape_little_text, linkedin_length, mention
+from syndicate.linkedin_sandbox.text import parse_little_text, render_little_text
 
 # --- the sanitiser ----------------------------------------------------------------------
 

@@ -36,12 +36,11 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from syndicate.linkedin import sandbox_oauth as oauth
-from syndicate.linkedin import sandbox_rest as rest
-from syndicate.linkedin.sandbox_errors import Refusal
-from syndicate.linkedin.sandbox_jwt import jwks
-from syndicate.linkedin.sandbox_state import Post, SandboxClient, SandboxState
-from syndicate.linkedin.sandbox_text import render_little_text
+from syndicate.linkedin_sandbox import oauth, rest
+from syndicate.linkedin_sandbox.errors import Refusal
+from syndicate.linkedin_sandbox.jwt import jwks
+from syndicate.linkedin_sandbox.state import Post, SandboxClient, SandboxState
+from syndicate.linkedin_sandbox.text import render_little_text
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -93,7 +92,7 @@ def create_sandbox(
 ) -> SandboxApp:
     """A sandbox answering as if it lived at `base_url` (e.g. http://127.0.0.1:5001)."""
     app = SandboxApp(
-        "syndicate.linkedin.sandbox",
+        "syndicate.linkedin_sandbox.app",
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "syndicate" / "static"),
     )
@@ -198,7 +197,7 @@ def _rest_call() -> rest.RestCall:
 
 def _auth_page(message: str, status: int) -> tuple[str, int]:
     """The sandbox's HTML page for a refused authorization."""
-    return render_template("linkedin/sandbox_error.html", message=message), status
+    return render_template("linkedin_sandbox/error.html", message=message), status
 
 
 @bp.get("/oauth/v2/authorization")
@@ -217,7 +216,7 @@ def authorize() -> ResponseReturnValue:
         members, signed_in = list(state.members.values()), state.signed_in
     scopes = [(s, SCOPE_TEXT.get(s, s)) for s in sorted(auth.scopes)]
     return render_template(
-        "linkedin/sandbox_consent.html",
+        "linkedin_sandbox/consent.html",
         consent=consent,
         auth=auth,
         members=members,
@@ -407,7 +406,7 @@ def index() -> str:
     live = state.post_list(include_deleted=False)
     shown = live[(page - 1) * POSTS_PER_PAGE : page * POSTS_PER_PAGE]
     return render_template(
-        "linkedin/sandbox_index.html",
+        "linkedin_sandbox/index.html",
         cards=[post_card(state, p) for p in shown],
         page=page,
         has_next=len(live) > page * POSTS_PER_PAGE,

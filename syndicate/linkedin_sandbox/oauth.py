@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from syndicate.linkedin import sandbox_errors as errors
-from syndicate.linkedin.sandbox_jwt import sign_jwt
-from syndicate.linkedin.sandbox_state import (
+from syndicate.linkedin_sandbox import errors
+from syndicate.linkedin_sandbox.jwt import sign_jwt
+from syndicate.linkedin_sandbox.state import (
     ACCESS_TOKEN_LIFETIME,
     CODE_LIFETIME,
     CONSENT_LIFETIME,

@@ -20,9 +20,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from syndicate.clock import FixedClock
-from syndicate.linkedin.sandbox import SandboxApp, SandboxClient, running_sandbox
-from syndicate.linkedin.sandbox_errors import INVALID_CODE_MESSAGE, INVALID_GRANT_MESSAGE
-from syndicate.linkedin.sandbox_text import RESERVED, parse_little_text, render_little_text
+from syndicate.linkedin_sandbox.app import SandboxApp, SandboxClient, running_sandbox
+from syndicate.linkedin_sandbox.errors import INVALID_CODE_MESSAGE, INVALID_GRANT_MESSAGE
+from syndicate.linkedin_sandbox.text import RESERVED, parse_little_text, render_little_text
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 VERSION = "202611"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from syndicate.linkedin.sandbox_text import LittleText
+from syndicate.linkedin_sandbox.text import LittleText
 
 CODE_LIFETIME = timedelta(minutes=30)
 CONSENT_LIFETIME = timedelta(minutes=30)

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from syndicate.linkedin import sandbox_errors as errors
-from syndicate.linkedin.sandbox_oauth import authenticate
-from syndicate.linkedin.sandbox_state import (
+from syndicate.linkedin_sandbox import errors
+from syndicate.linkedin_sandbox.oauth import authenticate
+from syndicate.linkedin_sandbox.state import (
     POSTING_ROLES,
     UPLOAD_URL_LIFETIME,
     AccessToken,
@@ -21,7 +21,7 @@ from syndicate.linkedin.sandbox_state import (
     Post,
     SandboxState,
 )
-from syndicate.linkedin.sandbox_text import parse_little_text
+from syndicate.linkedin_sandbox.text import parse_little_text
 
 MAX_COMMENTARY = 3000
 POST_FIELDS = frozenset(
