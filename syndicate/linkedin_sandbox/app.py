@@ -59,8 +59,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 POSTS_PER_PAGE = 20
 CSP = (
-    "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; "
-    "base-uri 'none'"
+    "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 SCOPE_TEXT = {
     "openid": "Use your name and photo to sign you in",

@@ -60,9 +60,17 @@ class Sandbox:
     def __init__(self, base: str, app: SandboxApp, clock: FixedClock) -> None:
         self.base, self.app, self.clock, self.state = base, app, clock, app.state
 
-    def request(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                body: bytes | None = None, form: dict[str, str] | None = None,
-                json_body: Any = None, timeout: float = 5) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        form: dict[str, str] | None = None,
+        json_body: Any = None,
+        timeout: float = 5,
+    ) -> Reply:
         headers = dict(headers or {})
         if form is not None:
             body = urlencode(form).encode()
@@ -75,21 +83,32 @@ class Sandbox:
         try:
             conn.request(method, path, body=body, headers=headers)
             response = conn.getresponse()
-            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()},
-                         response.read())
+            return Reply(
+                response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+            )
         finally:
             conn.close()
 
-    def rest(self, method: str, path: str, token: str | None, *, json_body: Any = None,
-             raw: bytes | None = None, version: str | None = VERSION,
-             protocol: str | None = "2.0.0", timeout: float = 5) -> Reply:
+    def rest(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        *,
+        json_body: Any = None,
+        raw: bytes | None = None,
+        version: str | None = VERSION,
+        protocol: str | None = "2.0.0",
+        timeout: float = 5,
+    ) -> Reply:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         if version is not None:
             headers["LinkedIn-Version"] = version
         if protocol is not None:
             headers["X-Restli-Protocol-Version"] = protocol
-        return self.request(method, path, headers=headers, json_body=json_body, body=raw,
-                            timeout=timeout)
+        return self.request(
+            method, path, headers=headers, json_body=json_body, body=raw, timeout=timeout
+        )
 
     def post(self, token: str | None, body: dict[str, Any], **kwargs: Any) -> Reply:
         return self.rest("POST", "/rest/posts", token, json_body=body, **kwargs)
@@ -110,10 +129,17 @@ def sandbox() -> Iterator[Sandbox]:
 
 def post_body(commentary: str = "A new article", author: str = ME, **extra: Any) -> dict[str, Any]:
     return {
-        "author": author, "commentary": commentary, "visibility": "PUBLIC",
-        "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [],
-                         "thirdPartyDistributionChannels": []},
-        "lifecycleState": "PUBLISHED", "isReshareDisabledByAuthor": False, **extra,
+        "author": author,
+        "commentary": commentary,
+        "visibility": "PUBLIC",
+        "distribution": {
+            "feedDistribution": "MAIN_FEED",
+            "targetEntities": [],
+            "thirdPartyDistributionChannels": [],
+        },
+        "lifecycleState": "PUBLISHED",
+        "isReshareDisabledByAuthor": False,
+        **extra,
     }
 
 
@@ -124,18 +150,32 @@ def article(source: str = "https://mag.example/a", **extra: Any) -> dict[str, An
 # OAuth helpers
 
 
-def authorize(sb: Sandbox, scopes: tuple[str, ...], *, client_id: str = CLIENT_ID,
-              redirect: str = REDIRECT, state: str = "st4te", **extra: str) -> Reply:
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect,
-              "scope": " ".join(scopes), "state": state, **extra}
+def authorize(
+    sb: Sandbox,
+    scopes: tuple[str, ...],
+    *,
+    client_id: str = CLIENT_ID,
+    redirect: str = REDIRECT,
+    state: str = "st4te",
+    **extra: str,
+) -> Reply:
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect,
+        "scope": " ".join(scopes),
+        "state": state,
+        **extra,
+    }
     return sb.request("GET", "/oauth/v2/authorization?" + urlencode(params))
 
 
 def answer(sb: Sandbox, page: Reply, decision: str = "allow") -> Reply:
     match = re.search(r'name="consent" value="([^"]+)"', page.text)
     assert match, page.text
-    return sb.request("POST", "/oauth/v2/authorization",
-                      form={"consent": match.group(1), "decision": decision})
+    return sb.request(
+        "POST", "/oauth/v2/authorization", form={"consent": match.group(1), "decision": decision}
+    )
 
 
 def get_code(sb: Sandbox, scopes: tuple[str, ...], **extra: str) -> str:
@@ -148,11 +188,16 @@ def get_code(sb: Sandbox, scopes: tuple[str, ...], **extra: str) -> str:
 
 def exchange(sb: Sandbox, code: str, /, **overrides: str | None) -> Reply:
     form: dict[str, str | None] = {
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, **overrides,
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        **overrides,
     }
-    return sb.request("POST", "/oauth/v2/accessToken",
-                      form={k: v for k, v in form.items() if v is not None})
+    return sb.request(
+        "POST", "/oauth/v2/accessToken", form={k: v for k, v in form.items() if v is not None}
+    )
 
 
 def oauth_token(sb: Sandbox, scopes: tuple[str, ...], **extra: str) -> dict[str, Any]:
@@ -192,9 +237,13 @@ def test_code_flow_through_the_consent_page(sandbox: Sandbox) -> None:
     info = userinfo(sandbox, token["access_token"])
     assert info.status == 200
     assert info.json() == {
-        "sub": SUB, "name": "Sam Sandbox", "given_name": "Sam", "family_name": "Sandbox",
+        "sub": SUB,
+        "name": "Sam Sandbox",
+        "given_name": "Sam",
+        "family_name": "Sandbox",
         "picture": f"{sandbox.base}/sandbox/avatar/{SUB}.svg",
-        "email": "sam.sandbox@example.com", "email_verified": True,
+        "email": "sam.sandbox@example.com",
+        "email_verified": True,
         "locale": {"country": "US", "language": "en"},
     }
     avatar = sandbox.request("GET", f"/sandbox/avatar/{SUB}.svg")
@@ -204,9 +253,11 @@ def test_code_flow_through_the_consent_page(sandbox: Sandbox) -> None:
 def test_cancel_on_the_consent_page(sandbox: Sandbox) -> None:
     reply = answer(sandbox, authorize(sandbox, ("openid", "profile")), "cancel")
     assert reply.status == 302
-    assert reply.query() == {"error": "user_cancelled_authorize",
-                             "error_description": "The user cancelled the authorization",
-                             "state": "st4te"}
+    assert reply.query() == {
+        "error": "user_cancelled_authorize",
+        "error_description": "The user cancelled the authorization",
+        "state": "st4te",
+    }
 
 
 def test_a_consent_page_answers_once(sandbox: Sandbox) -> None:
@@ -241,19 +292,28 @@ def test_redirect_keeps_its_own_query(sandbox: Sandbox) -> None:
     assert "code" in reply.query()
 
 
-@pytest.mark.parametrize("change", [
-    {"response_type": "token"},
-    {"client_id": "someone-else"},
-    {"redirect_uri": "https://evil.example/callback"},
-    {"redirect_uri": "http://127.0.0.1.evil.example/callback"},
-    {"redirect_uri": REDIRECT + "#fragment"},
-    {"redirect_uri": "/relative/callback"},
-    {"scope": "openid r_ads"},
-    {"scope": ""},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"response_type": "token"},
+        {"client_id": "someone-else"},
+        {"redirect_uri": "https://evil.example/callback"},
+        {"redirect_uri": "http://127.0.0.1.evil.example/callback"},
+        {"redirect_uri": REDIRECT + "#fragment"},
+        {"redirect_uri": "/relative/callback"},
+        {"scope": "openid r_ads"},
+        {"scope": ""},
+    ],
+)
 def test_bad_authorize_requests_get_a_401_page(sandbox: Sandbox, change: dict[str, str]) -> None:
-    params = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT,
-              "scope": "openid profile", "state": "s", **change}
+    params = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT,
+        "scope": "openid profile",
+        "state": "s",
+        **change,
+    }
     reply = sandbox.request("GET", "/oauth/v2/authorization?" + urlencode(params))
     assert reply.status == 401
     assert BANNER in reply.text
@@ -261,16 +321,22 @@ def test_bad_authorize_requests_get_a_401_page(sandbox: Sandbox, change: dict[st
 
 
 def test_registered_client_needs_its_exact_redirect_and_scopes() -> None:
-    app_client = SandboxClient("app", "app-secret", frozenset({"https://app.example/cb"}),
-                               scopes=frozenset({"openid", "profile"}))
+    app_client = SandboxClient(
+        "app",
+        "app-secret",
+        frozenset({"https://app.example/cb"}),
+        scopes=frozenset({"openid", "profile"}),
+    )
     with running_sandbox(clients={"app": app_client}) as (base, app):
         sb = Sandbox(base, app, FixedClock(START))
         sb.control("switches", {"auto_consent": True})
         ok = authorize(sb, ("openid",), client_id="app", redirect="https://app.example/cb?a=1")
         assert ok.status == 302
-        for redirect, scopes in [("https://app.example/cb/x", ("openid",)),
-                                 ("http://127.0.0.1/cb", ("openid",)),
-                                 ("https://app.example/cb", ("openid", "w_member_social"))]:
+        for redirect, scopes in [
+            ("https://app.example/cb/x", ("openid",)),
+            ("http://127.0.0.1/cb", ("openid",)),
+            ("https://app.example/cb", ("openid", "w_member_social")),
+        ]:
             assert authorize(sb, scopes, client_id="app", redirect=redirect).status == 401
         assert authorize(sb, ("openid",), client_id=CLIENT_ID).status == 401
 
@@ -278,14 +344,18 @@ def test_registered_client_needs_its_exact_redirect_and_scopes() -> None:
 def test_token_errors(sandbox: Sandbox) -> None:
     code = get_code(sandbox, ("openid", "profile"))
     missing = exchange(sandbox, code, code=None)
-    assert (missing.status, missing.json()) == (400, {
-        "error": "invalid_request", "error_description": 'A required parameter "code" is missing'})
+    assert (missing.status, missing.json()) == (
+        400,
+        {"error": "invalid_request", "error_description": 'A required parameter "code" is missing'},
+    )
     no_grant = exchange(sandbox, code, grant_type=None)
     assert no_grant.json()["error_description"] == 'A required parameter "grant_type" is missing'
 
     bad_secret = exchange(sandbox, code, client_secret="wrong")
-    assert (bad_secret.status, bad_secret.json()) == (401, {
-        "error": "invalid_client", "error_description": "Client authentication failed"})
+    assert (bad_secret.status, bad_secret.json()) == (
+        401,
+        {"error": "invalid_client", "error_description": "Client authentication failed"},
+    )
 
     other_redirect = exchange(sandbox, code, redirect_uri="http://127.0.0.1:9999/other")
     assert other_redirect.status == 400
@@ -293,8 +363,10 @@ def test_token_errors(sandbox: Sandbox) -> None:
 
     assert exchange(sandbox, code).status == 200
     reused = exchange(sandbox, code)
-    assert (reused.status, reused.json()) == (400, {
-        "error": "invalid_redirect_uri", "error_description": INVALID_CODE_MESSAGE})
+    assert (reused.status, reused.json()) == (
+        400,
+        {"error": "invalid_redirect_uri", "error_description": INVALID_CODE_MESSAGE},
+    )
 
     assert exchange(sandbox, "made-up").json()["error"] == "invalid_redirect_uri"
     unsupported = exchange(sandbox, code, grant_type="client_credentials")
@@ -313,11 +385,16 @@ def test_basic_auth_alone_is_not_enough(sandbox: Sandbox) -> None:
     code = get_code(sandbox, ("openid", "profile"))
     basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
-    reply = sandbox.request("POST", "/oauth/v2/accessToken", form=form,
-                            headers={"Authorization": f"Basic {basic}"})
-    assert (reply.status, reply.json()) == (400, {
-        "error": "invalid_request",
-        "error_description": 'A required parameter "client_id" is missing'})
+    reply = sandbox.request(
+        "POST", "/oauth/v2/accessToken", form=form, headers={"Authorization": f"Basic {basic}"}
+    )
+    assert (reply.status, reply.json()) == (
+        400,
+        {
+            "error": "invalid_request",
+            "error_description": 'A required parameter "client_id" is missing',
+        },
+    )
 
 
 def test_token_type_only_behind_its_switch(sandbox: Sandbox) -> None:
@@ -350,8 +427,11 @@ def test_id_token_verifies_against_the_jwks(sandbox: Sandbox) -> None:
 
 
 def test_refresh_flow_for_partners(sandbox: Sandbox) -> None:
-    refresh_form = {"grant_type": "refresh_token", "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET}
+    refresh_form = {
+        "grant_type": "refresh_token",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
     plain = oauth_token(sandbox, ("w_member_social",))
     assert "refresh_token" not in plain
 
@@ -360,8 +440,11 @@ def test_refresh_flow_for_partners(sandbox: Sandbox) -> None:
     assert first["refresh_token_expires_in"] == 365 * 86400
 
     sandbox.clock.advance(timedelta(days=10))
-    reply = sandbox.request("POST", "/oauth/v2/accessToken",
-                            form={**refresh_form, "refresh_token": first["refresh_token"]})
+    reply = sandbox.request(
+        "POST",
+        "/oauth/v2/accessToken",
+        form={**refresh_form, "refresh_token": first["refresh_token"]},
+    )
     assert reply.status == 200
     second = reply.json()
     assert second["access_token"] != first["access_token"]
@@ -372,14 +455,22 @@ def test_refresh_flow_for_partners(sandbox: Sandbox) -> None:
     assert sandbox.state.token_calls["authorization_code"] == 2
 
     sandbox.clock.advance(timedelta(days=356))
-    expired = sandbox.request("POST", "/oauth/v2/accessToken",
-                              form={**refresh_form, "refresh_token": first["refresh_token"]})
-    assert (expired.status, expired.json()) == (400, {
-        "error": "invalid_request", "error_description": INVALID_GRANT_MESSAGE})
+    expired = sandbox.request(
+        "POST",
+        "/oauth/v2/accessToken",
+        form={**refresh_form, "refresh_token": first["refresh_token"]},
+    )
+    assert (expired.status, expired.json()) == (
+        400,
+        {"error": "invalid_request", "error_description": INVALID_GRANT_MESSAGE},
+    )
 
     sandbox.control("switches", {"partner": False})
-    refused = sandbox.request("POST", "/oauth/v2/accessToken",
-                              form={**refresh_form, "refresh_token": first["refresh_token"]})
+    refused = sandbox.request(
+        "POST",
+        "/oauth/v2/accessToken",
+        form={**refresh_form, "refresh_token": first["refresh_token"]},
+    )
     assert refused.status == 400
 
 
@@ -397,27 +488,46 @@ def test_a_new_scope_set_revokes_older_tokens(sandbox: Sandbox) -> None:
 
 def test_introspection_and_revocation() -> None:
     other = SandboxClient("other", "other-secret", allow_loopback_redirects=True)
-    clients = {CLIENT_ID: SandboxClient(CLIENT_ID, CLIENT_SECRET, allow_loopback_redirects=True),
-               "other": other}
+    clients = {
+        CLIENT_ID: SandboxClient(CLIENT_ID, CLIENT_SECRET, allow_loopback_redirects=True),
+        "other": other,
+    }
     with running_sandbox(clients=clients, clock=FixedClock(START).now) as (base, app):
         sb = Sandbox(base, app, FixedClock(START))
         token = oauth_token(sb, ("w_member_social", "openid", "profile"))["access_token"]
         form = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "token": token}
         info = sb.request("POST", "/oauth/v2/introspectToken", form=form).json()
         now = int(START.timestamp())
-        assert info == {"active": True, "client_id": CLIENT_ID, "authorized_at": now,
-                        "created_at": now, "status": "active",
-                        "expires_at": now + 5184000, "scope": "openid,profile,w_member_social",
-                        "auth_type": "3L"}
+        assert info == {
+            "active": True,
+            "client_id": CLIENT_ID,
+            "authorized_at": now,
+            "created_at": now,
+            "status": "active",
+            "expires_at": now + 5184000,
+            "scope": "openid,profile,w_member_social",
+            "auth_type": "3L",
+        }
         foreign = {"client_id": "other", "client_secret": "other-secret", "token": token}
         assert sb.request("POST", "/oauth/v2/introspectToken", form=foreign).json() == {
-            "active": False}
-        assert sb.request("POST", "/oauth/v2/introspectToken",
-                          form={**form, "client_id": "nobody"}).status == 400
-        assert sb.request("POST", "/oauth/v2/introspectToken",
-                          form={**form, "token": "nope"}).status == 400
-        assert sb.request("POST", "/oauth/v2/introspectToken",
-                          form={**form, "client_secret": "bad"}).status == 401
+            "active": False
+        }
+        assert (
+            sb.request(
+                "POST", "/oauth/v2/introspectToken", form={**form, "client_id": "nobody"}
+            ).status
+            == 400
+        )
+        assert (
+            sb.request("POST", "/oauth/v2/introspectToken", form={**form, "token": "nope"}).status
+            == 400
+        )
+        assert (
+            sb.request(
+                "POST", "/oauth/v2/introspectToken", form={**form, "client_secret": "bad"}
+            ).status
+            == 401
+        )
 
         revoked = sb.request("POST", "/oauth/v2/revoke", form=form)
         assert (revoked.status, revoked.body) == (200, b"")
@@ -428,14 +538,22 @@ def test_introspection_and_revocation() -> None:
 
 def test_userinfo_scopes_and_token_errors(sandbox: Sandbox) -> None:
     no_profile = userinfo(sandbox, sandbox.mint("openid", "w_member_social"))
-    assert (no_profile.status, no_profile.json()) == (403, {
-        "status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED",
-        "message": "Not enough permissions to access: userinfo.GET.NO_VERSION"})
+    assert (no_profile.status, no_profile.json()) == (
+        403,
+        {
+            "status": 403,
+            "serviceErrorCode": 100,
+            "code": "ACCESS_DENIED",
+            "message": "Not enough permissions to access: userinfo.GET.NO_VERSION",
+        },
+    )
     without_email = userinfo(sandbox, sandbox.mint("openid", "profile")).json()
     assert "email" not in without_email and without_email["name"] == "Sam Sandbox"
     empty = sandbox.request("GET", "/v2/userinfo")
-    assert (empty.status, empty.json()) == (401, {
-        "message": "Empty oauth2_access_token", "serviceErrorCode": 401, "status": 401})
+    assert (empty.status, empty.json()) == (
+        401,
+        {"message": "Empty oauth2_access_token", "serviceErrorCode": 401, "status": 401},
+    )
     assert userinfo(sandbox, "AQnothing").json()["serviceErrorCode"] == 65600
 
 
@@ -451,9 +569,15 @@ def test_tokens_expire_after_sixty_days(sandbox: Sandbox) -> None:
     token = sandbox.mint("openid", "profile")
     sandbox.clock.advance(timedelta(days=60))
     reply = userinfo(sandbox, token)
-    assert (reply.status, reply.json()) == (401, {
-        "status": 401, "serviceErrorCode": 65602, "code": "EXPIRED_ACCESS_TOKEN",
-        "message": "The token used in the request has expired"})
+    assert (reply.status, reply.json()) == (
+        401,
+        {
+            "status": 401,
+            "serviceErrorCode": 65602,
+            "code": "EXPIRED_ACCESS_TOKEN",
+            "message": "The token used in the request has expired",
+        },
+    )
 
 
 # G: creating posts
@@ -481,29 +605,43 @@ def _token_of_kind(sb: Sandbox, kind: str) -> str | None:
     return token
 
 
-@pytest.mark.parametrize(("token", "version", "protocol", "author", "status", "expect"), [
-    ("missing", "202504", None, None, 401, "Empty oauth2_access_token"),
-    ("invalid", "202504", None, None, 401, "INVALID_ACCESS_TOKEN"),
-    ("revoked", None, None, "urn:li:person:sandbox-member-2", 401, "REVOKED_ACCESS_TOKEN"),
-    ("expired", "202504", "1.0.0", None, 401, "EXPIRED_ACCESS_TOKEN"),
-    ("good", None, None, None, 400, "VERSION_MISSING"),
-    ("good", "202504", None, None, 426, "Requested version 20250401 is not active"),
-    ("good", VERSION, None, "urn:li:person:sandbox-member-2", 400, "INVALID_PROTOCOL_VERSION"),
-    ("good", VERSION, "2.0.0", "urn:li:person:sandbox-member-2", 403,
-     f"partnerApiPostsExternal.CREATE.{LABEL}"),
-    ("good", VERSION, "2.0.0", None, 422, "/author"),
-    ("good", VERSION, "2.0.0", ME, 400, "3001 characters"),
-])
-def test_post_checks_run_in_order(sandbox: Sandbox, token: str, version: str | None,
-                                  protocol: str | None, author: str | None, status: int,
-                                  expect: str) -> None:
+@pytest.mark.parametrize(
+    ("token", "version", "protocol", "author", "status", "expect"),
+    [
+        ("missing", "202504", None, None, 401, "Empty oauth2_access_token"),
+        ("invalid", "202504", None, None, 401, "INVALID_ACCESS_TOKEN"),
+        ("revoked", None, None, "urn:li:person:sandbox-member-2", 401, "REVOKED_ACCESS_TOKEN"),
+        ("expired", "202504", "1.0.0", None, 401, "EXPIRED_ACCESS_TOKEN"),
+        ("good", None, None, None, 400, "VERSION_MISSING"),
+        ("good", "202504", None, None, 426, "Requested version 20250401 is not active"),
+        ("good", VERSION, None, "urn:li:person:sandbox-member-2", 400, "INVALID_PROTOCOL_VERSION"),
+        (
+            "good",
+            VERSION,
+            "2.0.0",
+            "urn:li:person:sandbox-member-2",
+            403,
+            f"partnerApiPostsExternal.CREATE.{LABEL}",
+        ),
+        ("good", VERSION, "2.0.0", None, 422, "/author"),
+        ("good", VERSION, "2.0.0", ME, 400, "3001 characters"),
+    ],
+)
+def test_post_checks_run_in_order(
+    sandbox: Sandbox,
+    token: str,
+    version: str | None,
+    protocol: str | None,
+    author: str | None,
+    status: int,
+    expect: str,
+) -> None:
     body = post_body("x" * 3001)
     if author is None:
         del body["author"]
     else:
         body["author"] = author
-    reply = sandbox.post(_token_of_kind(sandbox, token), body, version=version,
-                         protocol=protocol)
+    reply = sandbox.post(_token_of_kind(sandbox, token), body, version=version, protocol=protocol)
     assert reply.status == status
     assert expect in reply.text
     assert sandbox.state.posts == {}
@@ -511,14 +649,25 @@ def test_post_checks_run_in_order(sandbox: Sandbox, token: str, version: str | N
 
 def test_token_error_bodies(sandbox: Sandbox) -> None:
     expected = {
-        "missing": {"message": "Empty oauth2_access_token", "serviceErrorCode": 401,
-                    "status": 401},
-        "invalid": {"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN",
-                    "message": "Invalid access token"},
-        "revoked": {"status": 401, "serviceErrorCode": 65601, "code": "REVOKED_ACCESS_TOKEN",
-                    "message": "The token used in the request has been revoked by the user"},
-        "expired": {"status": 401, "serviceErrorCode": 65602, "code": "EXPIRED_ACCESS_TOKEN",
-                    "message": "The token used in the request has expired"},
+        "missing": {"message": "Empty oauth2_access_token", "serviceErrorCode": 401, "status": 401},
+        "invalid": {
+            "status": 401,
+            "serviceErrorCode": 65600,
+            "code": "INVALID_ACCESS_TOKEN",
+            "message": "Invalid access token",
+        },
+        "revoked": {
+            "status": 401,
+            "serviceErrorCode": 65601,
+            "code": "REVOKED_ACCESS_TOKEN",
+            "message": "The token used in the request has been revoked by the user",
+        },
+        "expired": {
+            "status": 401,
+            "serviceErrorCode": 65602,
+            "code": "EXPIRED_ACCESS_TOKEN",
+            "message": "The token used in the request has expired",
+        },
     }
     for kind, body in expected.items():
         reply = sandbox.post(_token_of_kind(sandbox, kind), post_body())
@@ -528,9 +677,14 @@ def test_token_error_bodies(sandbox: Sandbox) -> None:
 def test_version_errors(sandbox: Sandbox) -> None:
     token = sandbox.mint(*POSTING)
     sunset = sandbox.post(token, post_body(), version="202504")
-    assert (sunset.status, sunset.json()) == (426, {
-        "status": 426, "code": "NONEXISTENT_VERSION",
-        "message": "Requested version 20250401 is not active"})
+    assert (sunset.status, sunset.json()) == (
+        426,
+        {
+            "status": 426,
+            "code": "NONEXISTENT_VERSION",
+            "message": "Requested version 20250401 is not active",
+        },
+    )
     assert sandbox.post(token, post_body(), version="202511.01").status == 426
     assert sandbox.post(token, post_body(), version="2026-11").status == 400
     assert sandbox.post(token, post_body(), version="202512.01").status == 201
@@ -544,24 +698,35 @@ def test_version_errors(sandbox: Sandbox) -> None:
 
 
 @pytest.mark.parametrize("scopes", [(), ("openid", "profile"), ("w_organization_social",)])
-def test_posting_as_yourself_needs_w_member_social(sandbox: Sandbox,
-                                                   scopes: tuple[str, ...]) -> None:
+def test_posting_as_yourself_needs_w_member_social(
+    sandbox: Sandbox, scopes: tuple[str, ...]
+) -> None:
     reply = sandbox.post(sandbox.mint(*scopes), post_body())
-    assert (reply.status, reply.json()) == (403, {
-        "status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED",
-        "message": f"Not enough permissions to access: partnerApiPostsExternal.CREATE.{LABEL}"})
+    assert (reply.status, reply.json()) == (
+        403,
+        {
+            "status": 403,
+            "serviceErrorCode": 100,
+            "code": "ACCESS_DENIED",
+            "message": f"Not enough permissions to access: partnerApiPostsExternal.CREATE.{LABEL}",
+        },
+    )
 
 
-@pytest.mark.parametrize(("organization", "scopes", "status"), [
-    (1001, ("w_organization_social",), 201),
-    (1002, ("w_organization_social",), 201),
-    (1003, ("w_organization_social",), 403),
-    (1004, ("w_organization_social",), 403),
-    (9999, ("w_organization_social",), 403),
-    (1001, ("w_member_social",), 403),
-])
-def test_posting_for_a_page_needs_a_role(sandbox: Sandbox, organization: int,
-                                         scopes: tuple[str, ...], status: int) -> None:
+@pytest.mark.parametrize(
+    ("organization", "scopes", "status"),
+    [
+        (1001, ("w_organization_social",), 201),
+        (1002, ("w_organization_social",), 201),
+        (1003, ("w_organization_social",), 403),
+        (1004, ("w_organization_social",), 403),
+        (9999, ("w_organization_social",), 403),
+        (1001, ("w_member_social",), 403),
+    ],
+)
+def test_posting_for_a_page_needs_a_role(
+    sandbox: Sandbox, organization: int, scopes: tuple[str, ...], status: int
+) -> None:
     author = f"urn:li:organization:{organization}"
     assert sandbox.post(sandbox.mint(*scopes), post_body(author=author)).status == status
 
@@ -595,31 +760,54 @@ def test_commentary_limit(sandbox: Sandbox) -> None:
     assert reply.status == 400
     body = reply.json()
     assert body["status"] == 400
-    assert ("ShareCommentary text length (3001 characters) exceeded the maximum allowed "
-            "(3000 characters)") in body["message"]
+    assert (
+        "ShareCommentary text length (3001 characters) exceeded the maximum allowed "
+        "(3000 characters)"
+    ) in body["message"]
     assert body["errorDetails"]["inputErrors"][0]["code"] == "FIELD_ARRAY_SIZE_TOO_HIGH"
     assert sandbox.post(token, post_body("é" * 3000)).status == 201
 
 
-@pytest.mark.parametrize(("change", "status", "expect"), [
-    ({"lifecycleState": "DRAFT"}, 400, "PUBLISHED"),
-    ({"lifecycleState": "LIVE"}, 422, "/lifecycleState"),
-    ({"visibility": "FRIENDS"}, 422, "/visibility"),
-    ({"distribution": {}}, 422, "/distribution/feedDistribution"),
-    ({"commentary": 5}, 422, "/commentary"),
-    ({"specificContent": {}}, 422, "/specificContent"),
-    ({"author": "urn:li:company:5"}, 422, "/author"),
-    ({"content": {"article": {"source": "https://mag.example/a"}}}, 422,
-     "/content/article/title"),
-    ({"content": {"article": {"source": "mag.example", "title": "t"}}}, 422, "/source"),
-    ({"content": {"poll": {}}}, 400, "article and media"),
-    ({"content": {"article": {"source": "https://m.example", "title": "t"}, "media": {}}},
-     422, "/content"),
-    ({"content": {"article": {"source": "https://m.example", "title": "t",
-                              "thumbnail": "urn:li:image:NOPE"}}}, 400, "urn:li:image:NOPE"),
-])
-def test_post_body_validation(sandbox: Sandbox, change: dict[str, Any], status: int,
-                              expect: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "status", "expect"),
+    [
+        ({"lifecycleState": "DRAFT"}, 400, "PUBLISHED"),
+        ({"lifecycleState": "LIVE"}, 422, "/lifecycleState"),
+        ({"visibility": "FRIENDS"}, 422, "/visibility"),
+        ({"distribution": {}}, 422, "/distribution/feedDistribution"),
+        ({"commentary": 5}, 422, "/commentary"),
+        ({"specificContent": {}}, 422, "/specificContent"),
+        ({"author": "urn:li:company:5"}, 422, "/author"),
+        (
+            {"content": {"article": {"source": "https://mag.example/a"}}},
+            422,
+            "/content/article/title",
+        ),
+        ({"content": {"article": {"source": "mag.example", "title": "t"}}}, 422, "/source"),
+        ({"content": {"poll": {}}}, 400, "article and media"),
+        (
+            {"content": {"article": {"source": "https://m.example", "title": "t"}, "media": {}}},
+            422,
+            "/content",
+        ),
+        (
+            {
+                "content": {
+                    "article": {
+                        "source": "https://m.example",
+                        "title": "t",
+                        "thumbnail": "urn:li:image:NOPE",
+                    }
+                }
+            },
+            400,
+            "urn:li:image:NOPE",
+        ),
+    ],
+)
+def test_post_body_validation(
+    sandbox: Sandbox, change: dict[str, Any], status: int, expect: str
+) -> None:
     reply = sandbox.post(sandbox.mint(*POSTING), {**post_body(), **change})
     assert reply.status == status
     assert expect in reply.json()["message"]
@@ -661,7 +849,8 @@ def test_get_and_delete_posts(sandbox: Sandbox) -> None:
     denied = sandbox.rest("GET", path, writer)
     assert denied.status == 403
     assert denied.json()["message"] == (
-        f"Not enough permissions to access: partnerApiPostsExternal.GET.{LABEL}")
+        f"Not enough permissions to access: partnerApiPostsExternal.GET.{LABEL}"
+    )
     post = sandbox.rest("GET", path, reader)
     assert post.status == 200
     assert post.json()["id"] == urn and post.json()["author"] == ME
@@ -686,28 +875,45 @@ def test_organization_acls_and_names(sandbox: Sandbox) -> None:
     reply = sandbox.rest("GET", "/rest/organizationAcls?q=roleAssignee&state=APPROVED", token)
     assert reply.status == 200
     assert reply.json()["elements"] == [
-        {"organization": "urn:li:organization:1001", "role": "ADMINISTRATOR",
-         "roleAssignee": ME, "state": "APPROVED"},
-        {"organization": "urn:li:organization:1002", "role": "CONTENT_ADMINISTRATOR",
-         "roleAssignee": ME, "state": "APPROVED"},
-        {"organization": "urn:li:organization:1003", "role": "ANALYST",
-         "roleAssignee": ME, "state": "APPROVED"},
+        {
+            "organization": "urn:li:organization:1001",
+            "role": "ADMINISTRATOR",
+            "roleAssignee": ME,
+            "state": "APPROVED",
+        },
+        {
+            "organization": "urn:li:organization:1002",
+            "role": "CONTENT_ADMINISTRATOR",
+            "roleAssignee": ME,
+            "state": "APPROVED",
+        },
+        {
+            "organization": "urn:li:organization:1003",
+            "role": "ANALYST",
+            "roleAssignee": ME,
+            "state": "APPROVED",
+        },
     ]
     assert reply.json()["paging"]["total"] == 3
-    admins = sandbox.rest("GET", "/rest/organizationAcls?q=roleAssignee&role=ADMINISTRATOR",
-                          token).json()["elements"]
+    admins = sandbox.rest(
+        "GET", "/rest/organizationAcls?q=roleAssignee&role=ADMINISTRATOR", token
+    ).json()["elements"]
     assert [e["organization"] for e in admins] == ["urn:li:organization:1001"]
     paged = sandbox.rest("GET", "/rest/organizationAcls?q=roleAssignee&start=2&count=5", token)
     assert len(paged.json()["elements"]) == 1
 
-    denied = sandbox.rest("GET", "/rest/organizationAcls?q=roleAssignee",
-                          sandbox.mint("w_organization_social"))
+    denied = sandbox.rest(
+        "GET", "/rest/organizationAcls?q=roleAssignee", sandbox.mint("w_organization_social")
+    )
     assert denied.status == 403
     assert denied.json()["message"].endswith(f"organizationAcls.FINDER-roleAssignee.{LABEL}")
 
     org = sandbox.rest("GET", "/rest/organizations/1001", token).json()
     assert (org["id"], org["localizedName"], org["vanityName"]) == (
-        1001, "Sandbox Magazine", "sandbox-magazine")
+        1001,
+        "Sandbox Magazine",
+        "sandbox-magazine",
+    )
     assert sandbox.rest("GET", "/rest/organizations/42", token).status == 404
 
 
@@ -715,8 +921,12 @@ def test_organization_acls_and_names(sandbox: Sandbox) -> None:
 
 
 def _init_upload(sb: Sandbox, token: str, owner: str = ME) -> Reply:
-    return sb.rest("POST", "/rest/images?action=initializeUpload", token,
-                   json_body={"initializeUploadRequest": {"owner": owner}})
+    return sb.rest(
+        "POST",
+        "/rest/images?action=initializeUpload",
+        token,
+        json_body={"initializeUploadRequest": {"owner": owner}},
+    )
 
 
 def _put(sb: Sandbox, upload_url: str, token: str | None, data: bytes) -> Reply:
@@ -748,11 +958,13 @@ def test_image_upload_and_posts_with_images(sandbox: Sandbox) -> None:
     assert sandbox.request("GET", urlsplit(status["downloadUrl"]).path).body == PNG
 
     assert sandbox.post(token, thumb).status == 201
-    media = post_body("with a picture", content={"media": {"id": value["image"],
-                                                            "altText": "A chart"}})
+    media = post_body(
+        "with a picture", content={"media": {"id": value["image"], "altText": "A chart"}}
+    )
     assert sandbox.post(token, media).status == 201
-    as_page = post_body(author="urn:li:organization:1001", content=article(
-        thumbnail=value["image"]))
+    as_page = post_body(
+        author="urn:li:organization:1001", content=article(thumbnail=value["image"])
+    )
     page_token = sandbox.mint("w_organization_social")
     assert "owned by" in sandbox.post(page_token, as_page).json()["message"]
 
@@ -787,30 +999,77 @@ def test_image_owner_checks(sandbox: Sandbox) -> None:
 # K: faults and controls
 
 
-@pytest.mark.parametrize(("kind", "status", "body"), [
-    ("401", 401, {"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN",
-                  "message": "Invalid access token"}),
-    ("401-revoked", 401, {"status": 401, "serviceErrorCode": 65601,
-                          "code": "REVOKED_ACCESS_TOKEN",
-                          "message": "The token used in the request has been revoked by the user"}),
-    ("401-expired", 401, {"status": 401, "serviceErrorCode": 65602,
-                          "code": "EXPIRED_ACCESS_TOKEN",
-                          "message": "The token used in the request has expired"}),
-    ("403", 403, {"status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED",
-                  "message": "Not enough permissions to access: "
-                             f"partnerApiPostsExternal.CREATE.{LABEL}"}),
-    ("426", 426, {"status": 426, "code": "NONEXISTENT_VERSION",
-                  "message": f"Requested version {LABEL} is not active"}),
-    ("429", 429, {"status": 429, "serviceErrorCode": 101,
-                  "message": "Resource level throttle limit for calls to this resource is "
-                             "reached."}),
-    ("500", 500, {"status": 500, "message": "Internal Server Error"}),
-    ("504", 504, {"status": 504, "message": "Gateway Timeout"}),
-])
+@pytest.mark.parametrize(
+    ("kind", "status", "body"),
+    [
+        (
+            "401",
+            401,
+            {
+                "status": 401,
+                "serviceErrorCode": 65600,
+                "code": "INVALID_ACCESS_TOKEN",
+                "message": "Invalid access token",
+            },
+        ),
+        (
+            "401-revoked",
+            401,
+            {
+                "status": 401,
+                "serviceErrorCode": 65601,
+                "code": "REVOKED_ACCESS_TOKEN",
+                "message": "The token used in the request has been revoked by the user",
+            },
+        ),
+        (
+            "401-expired",
+            401,
+            {
+                "status": 401,
+                "serviceErrorCode": 65602,
+                "code": "EXPIRED_ACCESS_TOKEN",
+                "message": "The token used in the request has expired",
+            },
+        ),
+        (
+            "403",
+            403,
+            {
+                "status": 403,
+                "serviceErrorCode": 100,
+                "code": "ACCESS_DENIED",
+                "message": "Not enough permissions to access: "
+                f"partnerApiPostsExternal.CREATE.{LABEL}",
+            },
+        ),
+        (
+            "426",
+            426,
+            {
+                "status": 426,
+                "code": "NONEXISTENT_VERSION",
+                "message": f"Requested version {LABEL} is not active",
+            },
+        ),
+        (
+            "429",
+            429,
+            {
+                "status": 429,
+                "serviceErrorCode": 101,
+                "message": "Resource level throttle limit for calls to this resource is reached.",
+            },
+        ),
+        ("500", 500, {"status": 500, "message": "Internal Server Error"}),
+        ("504", 504, {"status": 504, "message": "Gateway Timeout"}),
+    ],
+)
 def test_injected_faults(sandbox: Sandbox, kind: str, status: int, body: dict[str, Any]) -> None:
     token = sandbox.mint(*POSTING)
-    added = sandbox.control("faults", {"path": "/rest/posts", "method": "POST", "kind": kind,
-                                       "count": 2})
+    added = sandbox.control(
+        "faults", {"path": "/rest/posts", "method": "POST", "kind": kind, "count": 2}
+    )
     assert added.status == 201
     for _ in range(2):
         reply = sandbox.post(token, post_body())
@@ -846,8 +1105,7 @@ def test_delay_slows_the_answer(sandbox: Sandbox) -> None:
 
 def test_timeout_after_store_keeps_the_post(sandbox: Sandbox) -> None:
     token = sandbox.mint(*POSTING)
-    sandbox.control("faults", {"path": "/rest/posts", "kind": "timeout-after-store",
-                               "seconds": 5})
+    sandbox.control("faults", {"path": "/rest/posts", "kind": "timeout-after-store", "seconds": 5})
     with pytest.raises(TimeoutError):
         sandbox.post(token, post_body(), timeout=0.3)
     stored = sandbox.control("posts", method="GET").json()["elements"]
@@ -869,8 +1127,9 @@ def test_control_input_errors(sandbox: Sandbox) -> None:
 
 
 def test_controls_mint_sign_in_and_reset(sandbox: Sandbox) -> None:
-    minted = sandbox.control("tokens/mint", {"scopes": ["openid", "profile"],
-                                             "sub": "sandbox-member-2"})
+    minted = sandbox.control(
+        "tokens/mint", {"scopes": ["openid", "profile"], "sub": "sandbox-member-2"}
+    )
     assert minted.status == 201
     assert userinfo(sandbox, minted.json()["access_token"]).json()["name"] == "Robin Reader"
 
@@ -902,8 +1161,12 @@ def test_page_shows_posts_as_readers_see_them(sandbox: Sandbox) -> None:
     image = url.rsplit("/", 1)[1]
     sandbox.post(token, post_body("First <b>post</b> (cut here)"))
     sandbox.clock.advance(timedelta(minutes=5))
-    sandbox.post(token, post_body("Second post", content=article(
-        thumbnail=f"urn:li:image:{image}", title="Card title")))
+    sandbox.post(
+        token,
+        post_body(
+            "Second post", content=article(thumbnail=f"urn:li:image:{image}", title="Card title")
+        ),
+    )
     page_token = sandbox.mint("w_organization_social")
     sandbox.clock.advance(timedelta(minutes=5))
     sandbox.post(page_token, post_body("From the page", author="urn:li:organization:1001"))
@@ -938,12 +1201,14 @@ def test_running_sandbox_closes_its_port() -> None:
 
 def test_plain_text_is_unchanged() -> None:
     assert render_little_text("Hello, world. It's 5 o'clock; 50% off!") == (
-        "Hello, world. It's 5 o'clock; 50% off!")
+        "Hello, world. It's 5 o'clock; 50% off!"
+    )
 
 
 def test_escapes_are_unescaped() -> None:
     assert render_little_text(r"Hello \(world\) \#1 \@home a\_b\*c\~d \\ \| \{\} \[\] \<\>") == (
-        r"Hello (world) #1 @home a_b*c~d \ | {} [] <>")
+        r"Hello (world) #1 @home a_b*c~d \ | {} [] <>"
+    )
 
 
 @pytest.mark.parametrize("char", sorted(RESERVED - {"#"}))
@@ -961,19 +1226,24 @@ def test_cut_keeps_what_came_before() -> None:
 
 
 def test_mentions_render_as_names() -> None:
-    text = ("Thanks @[Sam Sandbox](urn:li:person:sandbox-member-1) and "
-            "@[Sandbox Magazine](urn:li:organization:1001)!")
+    text = (
+        "Thanks @[Sam Sandbox](urn:li:person:sandbox-member-1) and "
+        "@[Sandbox Magazine](urn:li:organization:1001)!"
+    )
     parsed = parse_little_text(text)
     assert parsed.rendered == "Thanks Sam Sandbox and Sandbox Magazine!"
     assert [m.urn for m in parsed.mentions] == [
-        "urn:li:person:sandbox-member-1", "urn:li:organization:1001"]
+        "urn:li:person:sandbox-member-1",
+        "urn:li:organization:1001",
+    ]
     assert render_little_text("Hi @[Sam](https://x.example) there") == "Hi "
     assert render_little_text("mail me @ home") == "mail me "
 
 
 def test_hashtags_are_kept() -> None:
     assert render_little_text("New post #python #machine_learning #2026") == (
-        "New post #python #machine_learning #2026")
+        "New post #python #machine_learning #2026"
+    )
     assert render_little_text(r"Template {hashtag|\#|flask} works") == "Template #flask works"
 
 
@@ -993,7 +1263,7 @@ _URL = re.compile(r"https?://\S+")
 def _escape_outside_urls(text: str) -> str:
     out, last = [], 0
     for match in _URL.finditer(text):
-        out += [_escape_all(text[last:match.start()]), match.group()]
+        out += [_escape_all(text[last : match.start()]), match.group()]
         last = match.end()
     return "".join([*out, _escape_all(text[last:])])
 
@@ -1008,10 +1278,14 @@ def test_escaping_every_reserved_character_round_trips(text: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(
-    st.text().filter(lambda t: "://" not in t),
-    st.from_regex(r"https?://[a-z]{1,8}\.example/[a-z_()#@~]{0,10}", fullmatch=True),
-)))
+@given(
+    st.lists(
+        st.one_of(
+            st.text().filter(lambda t: "://" not in t),
+            st.from_regex(r"https?://[a-z]{1,8}\.example/[a-z_()#@~]{0,10}", fullmatch=True),
+        )
+    )
+)
 def test_escaping_outside_urls_round_trips(parts: list[str]) -> None:
     text = " ".join(parts)
     assume(all(not _URL.search(p) or _URL.fullmatch(p) for p in parts))
