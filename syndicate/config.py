@@ -525,19 +525,21 @@ def resolve(raw: Mapping[str, Any], instance_path: Path) -> dict[str, Any]:
     return values
 
 
+# Where create_app mounts the LinkedIn sandbox, and the demo app the sandbox registers: the
+# sandbox reads these from here, so settings never import the sandbox.
 SANDBOX_PATH = "/linkedin-sandbox"
+SANDBOX_CLIENT_ID = "sandbox-client"
+SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the sandbox's published demo secret
 
 
 def _point_at_sandbox(values: dict[str, Any], raw: Mapping[str, Any]) -> None:
     """Default the LinkedIn settings to the sandbox mounted on this very app."""
-    from syndicate.linkedin_sandbox.state import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
-
     base = values["SITE_URL"] + SANDBOX_PATH
     for name, value in (
         ("LINKEDIN_AUTH_BASE", base),
         ("LINKEDIN_API_BASE", base),
-        ("LINKEDIN_CLIENT_ID", DEMO_CLIENT_ID),
-        ("LINKEDIN_CLIENT_SECRET", DEMO_CLIENT_SECRET),
+        ("LINKEDIN_CLIENT_ID", SANDBOX_CLIENT_ID),
+        ("LINKEDIN_CLIENT_SECRET", SANDBOX_CLIENT_SECRET),
     ):
         if not raw.get(name):
             values[name] = value

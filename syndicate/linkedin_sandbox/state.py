@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from syndicate.config import SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 from syndicate.linkedin_sandbox.text import LittleText
 
 CODE_LIFETIME = timedelta(minutes=30)
@@ -55,8 +56,6 @@ FAULT_KINDS = frozenset(
 CANCEL_ERRORS = frozenset({"user_cancelled_authorize", "user_cancelled_login"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
-DEMO_CLIENT_ID = "sandbox-client"
-DEMO_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - the sandbox's published demo secret
 DEMO_MEMBER_SUB = "sandbox-member-1"
 
 TokenStatus = Literal["active", "revoked", "expired"]
@@ -94,7 +93,7 @@ class SandboxClient:
 
 def demo_client() -> SandboxClient:
     """The default app: any http://127.0.0.1 or http://localhost redirect, every scope."""
-    return SandboxClient(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, allow_loopback_redirects=True)
+    return SandboxClient(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, allow_loopback_redirects=True)
 
 
 @dataclass(frozen=True)
@@ -339,7 +338,7 @@ class SandboxState:
         self.base_url = base_url.rstrip("/")
         self.lock = threading.RLock()
         self.stopping = threading.Event()
-        self.clients = dict(clients) if clients is not None else {DEMO_CLIENT_ID: demo_client()}
+        self.clients = dict(clients) if clients is not None else {SANDBOX_CLIENT_ID: demo_client()}
         self._clock = clock or (lambda: datetime.now(UTC))
         self._initial_versions = _versions(active_versions)
         self.reset()
