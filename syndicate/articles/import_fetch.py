@@ -10,13 +10,14 @@ import re
 import zlib
 
 from syndicate.articles.models import SourceKind
+from syndicate.errors import DomainError
 from syndicate.fetch import FetchedResponse, Fetcher, FetchError
 
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml"})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
-class SourceError(Exception):
+class SourceError(DomainError):
     """The source itself could not be fetched or read; the message is fit to show."""
 
 

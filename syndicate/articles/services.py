@@ -29,6 +29,7 @@ from syndicate.articles.models import (
     Tag,
 )
 from syndicate.db import Page, paginate
+from syndicate.errors import DomainError
 
 MAX_SLUG = 200
 MAX_TITLE = 500
@@ -103,16 +104,13 @@ ALLOWED_ATTRIBUTES = {
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 
-class ArticleError(ValueError):
+class ArticleError(DomainError):
     """Bad input for an article; the message names the field and is fit to show."""
-
-    def __init__(self, message: str, field_name: str | None = None) -> None:
-        super().__init__(message)
-        self.field_name = field_name
 
 
 class SlugTaken(ArticleError):
-    pass
+    status = 409
+    code = "slug_taken"
 
 
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20]")

@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from syndicate import events
+from syndicate.errors import DomainError
 from syndicate.feeds.models import (
     DeliveryState,
     SubscriptionState,
@@ -56,8 +57,10 @@ _TOPIC_PATH = re.compile(
 )
 
 
-class WebSubError(ValueError):
+class WebSubError(DomainError):
     """A subscription request we refuse; the message says why and is fit to show."""
+
+    status = 400  # the hub's answer to a subscriber (W3C WebSub 5.1.3: a 4xx with the reason)
 
 
 class Poster(Protocol):

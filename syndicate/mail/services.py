@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syndicate.db import Page, paginate
+from syndicate.errors import DomainError
 from syndicate.mail.models import MAIL_KIND, Mail, MailRecord
 from syndicate.outbox import OutboxMessage, PermanentFailure, enqueue
 
@@ -29,7 +30,7 @@ _DOMAIN_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-class MailError(ValueError):
+class MailError(DomainError):
     """An email that must not be queued; the message says why and is fit to show."""
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from syndicate.articles.models import Article
 from syndicate.db import Page, paginate
+from syndicate.errors import DomainError
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.linkedin.text import MAX_COMMENTARY, escape_little_text, linkedin_length
 from syndicate.posts.models import (
@@ -32,16 +33,15 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 SLOT_SEARCH_DAYS = 62
 
 
-class PostError(ValueError):
+class PostError(DomainError):
     """Bad input for a post; the message is fit to show and names the field when it can."""
-
-    def __init__(self, message: str, field_name: str | None = None) -> None:
-        super().__init__(message)
-        self.field_name = field_name
 
 
 class PostExists(PostError):
-    """The article already has a post for this target (HTTP 409)."""
+    """The article already has a post for this target."""
+
+    status = 409
+    code = "post_exists"
 
     def __init__(self, existing: Post | None) -> None:
         super().__init__(
@@ -49,13 +49,22 @@ class PostExists(PostError):
         )
         self.existing = existing
 
+    def details(self) -> dict[str, int | None]:
+        return {"existing_post_id": self.existing.id if self.existing is not None else None}
+
 
 class NotEditable(PostError):
     """The post has been claimed for sending or has finished."""
 
+    status = 409
+    code = "not_editable"
+
 
 class NotAllowed(PostError):
-    """The staff member's role does not allow this (HTTP 403)."""
+    """The staff member's role does not allow this."""
+
+    status = 403
+    code = "forbidden"
 
 
 # --- composing -------------------------------------------------------------------------

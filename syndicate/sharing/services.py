@@ -42,6 +42,7 @@ from syndicate.articles.models import Article, ArticleStatus
 from syndicate.articles.services import Page, find_public_by_slug
 from syndicate.config import _as_bool, _as_duration, derived, site_name
 from syndicate.db import UTCDateTime, new_public_id
+from syndicate.errors import DomainError
 from syndicate.mail.models import MAIL_KIND, Mail
 from syndicate.mail.services import MailError, check_address, queue_mail
 from syndicate.outbox import enqueue_statement
@@ -230,14 +231,8 @@ def canonical_url(article: Article, site_url: str) -> str:
 # --- errors ---------------------------------------------------------------------------------
 
 
-class SharingError(ValueError):
+class SharingError(DomainError):
     """Bad input or a refused action; the message is fit to show and names the field."""
-
-    status = 422
-
-    def __init__(self, message: str, field_name: str | None = None) -> None:
-        super().__init__(message)
-        self.field_name = field_name
 
 
 class RequestRefused(SharingError):
@@ -250,8 +245,7 @@ class LinkProblem(SharingError):
     """A verification link that was altered (400), has expired or was used already (410)."""
 
     def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 class TooManyRequests(SharingError):
@@ -264,6 +258,7 @@ class InvalidTransition(SharingError):
     """The request is no longer in a state that allows this (someone else acted first)."""
 
     status = 409
+    code = "invalid_transition"
 
 
 # --- who acts -------------------------------------------------------------------------------

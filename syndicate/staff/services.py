@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from syndicate.config import as_time_zone, time_zone_names
+from syndicate.errors import DomainError
 from syndicate.staff.models import ApiToken, Role, StaffSession, User
 
 MIN_PASSWORD_LENGTH = 12
@@ -21,7 +22,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DUMMY_HASH = generate_password_hash("not a password, only a timing decoy", method="scrypt")
 
 
-class StaffError(ValueError):
+class StaffError(DomainError):
     """Bad input for a staff operation; the message is fit to show."""
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 from syndicate import outbox
 from syndicate.crypto import TokenVault, UndecryptableSecret
 from syndicate.db import Page, paginate
+from syndicate.errors import DomainError
 from syndicate.events import Event
 from syndicate.fetch import default_resolver, is_forbidden_address
 from syndicate.outbox import OutboxMessage
@@ -48,12 +49,8 @@ SIGNATURE_HEADER = "Syndicate-Signature"
 Resolver = Callable[[str, int], Sequence[str]]
 
 
-class WebhookError(ValueError):
+class WebhookError(DomainError):
     """Bad input for an endpoint; the message is fit to show and names the field."""
-
-    def __init__(self, message: str, field_name: str | None = None) -> None:
-        super().__init__(message)
-        self.field_name = field_name
 
 
 # --- endpoints -------------------------------------------------------------------------
