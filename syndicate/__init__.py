@@ -14,7 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings, extensions, blueprints and commands. Nothing runs at import."""
-    from syndicate import cli, db
+    from syndicate import cli, db, feeds, linkedin, outbox, posts
     from syndicate.api import views as api_views
     from syndicate.articles import sources_views
     from syndicate.articles import views as articles_views
@@ -78,6 +78,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     web_logging.init_app(app)
     metrics.init_app(app)
     templating.init_app(app)
+    outbox.init_app(app)
+    linkedin.init_app(app)
+    posts.init_app(app)
+    feeds.init_app(app)
 
     app.register_blueprint(web_views.bp)
     app.register_blueprint(staff_views.bp)

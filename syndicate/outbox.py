@@ -34,6 +34,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    func,
     insert,
     literal,
     or_,
@@ -43,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from syndicate.db import Base, Database, UTCDateTime, get_database
+from syndicate.web import metrics
 
 log = logging.getLogger(__name__)
 
@@ -480,3 +482,37 @@ def drain(
         else:
             result.retrying += 1
     return result
+
+
+# --- /metrics ------------------------------------------------------------------------------
+
+METRICS_HELP = {
+    "syndicate_outbox_messages": "Outbox messages by kind and state.",
+    "syndicate_outbox_lag_seconds": (
+        "Age of the oldest pending or failed outbox message that is due (0 when none)."
+    ),
+}
+
+
+def gauges(session: Session, now: datetime) -> dict[metrics.Key, float]:
+    """Messages by kind and state, and the age of the oldest one due, as of now."""
+    values: dict[metrics.Key, float] = {}
+    for kind, state, count in session.execute(
+        select(OutboxMessage.kind, OutboxMessage.state, func.count()).group_by(
+            OutboxMessage.kind, OutboxMessage.state
+        )
+    ):
+        values[metrics.key("syndicate_outbox_messages", kind=kind, state=state.value)] = count
+    oldest = session.scalar(
+        select(func.min(OutboxMessage.available_at)).where(
+            OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.FAILED]),
+            OutboxMessage.available_at <= now,
+        )
+    )
+    values[metrics.key("syndicate_outbox_lag_seconds")] = metrics.age(oldest, now)
+    return values
+
+
+def init_app(app: Flask) -> None:
+    """Every feature queues through the outbox: its depth and lag go on /metrics."""
+    metrics.register_gauges(app, gauges, METRICS_HELP)

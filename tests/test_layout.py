@@ -89,3 +89,16 @@ def test_the_product_imports_the_sandbox_only_to_mount_and_serve_it():
         and any(within(name, "syndicate.linkedin_sandbox") for name in imports_of(module))
     }
     assert importers == {"syndicate", "syndicate.cli"}
+
+
+def test_web_depends_on_no_feature_but_sign_in():
+    # Features hand web/ what it shows (gauges on /metrics through metrics.register_gauges);
+    # web/ reaches into staff only for the signed-in user every page needs.
+    reached = {
+        name
+        for module in MODULES
+        if within(module, "syndicate.web")
+        for name in imports_of(module)
+        if any(within(name, f"syndicate.{feature}") for feature in (*FEATURES, "outbox"))
+    }
+    assert reached == set()

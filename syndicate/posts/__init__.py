@@ -1,1 +1,13 @@
 """LinkedIn posts: composing, scheduling, queue slots, auto-post rules and the dispatcher."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Posts' gauges on /metrics."""
+    from syndicate.posts import metrics as posts_metrics
+    from syndicate.web import metrics
+
+    metrics.register_gauges(app, posts_metrics.gauges, posts_metrics.HELP)

@@ -14,6 +14,9 @@ Two kinds of numbers:
 - Gauges (posts by state, dispatcher lag, outbox depth, LinkedIn connections and tokens
   near expiry) are read from the database at scrape time, so every worker agrees.
 
+Features contribute their numbers from their ``init_app`` (``register_gauges``,
+``register_counters``) with their HELP texts; this module knows no feature.
+
 /metrics answers a client on loopback that did not come through a proxy, or a request
 carrying ``Authorization: Bearer <SYNDICATE_METRICS_TOKEN>``; anyone else gets a 404.
 """
@@ -31,11 +34,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
-from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -46,7 +48,6 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FLUSH_SECONDS = 1.0
-TOKEN_WARNING_DAYS = 14
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _DEAD_FILE = "dead.json"
 _LOCK_FILE = ".lock"
@@ -54,43 +55,30 @@ _LOCK_FILE = ".lock"
 # (metric name, sorted label pairs) -> value
 Key = tuple[str, tuple[tuple[str, str], ...]]
 Source = Callable[[], Mapping[Key, float]]
+# Reads a feature's gauges from the database as of now (the scrape's session and time).
+Gauges = Callable[[Session, datetime], Mapping[Key, float]]
 
 HELP = {
     "syndicate_http_requests_total": (
         "counter",
         "HTTP requests answered, by URL rule (not raw path), method and status.",
     ),
-    "syndicate_feed_cache_requests_total": (
-        "counter",
-        "Feed requests answered from the rendered-feed cache (hit) or rendered (miss).",
-    ),
     "syndicate_metrics_processes": (
         "gauge",
         "Processes whose counters this scrape summed (live workers and dead.json).",
     ),
     "syndicate_database_up": ("gauge", "1 when the scrape could read the database."),
-    "syndicate_posts": ("gauge", "LinkedIn posts by state."),
-    "syndicate_dispatcher_lag_seconds": (
-        "gauge",
-        "Age of the oldest due post the dispatcher should take (scheduled, or unknown and "
-        "due for reconciling) whose connection is active; 0 when none waits.",
-    ),
-    "syndicate_outbox_messages": ("gauge", "Outbox messages by kind and state."),
-    "syndicate_outbox_lag_seconds": (
-        "gauge",
-        "Age of the oldest pending or failed outbox message that is due (0 when none).",
-    ),
-    "syndicate_linkedin_connections": ("gauge", "LinkedIn connections by state."),
-    "syndicate_linkedin_tokens_expiring": (
-        "gauge",
-        f"Active LinkedIn connections whose token ends within {TOKEN_WARNING_DAYS} days and "
-        "will not be refreshed automatically (a person must reconnect).",
-    ),
 }
 
 
-def _key(name: str, **labels: str) -> Key:
+def key(name: str, **labels: str) -> Key:
+    """A sample's name and labels, as /metrics stores them."""
     return name, tuple(sorted(labels.items()))
+
+
+def age(moment: datetime | None, now: datetime) -> float:
+    """Seconds since `moment` (0 when there is none, or it is still ahead)."""
+    return max(0.0, (now - moment).total_seconds()) if moment is not None else 0.0
 
 
 class Counters:
@@ -99,6 +87,8 @@ class Counters:
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
         self.directory = Path(directory) if directory else None
         self.sources: list[Source] = []
+        self.gauges: list[Gauges] = []
+        self.help: dict[str, tuple[str, str]] = dict(HELP)
         self._values: dict[Key, float] = {}
         self._lock = threading.Lock()
         self._pid = 0
@@ -107,9 +97,9 @@ class Counters:
         self._dirty = threading.Event()
 
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
-        key = _key(name, **labels)
+        sample = key(name, **labels)
         with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
+            self._values[sample] = self._values.get(sample, 0.0) + amount
         if self.directory is not None:
             self._dirty.set()
             self._ensure_flusher()
@@ -146,8 +136,9 @@ class Counters:
             return
         path = self._own_file()
         self._dirty.clear()
-        payload = json.dumps([[name, list(labels), value] for (name, labels), value in
-                              self.own().items()])
+        payload = json.dumps(
+            [[name, list(labels), value] for (name, labels), value in self.own().items()]
+        )
         temporary = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
         temporary.write_text(payload)
         os.replace(temporary, path)
@@ -225,86 +216,10 @@ def fold_dead_process(directory: str | os.PathLike[str], pid: int) -> None:
             for key, value in (_read(file) or {}).items():
                 total[key] = total.get(key, 0.0) + value
         temporary = path / f".{_DEAD_FILE}.tmp"
-        temporary.write_text(json.dumps([[n, list(labels), v] for (n, labels), v in
-                                         total.items()]))
+        temporary.write_text(json.dumps([[n, list(labels), v] for (n, labels), v in total.items()]))
         os.replace(temporary, path / _DEAD_FILE)
         for file in files:
             file.unlink(missing_ok=True)
-
-
-# --- gauges read from the database ------------------------------------------------------
-
-
-def database_gauges(session: Session, *, now: datetime) -> dict[Key, float]:
-    """Posts, dispatcher lag, outbox, connections and expiring tokens, as of now."""
-    from syndicate.linkedin.models import ConnectionState, LinkedInConnection, LinkedInTarget
-    from syndicate.outbox import OutboxMessage, OutboxState
-    from syndicate.posts.models import Post, PostState
-
-    gauges: dict[Key, float] = {}
-    for state in PostState:
-        gauges[_key("syndicate_posts", state=state.value)] = 0
-    for state, count in session.execute(select(Post.state, func.count()).group_by(Post.state)):
-        gauges[_key("syndicate_posts", state=state.value)] = count
-
-    # Posts of a connection that needs reconnecting wait on purpose (and raise an alert of
-    # their own); counting them would make the lag useless as a "dispatcher is stuck" signal.
-    oldest_due = session.scalar(
-        select(func.min(Post.due_at))
-        .join(LinkedInTarget, LinkedInTarget.id == Post.target_id)
-        .join(LinkedInConnection, LinkedInConnection.id == LinkedInTarget.connection_id)
-        .where(
-            Post.state.in_([PostState.SCHEDULED, PostState.UNKNOWN]),
-            Post.due_at <= now,
-            LinkedInConnection.state == ConnectionState.ACTIVE,
-        )
-    )
-    gauges[_key("syndicate_dispatcher_lag_seconds")] = _age(oldest_due, now)
-
-    for kind, state, count in session.execute(
-        select(OutboxMessage.kind, OutboxMessage.state, func.count())
-        .group_by(OutboxMessage.kind, OutboxMessage.state)
-    ):
-        gauges[_key("syndicate_outbox_messages", kind=kind, state=state.value)] = count
-    oldest_message = session.scalar(
-        select(func.min(OutboxMessage.available_at)).where(
-            OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.FAILED]),
-            OutboxMessage.available_at <= now,
-        )
-    )
-    gauges[_key("syndicate_outbox_lag_seconds")] = _age(oldest_message, now)
-
-    for state in ConnectionState:
-        gauges[_key("syndicate_linkedin_connections", state=state.value)] = 0
-    for state, count in session.execute(
-        select(LinkedInConnection.state, func.count()).group_by(LinkedInConnection.state)
-    ):
-        gauges[_key("syndicate_linkedin_connections", state=state.value)] = count
-
-    # The same rule as linkedin.services.warn_expiring: a token that a refresh token will
-    # renew before it ends needs nobody.
-    expiring = session.scalar(
-        select(func.count())
-        .select_from(LinkedInConnection)
-        .where(
-            LinkedInConnection.state == ConnectionState.ACTIVE,
-            LinkedInConnection.expires_at.is_not(None),
-            LinkedInConnection.expires_at <= now + timedelta(days=TOKEN_WARNING_DAYS),
-            or_(
-                LinkedInConnection.refresh_token_encrypted.is_(None),
-                and_(
-                    LinkedInConnection.refresh_expires_at.is_not(None),
-                    LinkedInConnection.refresh_expires_at <= LinkedInConnection.expires_at,
-                ),
-            ),
-        )
-    )
-    gauges[_key("syndicate_linkedin_tokens_expiring")] = expiring or 0
-    return gauges
-
-
-def _age(moment: datetime | None, now: datetime) -> float:
-    return max(0.0, (now - moment).total_seconds()) if moment is not None else 0.0
 
 
 # --- the text format --------------------------------------------------------------------
@@ -318,20 +233,21 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def render(values: Mapping[Key, float]) -> str:
+def render(values: Mapping[Key, float], help: Mapping[str, tuple[str, str]] = HELP) -> str:
     """The Prometheus text exposition format (0.0.4), one HELP/TYPE block per metric."""
     by_name: dict[str, list[tuple[tuple[tuple[str, str], ...], float]]] = {}
     for (name, labels), value in values.items():
         by_name.setdefault(name, []).append((labels, value))
     lines: list[str] = []
     for name in sorted(by_name):
-        kind, text = HELP.get(name, ("untyped", name))
+        kind, text = help.get(name, ("untyped", name))
         lines.append(f"# HELP {name} {text}")
         lines.append(f"# TYPE {name} {kind}")
         for labels, value in sorted(by_name[name]):
             inside = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-            lines.append(f"{name}{{{inside}}} {_number(value)}" if inside else
-                         f"{name} {_number(value)}")
+            lines.append(
+                f"{name}{{{inside}}} {_number(value)}" if inside else f"{name} {_number(value)}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -344,21 +260,39 @@ def counters(app: Flask | None = None) -> Counters:
     return (app or current_app).extensions["metrics"]
 
 
+def register_gauges(app: Flask, read: Gauges, help: Mapping[str, str]) -> None:
+    """A feature's gauges, read from the database at every scrape; `help` names each one."""
+    store = counters(app)
+    store.gauges.append(read)
+    store.help.update({name: ("gauge", text) for name, text in help.items()})
+
+
+def register_counters(app: Flask, read: Source, help: Mapping[str, str]) -> None:
+    """Counters a feature keeps in this process's memory; `help` names each one."""
+    store = counters(app)
+    store.sources.append(read)
+    store.help.update({name: ("counter", text) for name, text in help.items()})
+
+
 @bp.get("/metrics")
 def metrics() -> Response:
     _authorise()
-    values, processes = counters().collect()
-    values[_key("syndicate_metrics_processes")] = processes
+    store = counters()
+    values, processes = store.collect()
+    values[key("syndicate_metrics_processes")] = processes
     try:
-        values.update(database_gauges(get_session(), now=app_now()))
-        values[_key("syndicate_database_up")] = 1
+        session, now = get_session(), app_now()
+        for read in store.gauges:
+            values.update(read(session, now))
+        values[key("syndicate_database_up")] = 1
     except SQLAlchemyError as exc:
         log.warning("metrics: database unreadable: %s", exc.__class__.__name__)
         with contextlib.suppress(SQLAlchemyError):
             get_session().rollback()
-        values[_key("syndicate_database_up")] = 0
-    return Response(render(values), content_type=CONTENT_TYPE,
-                    headers={"Cache-Control": "no-store"})
+        values[key("syndicate_database_up")] = 0
+    return Response(
+        render(values, store.help), content_type=CONTENT_TYPE, headers={"Cache-Control": "no-store"}
+    )
 
 
 def _authorise() -> None:
@@ -400,25 +334,10 @@ def _count_request(response: Response) -> Response:
     return response
 
 
-def _feed_cache_source(app: Flask) -> Source:
-    def read() -> dict[Key, float]:
-        cache = app.extensions.get("feed_cache")
-        if cache is None:
-            return {}
-        return {
-            _key("syndicate_feed_cache_requests_total", result="hit"): cache.hits,
-            _key("syndicate_feed_cache_requests_total", result="miss"): cache.misses,
-        }
-
-    return read
-
-
 def init_app(app: Flask) -> Counters:
     """Count every request, serve /metrics; counters shared through METRICS_DIR if set."""
     store = Counters(app.config.get("METRICS_DIR") or None)
-    store.sources.append(_feed_cache_source(app))
     app.extensions["metrics"] = store
     app.after_request(_count_request)
     app.register_blueprint(bp)
     return store
-
