@@ -239,7 +239,7 @@ def test_worker_that_died_after_sending_is_settled_without_a_second_post(
     # The dead worker got as far as LinkedIn storing the post, then vanished.
     with app.extensions["database"].transaction() as s:
         dead._start_request(s, claim, clock.now())
-    from syndicate.posts.dispatcher import post_body
+    from syndicate.posts.dispatch_send import post_body
 
     p = reload(session, scheduled)
     token = app.extensions["token_vault"].decrypt(p.target.connection.access_token_encrypted)
