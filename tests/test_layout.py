@@ -102,3 +102,7 @@ def test_web_depends_on_no_feature_but_sign_in():
         if any(within(name, f"syndicate.{feature}") for feature in (*FEATURES, "outbox"))
     }
     assert reached == set()
+
+
+def test_the_api_package_has_no_import_cycle():
+    assert cycles({module for module in MODULES if within(module, "syndicate.api")}) == []

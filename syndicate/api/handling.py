@@ -21,13 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from syndicate.api import idempotency
+from syndicate.api.errors import ApiError
 from syndicate.api.registry import Operation
 from syndicate.clock import app_now
 from syndicate.db import get_database, get_session
 from syndicate.errors import DomainError
 from syndicate.staff.models import User
 from syndicate.staff.services import authenticate_api_token
-from syndicate.web.errors import error_response
 
 log = logging.getLogger(__name__)
 
@@ -36,30 +36,6 @@ JSON_TYPES = ("application/json",)
 # refusals (400 altered form, 410 used link, 429 too many requests) never reach the API; if
 # one did, it would still answer 422 as before rather than a status the API never promised.
 REFUSAL_STATUSES = frozenset({403, 409, 422})
-
-
-class ApiError(Exception):
-    """An answer other than success: status, message, stable code and details."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        code: str | None = None,
-        details: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.details = details
-        self.headers = headers or {}
-
-    def response(self) -> Response:
-        response = error_response(self.status, self.message, self.code, self.details)
-        response.headers.update(self.headers)
-        return response
 
 
 def field_problems(error: ValidationError) -> list[dict[str, str]]:

@@ -20,6 +20,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, selec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from syndicate.api.errors import ApiError
 from syndicate.db import Base, Database
 
 KEEP_FOR = timedelta(hours=24)
@@ -70,8 +71,6 @@ class Stored:
 
 def key_from(headers: Mapping[str, str]) -> str | None:
     """The Idempotency-Key header, checked: 1 to 200 visible ASCII characters."""
-    from syndicate.api.handling import ApiError
-
     key = headers.get("Idempotency-Key")
     if key is None:
         return None
@@ -95,8 +94,6 @@ def begin(
     now: datetime,
 ) -> Claim | Stored:
     """Claim the key, or return the stored answer of an earlier identical request."""
-    from syndicate.api.handling import ApiError
-
     for _ in range(3):
         lock = str(uuid.uuid4())
         try:

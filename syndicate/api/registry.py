@@ -2,7 +2,8 @@
 built from those declarations and the very pydantic models that validate requests.
 
 ``@registry.route(...)`` records method, path, summary, models and status codes, adds the
-Flask URL rule, and wraps the view in the request pipeline (``syndicate.api.handling``).
+Flask URL rule, and wraps the view in the request pipeline the registry was given
+(``syndicate.api.handling.handler``).
 """
 
 from __future__ import annotations
@@ -75,12 +76,17 @@ class Operation:
         return sorted(statuses)
 
 
+# Wraps a view of an operation into the Flask view that runs it (handling.handler).
+Pipeline = Callable[[Operation, Callable[..., Any]], Callable[..., Any]]
+
+
 class Registry:
     """Collects operations of one blueprint and builds their OpenAPI document."""
 
-    def __init__(self, blueprint: Blueprint, prefix: str) -> None:
+    def __init__(self, blueprint: Blueprint, prefix: str, *, pipeline: Pipeline) -> None:
         self.blueprint = blueprint
         self.prefix = prefix
+        self.pipeline = pipeline
         self.operations: list[Operation] = []
 
     def route(
@@ -97,8 +103,6 @@ class Registry:
         errors: tuple[int, ...] = (),
         description: str = "",
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        from syndicate.api.handling import handler
-
         method = method.upper()
         if method in MUTATING and body is None:
             body = EmptyBody
@@ -119,7 +123,7 @@ class Registry:
             )
             self.operations.append(operation)
             self.blueprint.add_url_rule(
-                rule, operation.endpoint, handler(operation, view), methods=[method]
+                rule, operation.endpoint, self.pipeline(operation, view), methods=[method]
             )
             return view
 

@@ -14,7 +14,8 @@ from flask_limiter.util import get_remote_address
 
 from syndicate.api import schemas
 from syndicate.api import services as api
-from syndicate.api.handling import ApiError
+from syndicate.api.errors import ApiError
+from syndicate.api.handling import handler
 from syndicate.api.pagination import BadCursor, Cursors
 from syndicate.api.registry import Registry
 from syndicate.articles import services as articles
@@ -34,7 +35,7 @@ DEFAULT_RATE_LIMIT = "600 per minute"
 POST_ID = "<id:post_id>"
 
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
-registry = Registry(bp, PREFIX)
+registry = Registry(bp, PREFIX, pipeline=handler)
 
 
 def rate_limit_key() -> str:
