@@ -43,6 +43,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from syndicate import claims
+from syndicate.claims import Leases
 from syndicate.db import Base, Database, UTCDateTime, get_database
 from syndicate.web import metrics
 
@@ -169,6 +171,15 @@ def _check_message(kind: str, max_attempts: int) -> None:
 
 
 _outbox = OutboxMessage.__table__
+# Who holds a message being handled, until when, on which attempt (see syndicate/claims.py).
+_LEASES = Leases(
+    id=_outbox.c.id,
+    state=_outbox.c.state,
+    held=OutboxState.SENDING,
+    expires_at=_outbox.c.lease_expires_at,
+    owner=_outbox.c.lease_owner,
+    attempt=_outbox.c.attempts,
+)
 
 
 def enqueue_statement(
@@ -229,32 +240,26 @@ def claim(
             _outbox.c.state.in_([OutboxState.PENDING, OutboxState.FAILED]),
             _outbox.c.available_at <= now,
         )
-        abandoned = and_(
-            _outbox.c.state == OutboxState.SENDING,
-            _outbox.c.lease_expires_at <= now,
-        )
         rows = session.execute(
-            select(
-                _outbox.c.id,
-                _outbox.c.kind,
-                _outbox.c.payload,
-                _outbox.c.state,
-                _outbox.c.attempts,
-                _outbox.c.max_attempts,
-                _outbox.c.lease_owner,
+            _LEASES.lock_due(
+                select(
+                    _outbox.c.id,
+                    _outbox.c.kind,
+                    _outbox.c.payload,
+                    _outbox.c.state,
+                    _outbox.c.attempts,
+                    _outbox.c.max_attempts,
+                    _outbox.c.lease_owner,
+                )
+                .where(_outbox.c.kind.in_(kinds), or_(waiting, _LEASES.expired(now)))
+                .order_by(_outbox.c.available_at, _outbox.c.id)
+                .limit(limit)
             )
-            .where(_outbox.c.kind.in_(kinds), or_(waiting, abandoned))
-            .order_by(_outbox.c.available_at, _outbox.c.id)
-            .limit(limit)
-            # PostgreSQL: other claimers skip these rows. SQLite ignores this; BEGIN IMMEDIATE
-            # already serialises claimers there.
-            .with_for_update(skip_locked=True)
         ).all()
         for row in rows:
             # The WHERE repeats what was read, so the UPDATE changes the row only if nobody
             # else did in between, whatever the isolation level.
             unchanged = and_(
-                _outbox.c.id == row.id,
                 _outbox.c.state == row.state,
                 _outbox.c.attempts == row.attempts,
             )
@@ -268,7 +273,7 @@ def claim(
                 if row.attempts >= row.max_attempts:
                     session.execute(
                         update(_outbox)
-                        .where(unchanged)
+                        .where(_outbox.c.id == row.id, unchanged)
                         .values(
                             state=OutboxState.DEAD,
                             lease_expires_at=None,
@@ -278,16 +283,10 @@ def claim(
                     )
                     log.warning("outbox message %s is dead: %s", row.id, crashed_note)
                     continue
-            values: dict[str, Any] = {
-                "state": OutboxState.SENDING,
-                "attempts": row.attempts + 1,
-                "lease_owner": owner,
-                "lease_expires_at": lease_until,
-            }
+            values = _LEASES.take(owner, lease_until)
             if crashed_note:
                 values["last_error"] = crashed_note
-            result = session.execute(update(_outbox).where(unchanged).values(**values))
-            if result.rowcount == 1:
+            if claims.take(session, _outbox, row.id, due=unchanged, values=values):
                 claimed.append(
                     ClaimedMessage(
                         id=row.id,
@@ -302,21 +301,12 @@ def claim(
     return claimed
 
 
-def _fence(message_id: int, owner: str, attempt: int) -> Any:
-    return and_(
-        _outbox.c.id == message_id,
-        _outbox.c.lease_owner == owner,
-        _outbox.c.attempts == attempt,
-        _outbox.c.state == OutboxState.SENDING,
-    )
-
-
 def _fenced_update(
     database: Database, message_id: int, owner: str, attempt: int, **values: Any
 ) -> bool:
     with database.write_transaction() as session:
         result = session.execute(
-            update(_outbox).where(_fence(message_id, owner, attempt)).values(**values)
+            update(_outbox).where(_LEASES.fenced(message_id, owner, attempt)).values(**values)
         )
         changed = result.rowcount == 1
     if not changed:
