@@ -124,7 +124,7 @@ def seed(url: str, count: int) -> None:
         article_categories,
     )
     from syndicate.db import make_engine
-    from syndicate.events import Event
+    from syndicate.models import Event
 
     engine = make_engine(url)
     migrate.upgrade(engine, "heads")

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-import syndicate.models  # noqa: F401  (registers every table on Base.metadata)
+import syndicate.all_models  # noqa: F401  (registers every table on Base.metadata)
 from syndicate.db import Base
 
 connection = context.config.attributes["connection"]

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, insert, select, text, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.orm import Session
 
-from syndicate.db import Base, Database
+from syndicate.db import Database
+from syndicate.models import Event, EventCursor
 
 EVENT_LOCK_KEY = 0x5E_E7_00_01
 # PostgreSQL only: listeners learn of new events without polling (see feeds/freshness.py).
@@ -27,26 +28,6 @@ NOTIFY_CHANNEL = "syndicate_events"
 _LOCK_AND_NOTIFY = text(
     "SELECT pg_advisory_xact_lock(:key), pg_notify(:channel, :kinds)"
 ).bindparams(channel=NOTIFY_CHANNEL)
-
-
-class Event(Base):
-    __tablename__ = "events"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(64), index=True)
-    # The public id of what changed (an article's UUID, for instance).
-    subject: Mapped[str] = mapped_column(String(64), index=True)
-    payload: Mapped[dict[str, Any]]
-    created_at: Mapped[datetime]
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-
-
-class EventCursor(Base):
-    __tablename__ = "event_cursors"
-
-    subscriber: Mapped[str] = mapped_column(String(64), primary_key=True)
-    last_event_id: Mapped[int] = mapped_column(default=0)
-    updated_at: Mapped[datetime | None]
 
 
 def emit(

@@ -25,6 +25,7 @@ def periodic_jobs() -> dict[str, Callable[[Flask], Any]]:
     from syndicate.mail.jobs import deliver_mail
     from syndicate.posts.jobs import apply_auto_post_rules, dispatch_posts
     from syndicate.sharing.jobs import maintain_share_requests, notify_corrections
+    from syndicate.staff.jobs import purge_expired_sessions
     from syndicate.webhooks.jobs import deliver_webhooks, enqueue_webhook_deliveries
 
     return {
@@ -37,6 +38,7 @@ def periodic_jobs() -> dict[str, Callable[[Flask], Any]]:
         "webhooks.enqueue": enqueue_webhook_deliveries,
         "webhooks.deliver": deliver_webhooks,
         "api.idempotency_purge": purge_idempotency_keys,
+        "staff.sessions_purge": purge_expired_sessions,
         "sharing.maintenance": maintain_share_requests,
         "sharing.corrections": notify_corrections,
     }

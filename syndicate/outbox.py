@@ -12,7 +12,6 @@ once: handlers must tolerate a repeat (mail keeps its Message-ID so clients can 
 
 from __future__ import annotations
 
-import enum
 import logging
 import os
 import random
@@ -25,12 +24,8 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import (
-    Enum,
     FromClause,
-    Index,
     Insert,
-    String,
-    Text,
     and_,
     bindparam,
     case,
@@ -41,58 +36,20 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from syndicate import claims
 from syndicate.claims import Leases
-from syndicate.db import Base, Database, UTCDateTime, get_database
+from syndicate.db import Database, UTCDateTime, get_database
+from syndicate.models import OUTCOME_LIMIT, OutboxMessage, OutboxState
 from syndicate.web import metrics
 
 log = logging.getLogger(__name__)
 
 ERROR_LIMIT = 2000
-OUTCOME_LIMIT = 200
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=1)
 BACKOFF_JITTER = 0.2
-
-
-class OutboxState(enum.StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    DONE = "done"
-    # The last attempt failed; the message is tried again at available_at.
-    FAILED = "failed"
-    # No attempts left, or a permanent failure: it will never be tried again.
-    DEAD = "dead"
-
-
-class OutboxMessage(Base):
-    __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_claim", "kind", "state", "available_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]]
-    state: Mapped[OutboxState] = mapped_column(
-        Enum(
-            OutboxState,
-            native_enum=False,
-            length=16,
-            values_callable=lambda e: [m.value for m in e],
-        ),
-        default=OutboxState.PENDING,
-    )
-    attempts: Mapped[int] = mapped_column(default=0)
-    max_attempts: Mapped[int] = mapped_column(default=8)
-    available_at: Mapped[datetime]
-    lease_owner: Mapped[str | None] = mapped_column(String(128))
-    lease_expires_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(Text)
-    # What the handler reported on success, e.g. "not sent: no SMTP server configured".
-    outcome: Mapped[str | None] = mapped_column(String(OUTCOME_LIMIT))
-    created_at: Mapped[datetime]
-    done_at: Mapped[datetime | None]
 
 
 class PermanentFailure(Exception):

@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy import select
 
 from syndicate import events
-from syndicate.events import EventCursor
+from syndicate.models import EventCursor
 
 
 def _emit(session, clock, n):

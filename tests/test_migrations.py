@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-import syndicate.models  # noqa: F401
+import syndicate.all_models  # noqa: F401
 from syndicate import migrate
 from syndicate.db import Base, make_engine
 

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from syndicate import outbox
 from syndicate.db import Base, Database, get_database, make_engine
-from syndicate.outbox import OutboxMessage, OutboxState, PermanentFailure
+from syndicate.models import OutboxMessage, OutboxState
+from syndicate.outbox import PermanentFailure
 from syndicate.staff.models import User
 from tests import factories
 

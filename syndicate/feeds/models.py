@@ -9,7 +9,7 @@ from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from syndicate.db import Base
-from syndicate.events import Event
+from syndicate.models import Event
 
 # The feed cache asks for the newest event id of each article kind on every request; with this
 # index each answer is one index probe, however many events and articles there are.

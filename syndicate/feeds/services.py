@@ -42,7 +42,7 @@ from syndicate.articles.models import (
 )
 from syndicate.articles.services import plain_text, sanitize_html
 from syndicate.config import site_name
-from syndicate.events import Event
+from syndicate.models import Event
 
 FORMATS = ("rss", "atom", "json")
 KINDS = ("category", "tag", "author")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from syndicate.outbox import OutboxMessage, OutboxState
+from syndicate.models import OutboxMessage, OutboxState
 
 MAIL_KIND = "mail.send"
 # Stored as the outbox outcome when delivery ran without an SMTP server configured.

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from syndicate.db import Page, paginate
 from syndicate.errors import DomainError
 from syndicate.mail.models import MAIL_KIND, Mail, MailRecord
-from syndicate.outbox import OutboxMessage, PermanentFailure, enqueue
+from syndicate.models import OutboxMessage
+from syndicate.outbox import PermanentFailure, enqueue
 
 SUBJECT_LIMIT = 200
 TEXT_LIMIT = 100_000

@@ -206,6 +206,12 @@ def end_session(session: Session, raw: str) -> None:
     session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(raw)))
 
 
+def purge_expired_sessions(session: Session, *, now: datetime) -> int:
+    """Delete every session past its end (signed-out browsers that never came back)."""
+    result = session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def end_sessions(session: Session, user: User) -> None:
     """End every session of ``user``, in every browser."""
     session.execute(delete(StaffSession).where(StaffSession.user_id == user.id))

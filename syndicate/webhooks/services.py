@@ -29,9 +29,8 @@ from syndicate import outbox
 from syndicate.crypto import TokenVault, UndecryptableSecret
 from syndicate.db import Page, paginate
 from syndicate.errors import DomainError
-from syndicate.events import Event
 from syndicate.fetch import default_resolver, is_forbidden_address
-from syndicate.outbox import OutboxMessage
+from syndicate.models import Event, OutboxMessage
 from syndicate.staff.models import User
 from syndicate.webhooks.models import (
     EVENT_KINDS,

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from syndicate.articles.models import Article
-from syndicate.events import Event
+from syndicate.models import Event
 from syndicate.staff.models import ApiToken
 from syndicate.staff.services import revoke_api_token
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from syndicate.api import idempotency
 from syndicate.articles.models import Article
 from syndicate.db import get_database
-from syndicate.events import Event
+from syndicate.models import Event
 from syndicate.posts.models import Post
 from syndicate.staff.services import create_api_token
 from tests import factories

@@ -22,8 +22,8 @@ from syndicate.articles.import_store import ArticleCreator, ImportFailure, Impor
 from syndicate.articles.models import Article, ArticleStatus, Source, SourceKind
 from syndicate.clock import FixedClock
 from syndicate.db import get_database
-from syndicate.events import Event
 from syndicate.fetch import Fetcher
+from syndicate.models import Event
 from tests.articles.publisher_site import PublisherSite, Response
 from tests.conftest import START, app_config
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from syndicate.articles import services
 from syndicate.articles.models import ArticleStatus, BodyFormat
-from syndicate.events import Event
+from syndicate.models import Event
 
 HOSTILE = (
     '<p onclick="steal()">Hi<script>alert(1)</script></p>'

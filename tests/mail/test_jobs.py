@@ -17,7 +17,7 @@ from cryptography.x509.oid import NameOID
 from syndicate.mail.jobs import deliver_mail
 from syndicate.mail.models import NOT_SENT_OUTCOME
 from syndicate.mail.services import new_mail, queue_mail
-from syndicate.outbox import OutboxMessage, OutboxState
+from syndicate.models import OutboxMessage, OutboxState
 from tests.mail.conftest import SmtpServer, free_port, password_checker
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from syndicate.db import get_database
 from syndicate.mail.models import MAIL_KIND, Mail
 from syndicate.mail.services import MailError, SmtpMailer, new_mail, queue_mail
-from syndicate.outbox import OutboxMessage, OutboxState
+from syndicate.models import OutboxMessage, OutboxState
 from tests import factories
 
 

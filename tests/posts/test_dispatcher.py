@@ -5,7 +5,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from syndicate.events import Event
 from syndicate.linkedin.models import (
     ConnectionState,
     LinkedInConnection,
@@ -13,7 +12,7 @@ from syndicate.linkedin.models import (
     TargetKind,
 )
 from syndicate.mail.models import MailRecord  # noqa: F401  (registers the outbox tables)
-from syndicate.outbox import OutboxMessage
+from syndicate.models import Event, OutboxMessage
 from syndicate.posts import services
 from syndicate.posts.models import Post, PostHistory, PostState
 from syndicate.web.models import Alert

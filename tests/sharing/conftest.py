@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import syndicate.sharing.models  # noqa: F401  (until syndicate/models.py imports it)
 from syndicate.clock import FixedClock
 from syndicate.mail.models import MAIL_KIND
-from syndicate.outbox import OutboxMessage
+from syndicate.models import OutboxMessage
 from syndicate.sharing.models import ShareRequest
 from tests.mail.conftest import SmtpServer, smtp, smtp_servers  # noqa: F401
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from syndicate.events import Event
+from syndicate.models import Event
 from syndicate.sharing import services
 from syndicate.sharing.models import (
     PermissionState,

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from syndicate.articles import services as articles
-from syndicate.events import EventCursor
 from syndicate.mail.jobs import deliver_mail
+from syndicate.models import EventCursor
 from syndicate.sharing import services
 from syndicate.sharing.jobs import maintain_share_requests, notify_corrections
 from syndicate.sharing.models import RequestState, ShareRequest, ShareRequestEvent

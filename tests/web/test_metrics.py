@@ -25,7 +25,7 @@ from syndicate.linkedin.models import (
     LinkedInTarget,
     TargetKind,
 )
-from syndicate.outbox import OutboxMessage, OutboxState
+from syndicate.models import OutboxMessage, OutboxState
 from syndicate.posts.models import Post, PostState
 from syndicate.web import metrics
 from syndicate.web.metrics import Counters, fold_dead_process, prepare_directory

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from syndicate import events
-from syndicate.outbox import OutboxMessage, OutboxState
+from syndicate.models import OutboxMessage, OutboxState
 from syndicate.webhooks import services
 from syndicate.webhooks.jobs import deliver_webhooks, enqueue_webhook_deliveries
 from syndicate.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
