@@ -10,14 +10,13 @@ from flask import (
     Blueprint,
     abort,
     current_app,
-    flash,
     jsonify,
-    redirect,
     render_template,
     request,
     url_for,
 )
-from flask_wtf import FlaskForm
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
@@ -25,6 +24,7 @@ from syndicate.articles.models import Article
 from syndicate.articles.services import published_page
 from syndicate.clock import app_now
 from syndicate.db import get_session
+from syndicate.errors import DomainError
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.linkedin.services import list_targets
 from syndicate.linkedin.text import MAX_COMMENTARY
@@ -41,6 +41,7 @@ from syndicate.staff.access import admin_required, current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.staff.models import User
 from syndicate.staff.services import time_zone_choices
+from syndicate.web.actions import act, writing_session
 from syndicate.web.params import id_arg, page_number
 from syndicate.web.security import safe_next
 from syndicate.web.templating import format_time
@@ -70,16 +71,6 @@ def _campaign() -> str:
 
 def _local_input(moment: datetime | None, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime(LOCAL_INPUT) if moment else ""
-
-
-def _field_error(form: FlaskForm, exc: services.PostError) -> None:
-    """Show a service's error beside its field, or at the top when the form has no such field."""
-    name = {"queue": "when"}.get(exc.field_name or "", exc.field_name or "")
-    field = form._fields.get(name)
-    if field is not None:
-        field.errors = [*field.errors, str(exc)]
-    else:
-        flash(str(exc), "error")
 
 
 @bp.app_template_global()
@@ -134,62 +125,90 @@ def index() -> str:
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
-def new() -> str | Response | tuple[str, int]:
-    db = get_session()
+def new() -> ResponseReturnValue:
+    if request.method == "POST":
+        writing_session()  # SQLite: the write lock before the reads the post is built on
     article_id, target_id = id_arg("article"), id_arg("target")
     if article_id is None or target_id is None:
         if request.method == "POST":
             abort(400, "Choose an article and a target first.")
         return _choose(article_id, target_id)
+    article, target = _postable(article_id, target_id)
+    form = ComposeForm()
+    if request.method == "GET":
+        return _compose_page(_compose_defaults(form, article, target), article, target)
+    if form.preview.data:
+        return _compose_page(form, article, target), 200 if form.validate_on_submit() else 422
+    zone = _user().time_zone
+    return act(
+        lambda db: _create(db, form, article, target),
+        form=form,
+        page=lambda status: (_compose_page(form, article, target), status),
+        fields={"queue": "when"},
+        refused=lambda exc: _already_posted(exc, form, article, target),
+        done=lambda made: _saved(made, zone),
+        then=lambda made: url_for("posts.show", post_id=made[0].id),
+    )
+
+
+def _postable(article_id: int, target_id: int) -> tuple[Article, LinkedInTarget]:
+    db = get_session()
     article = db.get(Article, article_id) or abort(404, "There is no article with this number.")
     target = db.get(LinkedInTarget, target_id) or abort(404, "There is no target with this number.")
     if not article.is_published:
         abort(422, "Only published articles can be posted; publish the article first.")
     if not target.is_active:
         abort(422, f"{target.display_name} cannot be posted to now; reconnect it first.")
+    return article, target
+
+
+def _compose_defaults(form: ComposeForm, article: Article, target: LinkedInTarget) -> ComposeForm:
+    defaults = services.compose_defaults(
+        article, target, site_url=_site_url(), campaign=_campaign()
+    )
+    form.commentary.data = defaults.commentary
+    form.card_title.data = defaults.card_title
+    form.card_description.data = defaults.card_description
+    form.when.data = "queue" if target.queue_slots else "at"
+    next_hour = (app_now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    form.scheduled_at.data = _local_input(next_hour, _user().time_zone)
+    return form
+
+
+def _create(
+    db: Session, form: ComposeForm, article: Article, target: LinkedInTarget
+) -> tuple[Post, str]:
+    """The post the form asks for, and the note to show when a DST change bent its time."""
     user = _user()
-    form = ComposeForm()
-    if request.method == "GET":
-        defaults = services.compose_defaults(
-            article, target, site_url=_site_url(), campaign=_campaign()
-        )
-        form.commentary.data = defaults.commentary
-        form.card_title.data = defaults.card_title
-        form.card_description.data = defaults.card_description
-        form.when.data = "queue" if target.queue_slots else "at"
-        next_hour = (app_now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-        form.scheduled_at.data = _local_input(next_hour, user.time_zone)
-        return _compose_page(form, article, target)
-    if not form.validate_on_submit():
-        return _compose_page(form, article, target), 422
-    if form.preview.data:
-        return _compose_page(form, article, target)
-    try:
-        data, note = _post_input(form, user.time_zone)
-        post = services.create_post(
-            db,
-            article,
-            target,
-            data,
-            user=user,
-            now=app_now(),
-            site_url=_site_url(),
-            campaign=_campaign(),
-            reshare=bool(form.reshare.data),
-        )
-    except services.PostExists as exc:
-        existing_id = exc.existing.id if exc.existing is not None else None
-        db.rollback()
-        return _compose_page(form, article, target, existing_id=existing_id), 409
-    except services.PostError as exc:
-        db.rollback()
-        _field_error(form, exc)
-        return _compose_page(form, article, target), 422
-    db.commit()
-    flash(_saved_message(post, user.time_zone), "success")
-    if note:
-        flash(note, "info")
-    return redirect(url_for("posts.show", post_id=post.id))
+    data, note = _post_input(form, user.time_zone)
+    post = services.create_post(
+        db,
+        article,
+        target,
+        data,
+        user=user,
+        now=app_now(),
+        site_url=_site_url(),
+        campaign=_campaign(),
+        reshare=bool(form.reshare.data),
+    )
+    return post, note
+
+
+def _already_posted(
+    exc: DomainError, form: ComposeForm, article: Article, target: LinkedInTarget
+) -> tuple[str, int] | None:
+    """The compose page says which post exists already, with its link, instead of a message."""
+    if not isinstance(exc, services.PostExists):
+        return None
+    existing_id = exc.existing.id if exc.existing is not None else None
+    return _compose_page(form, article, target, existing_id=existing_id), exc.status
+
+
+def _saved(made: tuple[Post, str], zone: str, prefix: str = "") -> list[tuple[str, str]]:
+    post, note = made
+    messages = [("success", prefix + _saved_message(post, zone))]
+    return messages + [("info", note)] if note else messages
 
 
 def _choose(article_id: int | None, target_id: int | None) -> str:
@@ -273,38 +292,35 @@ def preview() -> Response:
 
 @bp.route("/<id:post_id>", methods=["GET", "POST"])
 @login_required
-def show(post_id: int) -> str | Response | tuple[str, int]:
-    db = get_session()
-    post = db.get(Post, post_id) or abort(404, "There is no post with this number.")
-    user = _user()
+def show(post_id: int) -> ResponseReturnValue:
+    if request.method == "POST":
+        writing_session()  # SQLite: the write lock before reading the post's state
+    post = get_session().get(Post, post_id) or abort(404, "There is no post with this number.")
+    zone = _user().time_zone
     form = EditPostForm()
-    shown_time = _local_input(post.scheduled_at, user.time_zone)
+    shown_time = _local_input(post.scheduled_at, zone)
     if request.method == "GET":
         form.commentary.data = post.commentary
         form.card_title.data = post.card_title
         form.card_description.data = post.card_description
         form.scheduled_at.data = shown_time
         return _post_page(post, form)
-    if not form.validate_on_submit():
-        return _post_page(post, form), 422
     if form.preview.data:
-        return _post_page(post, form)
-    try:
-        data, note = _edit_input(form, user.time_zone, shown_time)
-        services.update_post(db, post, data, user=user, now=app_now())
-    except services.NotEditable as exc:
-        db.rollback()
-        flash(str(exc), "error")
-        return _post_page(post, form), 409
-    except services.PostError as exc:
-        db.rollback()
-        _field_error(form, exc)
-        return _post_page(post, form), 422
-    db.commit()
-    flash("Saved. " + _saved_message(post, user.time_zone), "success")
-    if note:
-        flash(note, "info")
-    return redirect(url_for("posts.show", post_id=post.id))
+        return _post_page(post, form), 200 if form.validate_on_submit() else 422
+    return act(
+        lambda db: _update(db, post, _edit_input(form, zone, shown_time)),
+        form=form,
+        page=lambda status: (_post_page(post, form), status),
+        fields={"queue": "when"},
+        done=lambda made: _saved(made, zone, prefix="Saved. "),
+        then=url_for("posts.show", post_id=post.id),
+    )
+
+
+def _update(db: Session, post: Post, given: tuple[services.PostInput, str]) -> tuple[Post, str]:
+    data, note = given
+    services.update_post(db, post, data, user=_user(), now=app_now())
+    return post, note
 
 
 def _edit_input(form: EditPostForm, zone: str, shown_time: str) -> tuple[services.PostInput, str]:
@@ -338,54 +354,41 @@ def _post_page(post: Post, form: EditPostForm) -> str:
 
 def _post_or_404(post_id: int) -> Post:
     ConfirmForm().validate_on_submit() or abort(400)
+    writing_session()  # SQLite: the write lock before reading the post's state
     return get_session().get(Post, post_id) or abort(404, "There is no post with this number.")
 
 
 @bp.post("/<id:post_id>/cancel")
 @login_required
-def cancel(post_id: int) -> Response:
+def cancel(post_id: int) -> ResponseReturnValue:
     post = _post_or_404(post_id)
-    db = get_session()
-    try:
-        services.cancel_post(db, post, user=_user(), now=app_now())
-    except services.PostError as exc:
-        db.rollback()
-        abort(409, str(exc))
-    db.commit()
-    flash("The post is cancelled; it will not be sent.", "success")
-    return redirect(url_for("posts.show", post_id=post.id))
+    return act(
+        lambda db: services.cancel_post(db, post, user=_user(), now=app_now()),
+        done="The post is cancelled; it will not be sent.",
+        then=url_for("posts.show", post_id=post.id),
+    )
 
 
 @bp.post("/<id:post_id>/approve")
 @login_required
-def approve(post_id: int) -> Response:
+def approve(post_id: int) -> ResponseReturnValue:
     post = _post_or_404(post_id)
-    db = get_session()
-    try:
-        services.approve_post(db, post, user=_user(), now=app_now())
-    except services.NotAllowed as exc:
-        db.rollback()
-        abort(403, str(exc))
-    except services.NotEditable as exc:
-        db.rollback()
-        abort(409, str(exc))
-    except services.PostError as exc:
-        db.rollback()
-        abort(422, str(exc))
-    db.commit()
-    flash(f"Approved: {_saved_message(post, _user().time_zone)}", "success")
-    return redirect(url_for("posts.show", post_id=post.id))
+    return act(
+        lambda db: services.approve_post(db, post, user=_user(), now=app_now()),
+        done=lambda _: f"Approved: {_saved_message(post, _user().time_zone)}",
+        then=url_for("posts.show", post_id=post.id),
+    )
 
 
 @bp.post("/<id:post_id>/dismiss")
 @login_required
-def dismiss(post_id: int) -> Response:
+def dismiss(post_id: int) -> ResponseReturnValue:
     post = _post_or_404(post_id)
-    db = get_session()
-    services.dismiss_post(db, post, now=app_now())
-    db.commit()
-    flash("Dismissed. The post stays in the list with its state.", "success")
-    return redirect(safe_next(request.form.get("next"), url_for("posts.index")))
+    return act(
+        lambda db: services.dismiss_post(db, post, now=app_now()),
+        done="Dismissed. The post stays in the list with its state.",
+        then=safe_next(request.form.get("next"), url_for("posts.index")),
+    )
 
 
 # --- calendar --------------------------------------------------------------------------
@@ -462,42 +465,41 @@ def targets() -> str:
 
 @bp.route("/targets/<id:target_id>", methods=["GET", "POST"])
 @login_required
-def target_settings(target_id: int) -> str | Response | tuple[str, int]:
-    db = get_session()
+def target_settings(target_id: int) -> ResponseReturnValue:
+    db = writing_session() if request.method == "POST" else get_session()
     target = db.get(LinkedInTarget, target_id) or abort(404, "There is no target with this number.")
-    user = _user()
     form = TargetSettingsForm()
     example = services.example_article(db)
     if request.method == "GET":
-        form.time_zone.data = target.time_zone
-        form.queue_slots.data = services.format_slots(target.queue_slots)
-        form.daily_cap.data = target.daily_cap
-        form.template.data = target.template or services.DEFAULT_TEMPLATE
-        form.needs_approval.data = target.needs_approval
-        return _target_page(target, form, example)
-    if not form.validate_on_submit():
-        return _target_page(target, form, example), 422
-    settings = services.TargetSettings(
+        return _target_page(target, _target_defaults(form, target), example)
+    return act(
+        lambda db: services.update_target_settings(
+            db, target, _target_input(form), user=_user(), now=app_now(), example=example
+        ),
+        form=form,
+        page=lambda status: (_target_page(target, form, example), status),
+        done=f"Saved the settings of {target.display_name}.",
+        then=url_for("posts.target_settings", target_id=target.id),
+    )
+
+
+def _target_defaults(form: TargetSettingsForm, target: LinkedInTarget) -> TargetSettingsForm:
+    form.time_zone.data = target.time_zone
+    form.queue_slots.data = services.format_slots(target.queue_slots)
+    form.daily_cap.data = target.daily_cap
+    form.template.data = target.template or services.DEFAULT_TEMPLATE
+    form.needs_approval.data = target.needs_approval
+    return form
+
+
+def _target_input(form: TargetSettingsForm) -> services.TargetSettings:
+    return services.TargetSettings(
         time_zone=form.time_zone.data or "",
         queue_slots=form.queue_slots.data or "",
         daily_cap=form.daily_cap.data,
         template=form.template.data or "",
-        needs_approval=bool(form.needs_approval.data) if user.is_admin else None,
+        needs_approval=bool(form.needs_approval.data) if _user().is_admin else None,
     )
-    try:
-        services.update_target_settings(
-            db, target, settings, user=user, now=app_now(), example=example
-        )
-    except services.NotAllowed as exc:
-        db.rollback()
-        abort(403, str(exc))
-    except services.PostError as exc:
-        db.rollback()
-        _field_error(form, exc)
-        return _target_page(target, form, example), 422
-    db.commit()
-    flash(f"Saved the settings of {target.display_name}.", "success")
-    return redirect(url_for("posts.target_settings", target_id=target.id))
 
 
 def _target_page(target: LinkedInTarget, form: TargetSettingsForm, example: Article) -> str:
@@ -523,9 +525,32 @@ def _target_page(target: LinkedInTarget, form: TargetSettingsForm, example: Arti
 
 @bp.route("/rules", methods=["GET", "POST"])
 @login_required
-def rules() -> str | Response | tuple[str, int]:
+def rules() -> ResponseReturnValue:
+    form = _rule_form()
+    if request.method == "GET":
+        return _rules_page(form, 200)
+    if not _user().is_admin:
+        abort(403, "Only an administrator can manage auto-post rules.")
+    return act(
+        lambda db: services.create_rule(
+            db,
+            name=form.name.data or "",
+            category_slugs=list(form.categories.data or []),
+            target_ids=list(form.targets.data or []),
+            publish_directly=form.publish.data == "directly",
+            is_active=bool(form.is_active.data),
+            user=_user(),
+            now=app_now(),
+        ),
+        form=form,
+        page=lambda status: _rules_page(form, status),
+        done=lambda rule: f"The rule “{rule.name}” is saved.",
+        then=url_for("posts.rules"),
+    )
+
+
+def _rule_form() -> RuleForm:
     db = get_session()
-    user = _user()
     form = RuleForm()
     form.categories.choices = [
         SelectChoice(slug, name) for slug, name in services.category_choices(db)
@@ -534,30 +559,11 @@ def rules() -> str | Response | tuple[str, int]:
         SelectChoice(t.id, f"{t.display_name} ({t.kind.value}, {t.time_zone})")
         for t in list_targets(db)
     ]
-    status = 200
-    if request.method == "POST":
-        if not user.is_admin:
-            abort(403, "Only an administrator can manage auto-post rules.")
-        status = 422
-        if form.validate_on_submit():
-            try:
-                rule = services.create_rule(
-                    db,
-                    name=form.name.data or "",
-                    category_slugs=list(form.categories.data or []),
-                    target_ids=list(form.targets.data or []),
-                    publish_directly=form.publish.data == "directly",
-                    is_active=bool(form.is_active.data),
-                    user=user,
-                    now=app_now(),
-                )
-            except services.PostError as exc:
-                db.rollback()
-                _field_error(form, exc)
-            else:
-                db.commit()
-                flash(f"The rule “{rule.name}” is saved.", "success")
-                return redirect(url_for("posts.rules"))
+    return form
+
+
+def _rules_page(form: RuleForm, status: int) -> tuple[str, int]:
+    db = get_session()
     page = services.rules_page(db, number=page_number(), size=current_app.config["PAGE_SIZE"])
     names = {t.id: t.display_name for t in list_targets(db, active_only=False)}
     return render_template("posts/rules.html", form=form, page=page, target_names=names), status
@@ -565,11 +571,13 @@ def rules() -> str | Response | tuple[str, int]:
 
 @bp.post("/rules/<id:rule_id>/delete")
 @admin_required
-def delete_rule(rule_id: int) -> Response:
+def delete_rule(rule_id: int) -> ResponseReturnValue:
     ConfirmForm().validate_on_submit() or abort(400)
-    db = get_session()
-    rule = db.get(AutoPostRule, rule_id) or abort(404, "There is no rule with this number.")
-    services.delete_rule(db, rule, user=_user())
-    db.commit()
-    flash(f"The rule “{rule.name}” is deleted.", "success")
-    return redirect(url_for("posts.rules"))
+    rule = writing_session().get(AutoPostRule, rule_id) or abort(
+        404, "There is no rule with this number."
+    )
+    return act(
+        lambda db: services.delete_rule(db, rule, user=_user()),
+        done=f"The rule “{rule.name}” is deleted.",
+        then=url_for("posts.rules"),
+    )

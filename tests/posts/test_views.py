@@ -126,7 +126,7 @@ def test_scheduling_stores_the_utc_instant_of_the_staff_members_wall_time(
 ):
     login(make_user(time_zone="Asia/Tokyo"))
     response = client.post(compose_url(article, target), data=form())
-    assert response.status_code == 302
+    assert response.status_code == 303
     post = only_post(session)
     assert post.scheduled_at == datetime(2026, 3, 5, 9, 0, tzinfo=UTC)  # 18:00 JST
     assert post.state is PostState.SCHEDULED
@@ -138,7 +138,7 @@ def test_scheduling_stores_the_utc_instant_of_the_staff_members_wall_time(
 
 def test_a_time_skipped_by_dst_moves_forward_and_says_so(client, session, editor, article, target):
     response = client.post(compose_url(article, target), data=form(scheduled_at="2026-03-29T02:30"))
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert only_post(session).scheduled_at == datetime(2026, 3, 29, 1, 30, tzinfo=UTC)
     shown = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "02:30 does not exist on 2026-03-29 in Europe/Berlin" in shown
@@ -148,7 +148,7 @@ def test_a_time_skipped_by_dst_moves_forward_and_says_so(client, session, editor
 def test_second_post_for_the_same_article_and_target_is_409_with_a_link(
     client, session, editor, article, target
 ):
-    assert client.post(compose_url(article, target), data=form()).status_code == 302
+    assert client.post(compose_url(article, target), data=form()).status_code == 303
     first = only_post(session)
     warned = client.get(compose_url(article, target)).get_data(as_text=True)
     assert "already has a post for Sam Sandbox" in warned
@@ -160,7 +160,7 @@ def test_second_post_for_the_same_article_and_target_is_409_with_a_link(
     deliberate = client.post(
         compose_url(article, target), data=form(scheduled_at="2026-03-06T10:00", reshare="y")
     )
-    assert deliberate.status_code == 302
+    assert deliberate.status_code == 303
     assert count_posts(session) == 2
 
 
@@ -174,7 +174,7 @@ def test_text_over_3000_as_linkedin_counts_is_422_beside_the_field(
     assert 'id="commentary-error"' in page and "this is 3001 once escaped" in page
     assert count_posts(session) == 0
     fits = client.post(compose_url(article, target), data=form(commentary="a" * 2998 + EMOJI))
-    assert fits.status_code == 302
+    assert fits.status_code == 303
 
 
 def test_escapes_count_towards_the_limit(client, session, editor, article, target):
@@ -215,7 +215,7 @@ def test_queue_choice_takes_the_targets_next_free_slot(client, session, editor, 
     target.queue_slots = [{"weekday": 0, "time": "09:00"}]
     session.commit()
     response = client.post(compose_url(article, target), data=form(when="queue"))
-    assert response.status_code == 302
+    assert response.status_code == 303
     # Now is Monday 2026-03-02 10:00 in Berlin, past the slot: the next Monday, 09:00 CET.
     assert only_post(session).scheduled_at == datetime(2026, 3, 9, 8, 0, tzinfo=UTC)
 
@@ -228,7 +228,7 @@ def test_queue_choice_without_slots_explains_beside_the_choice(client, editor, a
 
 def test_draft_has_no_time(client, session, editor, article, target):
     response = client.post(compose_url(article, target), data=form(when="draft"))
-    assert response.status_code == 302
+    assert response.status_code == 303
     post = only_post(session)
     assert post.state is PostState.DRAFT and post.scheduled_at is None
 
@@ -307,7 +307,7 @@ def test_editing_text_and_time_while_scheduled(
             "scheduled_at": "2026-03-10T08:15",
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     post = only_post(session)
     assert post.commentary == "New words" and post.card_title == "New title"
     assert post.scheduled_at == datetime(2026, 3, 10, 7, 15, tzinfo=UTC)
@@ -323,14 +323,14 @@ def test_time_left_as_shown_keeps_the_stored_instant(
         f"/dashboard/posts/{post.id}",
         data={"commentary": "Only the text", "card_title": "T", "scheduled_at": "2026-03-04T13:00"},
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     post = only_post(session)
     assert post.scheduled_at == exact and len(post.history) == 1
 
 
 def test_cancel_then_no_more_changes(client, session, app, editor, article, target, clock):
     post = make_post(session, app, article, target, clock, user=editor)
-    assert client.post(f"/dashboard/posts/{post.id}/cancel").status_code == 302
+    assert client.post(f"/dashboard/posts/{post.id}/cancel").status_code == 303
     assert only_post(session).state is PostState.CANCELLED
     page = client.get(f"/dashboard/posts/{post.id}").get_data(as_text=True)
     assert "can no longer be changed" in page and "Cancel the post" not in page
@@ -403,7 +403,7 @@ def test_editor_posts_wait_for_an_admin_who_approves(
 
     login(admin)
     assert ">Approve<" in client.get(f"/dashboard/posts/{post.id}").get_data(as_text=True)
-    assert client.post(f"/dashboard/posts/{post.id}/approve").status_code == 302
+    assert client.post(f"/dashboard/posts/{post.id}/approve").status_code == 303
     post = only_post(session)
     assert post.state is PostState.SCHEDULED and post.approved_by_id == admin.id
     assert post.history[-1].actor == "admin@example.test"
@@ -439,7 +439,7 @@ def test_an_editors_edit_of_an_approved_post_needs_approval_again(
     response = client.post(
         f"/dashboard/posts/{post.id}", data=edit_form(post, commentary="Changed after approval")
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     post = only_post(session)
     assert post.state is PostState.AWAITING_APPROVAL and post.approved_by_id is None
     assert post.commentary == "Changed after approval"
@@ -472,7 +472,7 @@ def test_failed_posts_show_with_their_reason_until_dismissed(
     response = client.post(
         f"/dashboard/posts/{post.id}/dismiss", data={"next": "/dashboard/posts/?state=failed"}
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert response.headers["Location"] == "/dashboard/posts/?state=failed"
     page = client.get("/dashboard/posts/").get_data(as_text=True)
     assert "Needs attention" not in page
@@ -526,7 +526,7 @@ def settings(**fields):
 
 def test_target_settings_are_saved(client, session, editor, target):
     response = client.post(f"/dashboard/posts/targets/{target.id}", data=settings())
-    assert response.status_code == 302
+    assert response.status_code == 303
     session.expire_all()
     assert target.time_zone == "America/New_York" and target.daily_cap == 3
     assert target.queue_slots == [
@@ -597,13 +597,13 @@ def test_admin_adds_and_deletes_a_rule(client, session, login, admin, article, t
             "is_active": "y",
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     rule = session.scalars(select(AutoPostRule)).one()
     assert rule.category_slugs == ["world"] and rule.target_ids == [target.id]
     assert rule.publish_directly is True
     page = client.get("/dashboard/posts/rules").get_data(as_text=True)
     assert "World news" in page and "Sam Sandbox" in page
-    assert client.post(f"/dashboard/posts/rules/{rule.id}/delete").status_code == 302
+    assert client.post(f"/dashboard/posts/rules/{rule.id}/delete").status_code == 303
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(AutoPostRule)) == 0
 
