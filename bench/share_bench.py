@@ -96,8 +96,10 @@ def seed(env: dict[str, str]) -> str:
         from syndicate import migrate
         from syndicate.articles import services as articles
         from syndicate.db import make_engine
-        from syndicate.sharing import services
-        from syndicate.sharing.models import ShareLink
+        from syndicate.sharing.asking import RequestInput, submit_request
+        from syndicate.sharing.context import Sharing, token_hash
+        from syndicate.sharing.deciding import apply_rules
+        from syndicate.sharing.models import RequestState, ShareLink
 
         engine = make_engine(env["SYNDICATE_DATABASE_URL"])
         migrate.upgrade(engine)
@@ -105,24 +107,24 @@ def seed(env: dict[str, str]) -> str:
         app = bench_app()
         database = app.extensions["database"]
         now = app.extensions["clock"].now()
-        ctx = services.Sharing.for_app(app)
+        ctx = Sharing.for_app(app)
         with database.transaction() as session:
             article = articles.create_article(session, articles.ArticleInput(
                 title="U.S. and China to hold talks on fentanyl", slug=SLUG,
                 body="<p>The United States and China are set to hold crucial talks.</p>"),
                 now=now)
             articles.publish_article(session, article, now=now)
-            request = services.submit_request(
+            request = submit_request(
                 session, article,
-                services.RequestInput(name="Ada Reader", email="ada@example.org",
-                                      where="linkedin_profile",
-                                      where_url="https://www.linkedin.com/in/ada", kind="link"),
+                RequestInput(name="Ada Reader", email="ada@example.org",
+                             where="linkedin_profile",
+                             where_url="https://www.linkedin.com/in/ada", kind="link"),
                 now=now, ctx=ctx)
             request.verified_at = now
-            request.private_token_hash = services.token_hash(ctx.private_token(request))
-            request.state = services.RequestState.PENDING
+            request.private_token_hash = token_hash(ctx.private_token(request))
+            request.state = RequestState.PENDING
             session.flush()
-            services.apply_rules(session, request, now=now, ctx=ctx)
+            apply_rules(session, request, now=now, ctx=ctx)
         with database.sessions() as session:
             code = session.scalar(select(ShareLink.code))
         database.engine.dispose()

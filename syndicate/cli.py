@@ -351,17 +351,18 @@ def sharing_resign() -> None:
     verify against the key the site publishes. Each batch commits on its own, so it may be
     stopped and run again, and the site keeps serving meanwhile.
     """
-    from syndicate.sharing import services
+    from syndicate.sharing.context import Sharing
+    from syndicate.sharing.records import records_by_key, resign_records
 
     database, clock = get_database(), current_app.extensions["clock"]
-    ctx = services.Sharing.for_app(current_app)
+    ctx = Sharing.for_app(current_app)
     with database.sessions() as session:
-        _, total = services.records_by_key(session, ctx.signer.key_id)
+        _, total = records_by_key(session, ctx.signer.key_id)
     resigned = after_id = 0
     with click.progressbar(length=total, label="Signing permission records again") as bar:
         while True:
             with database.write_transaction() as session:  # reads, then writes
-                count, last_id = services.resign_records(
+                count, last_id = resign_records(
                     session, ctx=ctx, now=clock.now(), after_id=after_id
                 )
             if last_id is None:
@@ -370,7 +371,7 @@ def sharing_resign() -> None:
             bar.update(count)
     click.echo(f"Signed {resigned} record(s) again with key {ctx.signer.key_id}.")
     with database.sessions() as session:
-        _, left = services.records_by_key(session, ctx.signer.key_id)
+        _, left = records_by_key(session, ctx.signer.key_id)
     if left:
         click.echo(
             f"{left} record(s) are still signed with another key: a process that still has "

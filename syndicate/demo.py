@@ -193,7 +193,7 @@ def load_demo(app: Flask, *, only_if_empty: bool = False) -> str:
             if not item.draft:
                 articles.publish_article(session, article, now=written)
             created += 1
-        from syndicate.sharing.services import seed_demo_requests
+        from syndicate.sharing.demo import seed_demo_requests
 
         seed_demo_requests(session, now=now, app=app)
     return f"Loaded {created} demo articles.\n" + demo_login_hint(app)

@@ -280,7 +280,7 @@ def _stored_tokens_check(engine: Engine, keys: list[str]) -> Check:
 def _signed_records_check(engine: Engine, app: Flask) -> list[Check]:
     """Whether every permission record verifies against the key the site publishes."""
     from syndicate.config import ConfigError
-    from syndicate.sharing.services import records_by_key
+    from syndicate.sharing.records import records_by_key
     from syndicate.sharing.signing import signer_for
 
     try:

@@ -92,7 +92,7 @@ def test_feed_settings_come_from_the_environment(tmp_path):
 )
 def test_the_publications_name_and_what_falls_back_to_it(tmp_path, raw, site, feeds, publisher):
     from syndicate.feeds.services import FeedSettings
-    from syndicate.sharing.services import SharingSettings
+    from syndicate.sharing.context import SharingSettings
 
     config = resolve({"SITE_URL": "https://news.example.org", **raw}, tmp_path)
     assert site_name(config) == site

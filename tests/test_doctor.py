@@ -183,19 +183,21 @@ def test_tokens_no_key_opens_fail(keyed_app):
 
 def _grant_a_link(app) -> None:  # noqa: ANN001
     """One granted request, hence one signed permission record, committed."""
-    from syndicate.sharing import services
+    from syndicate.sharing.asking import RequestInput, submit_request
+    from syndicate.sharing.context import Sharing
+    from syndicate.sharing.deciding import apply_rules
     from syndicate.sharing.models import RequestState
     from tests.factories import make_article
 
-    ctx = services.Sharing.for_app(app)
+    ctx = Sharing.for_app(app)
     with app.extensions["database"].transaction() as session:
         article = make_article(session, now=START)
-        request = services.submit_request(session, article, services.RequestInput(
+        request = submit_request(session, article, RequestInput(
             name="Ada Reader", email="ada@example.org", where="linkedin_profile",
             where_url="https://www.linkedin.com/in/ada", kind="link"), now=START, ctx=ctx)
         request.verified_at, request.state = START, RequestState.PENDING
         session.flush()
-        services.apply_rules(session, request, now=START, ctx=ctx)
+        apply_rules(session, request, now=START, ctx=ctx)
 
 
 def test_records_signed_with_a_replaced_key_fail_until_signed_again(keyed_app):

@@ -18,7 +18,15 @@ from syndicate.feeds.services import CONTENT_TYPES, FORMATS, FeedSettings, all_f
 from syndicate.linkedin.models import LinkedInConnection, LinkedInTarget
 from syndicate.posts import services as posts
 from syndicate.posts.models import Post, PostState
-from syndicate.sharing import services as sharing
+from syndicate.sharing.context import Actor, Sharing
+from syndicate.sharing.deciding import (
+    Conditions,
+    ask_for_information,
+    default_conditions,
+    deny,
+    grant,
+)
+from syndicate.sharing.inbox import InboxFilter
 from syndicate.sharing.models import RequestState, ShareKind, ShareRequest
 from syndicate.staff.models import User
 from syndicate.staff.services import StaffError, check_time_zone
@@ -357,7 +365,7 @@ def list_share_requests(
     limit: int,
     cursors: Cursors,
 ) -> Page[ShareRequest]:
-    query = sharing.InboxFilter(state=state, kind=kind).query()
+    query = InboxFilter(state=state, kind=kind).query()
     return keyset_page(
         session, query, sort=ShareRequest.created_at, row_id=ShareRequest.id, cursors=cursors,
         cursor=cursor, limit=limit,
@@ -379,18 +387,18 @@ def decide(
     *,
     user: User,
     now: datetime,
-    ctx: sharing.Sharing,
+    ctx: Sharing,
 ) -> None:
     """Grant, deny or ask, exactly as the dashboard's buttons do."""
-    actor = sharing.Actor.staff(user)
+    actor = Actor.staff(user)
     if body.decision == "deny":
-        sharing.deny(session, request, body.note, actor=actor, now=now, ctx=ctx)
+        deny(session, request, body.note, actor=actor, now=now, ctx=ctx)
     elif body.decision == "ask":
-        sharing.ask_for_information(session, request, body.note, actor=actor, now=now, ctx=ctx)
+        ask_for_information(session, request, body.note, actor=actor, now=now, ctx=ctx)
     else:
-        conditions = sharing.default_conditions(request, ctx)
+        conditions = default_conditions(request, ctx)
         given = body.model_fields_set
-        conditions = sharing.Conditions(
+        conditions = Conditions(
             credit_line=body.credit_line if "credit_line" in given and body.credit_line
             else conditions.credit_line,
             link_required=body.link_required,
@@ -398,11 +406,11 @@ def decide(
             else conditions.excerpt_limit,
             expires_at=body.expires_at.astimezone(UTC) if body.expires_at else None,
         )
-        sharing.grant(session, request, conditions, actor=actor, now=now, ctx=ctx, note=body.note)
+        grant(session, request, conditions, actor=actor, now=now, ctx=ctx, note=body.note)
 
 
 def share_request_out(
-    request: ShareRequest, ctx: sharing.Sharing, *, with_history: bool = False
+    request: ShareRequest, ctx: Sharing, *, with_history: bool = False
 ) -> schemas.ShareRequestOut:
     permission = request.permission
     return schemas.ShareRequestOut(

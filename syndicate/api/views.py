@@ -24,8 +24,8 @@ from syndicate.clock import app_now
 from syndicate.db import get_session
 from syndicate.posts import services as posts
 from syndicate.posts.models import Post
+from syndicate.sharing.context import Sharing
 from syndicate.sharing.models import ShareRequest
-from syndicate.sharing.services import Sharing
 from syndicate.staff.access import current_user
 from syndicate.staff.models import User
 from syndicate.web.security import limiter

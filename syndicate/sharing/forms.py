@@ -22,17 +22,17 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from syndicate.sharing.models import KIND_LABELS, WHERE_LABELS, ShareKind
-from syndicate.sharing.services import (
+from syndicate.sharing.asking import RequestInput
+from syndicate.sharing.context import (
     MAX_CREDIT,
     MAX_EMAIL,
     MAX_MESSAGE,
     MAX_NAME,
     MAX_NOTE,
     MAX_URL,
-    RequestInput,
     SharingError,
 )
+from syndicate.sharing.models import KIND_LABELS, WHERE_LABELS, ShareKind
 
 KIND_CHOICES = [
     SelectChoice(
@@ -88,7 +88,7 @@ def _whole_number(formdata: Mapping[str, str], name: str, label: str) -> int | N
 
 
 def request_input(formdata: Mapping[str, str]) -> RequestInput:
-    """The share form's fields as sent; ``services.clean_input`` checks them all.
+    """The share form's fields as sent; ``asking.clean_input`` checks them all.
 
     The POST is the public path under load, so it skips building a WTForms form and
     validating twice; ShareRequestForm renders the form and re-shows it with errors.

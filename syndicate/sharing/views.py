@@ -39,7 +39,15 @@ from syndicate import wording
 from syndicate.articles.models import Article
 from syndicate.clock import app_now
 from syndicate.db import get_database, get_session
-from syndicate.sharing import emails, services, visits
+from syndicate.sharing import asking, deciding, emails, jobs, records, sweeps, visits
+from syndicate.sharing.context import (
+    Actor,
+    LinkProblem,
+    Sharing,
+    SharingError,
+    canonical_url,
+    setting,
+)
 from syndicate.sharing.forms import (
     AnswerForm,
     ApproveForm,
@@ -50,6 +58,15 @@ from syndicate.sharing.forms import (
     StandingForm,
     request_input,
 )
+from syndicate.sharing.inbox import (
+    InboxFilter,
+    articles_with_requests,
+    bulk_decide,
+    export_rows,
+    inbox_counts,
+    inbox_page,
+    requester_history,
+)
 from syndicate.sharing.models import (
     INBOX_STATES,
     KIND_LABELS,
@@ -59,7 +76,11 @@ from syndicate.sharing.models import (
     ShareRequest,
     StandingPermission,
 )
-from syndicate.sharing.services import Actor, Sharing, SharingError
+from syndicate.sharing.standing import (
+    create_standing_permission,
+    end_standing_permission,
+    standing_permissions,
+)
 from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.staff.models import User
@@ -123,7 +144,7 @@ def _user() -> User:
 
 
 def _ip_limit() -> str:
-    return str(services.setting(current_app.config, "SHARING_RATE_LIMIT_IP"))
+    return str(setting(current_app.config, "SHARING_RATE_LIMIT_IP"))
 
 
 FLOOD_MESSAGE = (
@@ -217,12 +238,12 @@ def request_form(slug: str) -> str | Response | tuple[str, int]:
         return article
     ctx = _ctx()
     form = ShareRequestForm()
-    form.started.data = services.form_started_token(ctx, article, now=app_now())
+    form.started.data = asking.form_started_token(ctx, article, now=app_now())
     return render_template("sharing/form.html", form=form, article=article, ctx=ctx)
 
 
 def _form_article(db: Session, slug: str) -> Article | Response:
-    article, moved_to = services.article_for_form(db, slug)
+    article, moved_to = asking.article_for_form(db, slug)
     if moved_to:
         code = 301 if request.method == "GET" else 308
         return redirect(url_for("sharing.request_form", slug=moved_to), code)
@@ -238,14 +259,14 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
     article: Article | Response | None = None
     try:
         # Everything that needs no database first: SQLite's write lock is held for less.
-        shown = services.check_fill_time(ctx, sent.get("started", ""), now=now)
-        new = services.prepare_request(services.clean_input(request_input(sent)), now=now, ctx=ctx)
+        shown = asking.check_fill_time(ctx, sent.get("started", ""), now=now)
+        new = asking.prepare_request(asking.clean_input(request_input(sent)), now=now, ctx=ctx)
         if sent.get("fax"):
             stored = _pretend_to_store(slug, shown)
         else:
             # One statement on PostgreSQL, two under SQLite's write lock (see store_request).
             with get_database().statement_connection() as connection:
-                stored = services.store_request(
+                stored = asking.store_request(
                     connection, new, slug=slug, shown=shown, now=now, ctx=ctx
                 )
         if stored is not None:
@@ -254,10 +275,8 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
         article = _form_article(get_session(), slug)  # 404, or 308 to where it moved
         if isinstance(article, Response):
             return article
-        services.check_form_article(article, shown)
-        raise services.allowance_used_up(
-            get_session(), new.row["requester_email"], now=now, ctx=ctx
-        )
+        asking.check_form_article(article, shown)
+        raise asking.allowance_used_up(get_session(), new.row["requester_email"], now=now, ctx=ctx)
     except SharingError as exc:
         # Nothing to roll back: the request session only read, and the store's own
         # connection committed or rolled back when its block ended.
@@ -270,12 +289,12 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
         return render_template("sharing/form.html", form=form, article=article, ctx=ctx), exc.status
 
 
-def _pretend_to_store(slug: str, shown: services.ShownForm) -> int | None:
+def _pretend_to_store(slug: str, shown: asking.ShownForm) -> int | None:
     """The honeypot, a field people never see, was filled in: a bot. It gets the answer a
     person's form would get (told which field gave it away, it would learn to leave it
     empty), but nothing is stored and nothing is sent. None where a person's form would not
     be stored either, so that the answer is theirs too (404, 308, 400)."""
-    article, moved_to = services.article_for_form(get_session(), slug)
+    article, moved_to = asking.article_for_form(get_session(), slug)
     if article is None or moved_to or article.public_id != shown.article_id:
         return None
     return article.id
@@ -283,7 +302,7 @@ def _pretend_to_store(slug: str, shown: services.ShownForm) -> int | None:
 
 @public.get("/articles/<slug>/share/sent")
 def sent(slug: str) -> str:
-    article, _moved = services.article_for_form(get_session(), slug)
+    article, _moved = asking.article_for_form(get_session(), slug)
     if article is None:
         abort(404)
     return render_template("sharing/sent.html", article=article)
@@ -293,7 +312,7 @@ def sent(slug: str) -> str:
 def by_url() -> Response:
     """The publisher's snippet: /share?url=<canonical URL> opens that article's form."""
     url = request.args.get("url", "")
-    article = services.article_by_url(get_session(), url, current_app.config["SITE_URL"])
+    article = asking.article_by_url(get_session(), url, current_app.config["SITE_URL"])
     if article is None:
         abort(
             404,
@@ -303,7 +322,7 @@ def by_url() -> Response:
     return redirect(url_for("sharing.request_form", slug=article.slug), 302)
 
 
-def _link_problem(exc: services.LinkProblem) -> tuple[str, int]:
+def _link_problem(exc: LinkProblem) -> tuple[str, int]:
     return render_template("sharing/link_problem.html", message=str(exc)), exc.status
 
 
@@ -312,10 +331,10 @@ def confirm_page(token: str) -> str | tuple[str, int]:
     # Showing a button (not confirming on GET) keeps mail scanners that open links from
     # using up the single-use link.
     try:
-        share_request, _ = services.check_verification(
+        share_request, _ = asking.check_verification(
             get_session(), token, now=app_now(), ctx=_ctx()
         )
-    except services.LinkProblem as exc:
+    except LinkProblem as exc:
         return _link_problem(exc)
     return render_template(
         "sharing/confirm.html", share_request=share_request, form=ConfirmForm(), token=token
@@ -327,8 +346,8 @@ def confirm(token: str) -> Response | tuple[str, int]:
     ConfirmForm().validate_on_submit() or abort(400)
     db, ctx = _writing_session(), _ctx()
     try:
-        share_request = services.verify_request(db, token, now=app_now(), ctx=ctx)
-    except services.LinkProblem as exc:
+        share_request = asking.verify_request(db, token, now=app_now(), ctx=ctx)
+    except LinkProblem as exc:
         db.rollback()
         return _link_problem(exc)
     db.commit()
@@ -339,7 +358,7 @@ def confirm(token: str) -> Response | tuple[str, int]:
 
 
 def _own_request(token: str) -> ShareRequest:
-    found = services.find_by_private_token(get_session(), token)
+    found = asking.find_by_private_token(get_session(), token)
     if found is None:
         abort(
             404,
@@ -357,7 +376,7 @@ def _private_page(
 ) -> Response:
     db, ctx = get_session(), _ctx()
     permission = share_request.permission
-    if permission is not None and services.settle_expiry(db, permission, now=app_now(), ctx=ctx):
+    if permission is not None and sweeps.settle_expiry(db, permission, now=app_now(), ctx=ctx):
         db.commit()
     link = permission.link if permission is not None else None
     body = render_template(
@@ -367,10 +386,10 @@ def _private_page(
         permission=permission,
         link=link,
         share_url=ctx.share_url(link) if link else None,
-        linkedin_url=services.linkedin_share_url(ctx.share_url(link)) if link else None,
+        linkedin_url=records.linkedin_share_url(ctx.share_url(link)) if link else None,
         visit_count=visits.visits_for_link(db, link.id) if link else 0,
-        conditions=services.describe_conditions(share_request, ctx),
-        scope=services.describe_scope(share_request),
+        conditions=deciding.describe_conditions(share_request, ctx),
+        scope=deciding.describe_scope(share_request),
         answer_form=answer_form or AnswerForm(),
         confirm=ConfirmForm(),
         ctx=ctx,
@@ -392,7 +411,7 @@ def answer(token: str) -> Response:
         return _private_page(share_request, token, 422, form)
     db = get_session()
     try:
-        services.answer(db, share_request, form.answer.data or "", now=app_now(), ctx=_ctx())
+        deciding.answer(db, share_request, form.answer.data or "", now=app_now(), ctx=_ctx())
     except SharingError as exc:
         db.rollback()
         _show_error(form, exc)
@@ -409,7 +428,7 @@ def withdraw(token: str) -> Response:
     ConfirmForm().validate_on_submit() or abort(400)
     db = get_session()
     try:
-        services.withdraw(db, share_request, now=app_now(), ctx=_ctx())
+        deciding.withdraw(db, share_request, now=app_now(), ctx=_ctx())
     except SharingError as exc:
         db.rollback()
         flash(str(exc), "error")
@@ -441,16 +460,16 @@ def public_key_pem() -> Response:
 
 def _permission(public_id: str) -> Permission:
     db = get_session()
-    permission = services.find_permission(db, public_id)
+    permission = records.find_permission(db, public_id)
     if permission is None:
         abort(404, "There is no permission record with this id.")
-    if services.settle_expiry(db, permission, now=app_now(), ctx=_ctx()):
+    if sweeps.settle_expiry(db, permission, now=app_now(), ctx=_ctx()):
         db.commit()
     return permission
 
 
 def _record_json(permission: Permission) -> Response:
-    response = jsonify(services.signed_record(permission))
+    response = jsonify(records.signed_record(permission))
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -465,8 +484,8 @@ def record(public_id: str) -> Response:
             render_template(
                 "sharing/record.html",
                 permission=permission,
-                record=services.signed_record(permission),
-                scope=services.describe_scope(permission.request),
+                record=records.signed_record(permission),
+                scope=deciding.describe_scope(permission.request),
             )
         )
     response.headers["Vary"] = "Accept"
@@ -489,7 +508,7 @@ def record_json(public_id: str) -> Response:
 def follow(code: str) -> Response:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     hop = visits.follow_link(
-        visits.tracking_for(app),
+        jobs.tracking_for(app),
         code,
         ip=request.remote_addr or "",
         user_agent=request.user_agent.string or "",
@@ -508,7 +527,7 @@ def follow(code: str) -> Response:
 # --- the staff inbox ------------------------------------------------------------------------
 
 
-def _filter() -> services.InboxFilter:
+def _filter() -> InboxFilter:
     state_arg, kind_arg = request.args.get("state", ""), request.args.get("kind", "")
     try:
         state = RequestState(state_arg) if state_arg else None
@@ -520,7 +539,7 @@ def _filter() -> services.InboxFilter:
         kind = ShareKind(kind_arg) if kind_arg else None
     except ValueError:
         abort(400, "kind must be one of: " + ", ".join(k.value for k in ShareKind) + ".")
-    return services.InboxFilter(state, kind, id_arg("article"))
+    return InboxFilter(state, kind, id_arg("article"))
 
 
 def _show_error(form: FlaskForm, exc: SharingError) -> None:
@@ -547,15 +566,15 @@ def _end_of(day: date_type | None) -> datetime | None:
 def inbox() -> str:
     db = get_session()
     where = _filter()
-    page = services.inbox_page(db, where, page_number(), current_app.config["PAGE_SIZE"])
+    page = inbox_page(db, where, page_number(), current_app.config["PAGE_SIZE"])
     return render_template(
         "sharing/inbox.html",
         page=page,
         where=where,
-        counts=services.inbox_counts(db),
+        counts=inbox_counts(db),
         states=INBOX_STATES,
         kinds=KIND_LABELS,
-        articles=services.articles_with_requests(db),
+        articles=articles_with_requests(db),
         bulk=BulkForm(),
     )
 
@@ -576,7 +595,7 @@ def bulk() -> Response:
         abort(400, f"Select between 1 and {MAX_BULK} requests by their numbers.")
     db = get_session()
     try:
-        result = services.bulk_decide(
+        result = bulk_decide(
             db,
             sorted({int(i) for i in raw_ids}),
             form.action.data or "",
@@ -605,7 +624,7 @@ def bulk() -> Response:
 @dashboard.get("/export.csv")
 @login_required
 def export() -> Response:
-    rows = services.export_rows(get_session(), _filter(), _ctx())
+    rows = export_rows(get_session(), _filter(), _ctx())
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
@@ -638,9 +657,9 @@ def _request_or_404(request_id: int) -> ShareRequest:
 def _detail(share_request: ShareRequest, status: int = 200, **forms: FlaskForm) -> tuple[str, int]:
     db, ctx = get_session(), _ctx()
     permission = share_request.permission
-    if permission is not None and services.settle_expiry(db, permission, now=app_now(), ctx=ctx):
+    if permission is not None and sweeps.settle_expiry(db, permission, now=app_now(), ctx=ctx):
         db.commit()
-    defaults = services.default_conditions(share_request, ctx)
+    defaults = deciding.default_conditions(share_request, ctx)
     approve_form = forms.get("approve") or ApproveForm(
         formdata=None,
         prefix="approve",
@@ -655,7 +674,7 @@ def _detail(share_request: ShareRequest, status: int = 200, **forms: FlaskForm) 
         permission=permission,
         link=link,
         share_url=ctx.share_url(link) if link else None,
-        history=services.requester_history(db, share_request),
+        history=requester_history(db, share_request),
         approve_form=approve_form,
         deny_form=forms.get("deny") or NoteForm(formdata=None, prefix="deny"),
         question_form=forms.get("question") or QuestionForm(formdata=None, prefix="ask"),
@@ -664,7 +683,7 @@ def _detail(share_request: ShareRequest, status: int = 200, **forms: FlaskForm) 
         if permission
         else None,
         visit_count=visits.visits_for_link(db, link.id) if link else 0,
-        scope=services.describe_scope(share_request),
+        scope=deciding.describe_scope(share_request),
         ctx=ctx,
     ), status
 
@@ -707,10 +726,10 @@ def approve(request_id: int) -> Response | tuple[str, int]:
         share_request,
         form,
         "approve",
-        lambda db: services.grant(
+        lambda db: deciding.grant(
             db,
             share_request,
-            services.Conditions(
+            deciding.Conditions(
                 credit_line=form.credit_line.data or "",
                 link_required=bool(form.link_required.data),
                 excerpt_limit=form.excerpt_limit.data,
@@ -757,7 +776,7 @@ def _act_with_note(
 @login_required
 def deny(request_id: int) -> Response | tuple[str, int]:
     return _act_with_note(
-        request_id, NoteForm, "deny", "deny", services.deny, "Denied; the reader was told why."
+        request_id, NoteForm, "deny", "deny", deciding.deny, "Denied; the reader was told why."
     )
 
 
@@ -769,7 +788,7 @@ def ask(request_id: int) -> Response | tuple[str, int]:
         QuestionForm,
         "ask",
         "question",
-        services.ask_for_information,
+        deciding.ask_for_information,
         "Your question was emailed to the reader.",
     )
 
@@ -782,7 +801,7 @@ def revoke(request_id: int) -> Response | tuple[str, int]:
         NoteForm,
         "revoke",
         "revoke",
-        services.revoke,
+        deciding.revoke,
         "Revoked: the record now says so and the reader was told.",
     )
 
@@ -803,7 +822,7 @@ def stats() -> str:
         article=article,
         chart=visits.recent_chart(db, now=app_now(), article_id=article_id),
         sharers=visits.top_sharers(db, article_id=article_id),
-        articles=services.articles_with_requests(db),
+        articles=articles_with_requests(db),
     )
 
 
@@ -811,9 +830,9 @@ def stats() -> str:
 @login_required
 def button() -> str:
     db, ctx = get_session(), _ctx()
-    example = services.latest_article(db)
+    example = asking.latest_article(db)
     article_url = (
-        services.canonical_url(example, ctx.site_url)
+        canonical_url(example, ctx.site_url)
         if example
         else "https://your-site.example/your-article"
     )
@@ -832,7 +851,7 @@ def standing() -> str | Response | tuple[str, int]:
             abort(403, "Only an administrator can grant standing permissions.")
         if form.validate_on_submit():
             try:
-                services.create_standing_permission(
+                create_standing_permission(
                     db,
                     who=form.who.data or "",
                     kinds=form.kinds.data or [],
@@ -855,7 +874,7 @@ def standing() -> str | Response | tuple[str, int]:
     return render_template(
         "sharing/standing.html",
         form=form,
-        standing=services.standing_permissions(db),
+        standing=standing_permissions(db),
         settings=_ctx().settings,
         now=app_now(),
         confirm=ConfirmForm(),
@@ -873,7 +892,7 @@ def end_standing(standing_id: int) -> Response:
     found = db.get(StandingPermission, standing_id) if standing_id <= MAX_ID else None
     if found is None:
         abort(404)
-    services.end_standing_permission(db, found, now=app_now())
+    end_standing_permission(db, found, now=app_now())
     db.commit()
     flash(f"The standing permission for {found.who} has ended.", "success")
     return redirect(url_for("sharing_dashboard.standing"), 303)

@@ -143,11 +143,12 @@ def pending_request(
     **overrides: Any,
 ) -> ShareRequest:
     """A request submitted and confirmed through the services (no HTTP), then committed."""
-    from syndicate.sharing import services
+    from syndicate.sharing.asking import RequestInput, submit_request, verify_request
+    from syndicate.sharing.context import Sharing
 
-    ctx = services.Sharing.for_app(app)
+    ctx = Sharing.for_app(app)
     fields = request_fields(**{"kind": "full", **overrides})
-    data = services.RequestInput(
+    data = RequestInput(
         name=fields["name"],
         email=fields["email"],
         where=fields["where"],
@@ -158,9 +159,9 @@ def pending_request(
         language=fields.get("language"),
         message=fields["message"],
     )
-    created = services.submit_request(session, article, data, now=clock.now(), ctx=ctx)
+    created = submit_request(session, article, data, now=clock.now(), ctx=ctx)
     token = mails(session, created.requester_email)[-1].link("/sharing/verify/").rsplit("/", 1)[1]
-    verified = services.verify_request(session, token, now=clock.now(), ctx=ctx)
+    verified = verify_request(session, token, now=clock.now(), ctx=ctx)
     session.commit()
     return verified
 

@@ -607,9 +607,10 @@ def test_opening_the_confirmation_link_without_confirming_changes_nothing(
 
 
 def test_private_page_explains_every_state(client, session, app, clock, article):
-    from syndicate.sharing import services
+    from syndicate.sharing.context import SYSTEM, Sharing
+    from syndicate.sharing.deciding import answer, ask_for_information, deny
 
-    ctx = services.Sharing.for_app(app)
+    ctx = Sharing.for_app(app)
     submit(client, clock, article.slug, kind="full")
     private = verify(client, session)
     request = only_request(session)
@@ -618,19 +619,15 @@ def test_private_page_explains_every_state(client, session, app, clock, article)
         "pending": "has your request",
         "denied": "declined your request",
     }
-    services.ask_for_information(
-        session, request, "Which page?", actor=services.SYSTEM, now=clock.now(), ctx=ctx
-    )
+    ask_for_information(session, request, "Which page?", actor=SYSTEM, now=clock.now(), ctx=ctx)
     session.commit()
     page = client.get(private).get_data(as_text=True)
     assert expected["info_requested"] in page and "Which page?" in page
     assert "Your answer" in page
     empty = client.post(f"{private}/answer", data={"answer": "  "})
     assert empty.status_code == 422
-    services.answer(session, request, "My own.", now=clock.now(), ctx=ctx)
-    services.deny(
-        session, request, "Not this one.", actor=services.SYSTEM, now=clock.now(), ctx=ctx
-    )
+    answer(session, request, "My own.", now=clock.now(), ctx=ctx)
+    deny(session, request, "Not this one.", actor=SYSTEM, now=clock.now(), ctx=ctx)
     session.commit()
     page = client.get(private).get_data(as_text=True)
     assert expected["denied"] in page and "Not this one." in page

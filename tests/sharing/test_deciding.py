@@ -10,13 +10,16 @@ import pytest
 from sqlalchemy import select
 
 from syndicate.models import Event
-from syndicate.sharing import services
+from syndicate.sharing.context import SYSTEM, Actor, InvalidTransition, Sharing
+from syndicate.sharing.deciding import default_conditions, deny, grant
+from syndicate.sharing.inbox import safe_cell
 from syndicate.sharing.models import (
     PermissionState,
     RequestState,
     ShareRequest,
     StandingPermission,
 )
+from syndicate.sharing.standing import create_standing_permission, end_standing_permission
 from syndicate.staff.models import Role
 from syndicate.web.models import Alert
 from tests.sharing.conftest import mails, pending_request, staff_user
@@ -238,26 +241,24 @@ def test_revoke_marks_the_record_revoked_and_tells_the_grantee(
 
 def test_two_staff_deciding_at_once_cannot_both_win(session, app, article, clock, make_user):
     request = pending_request(session, app, article, clock)
-    ctx = services.Sharing.for_app(app)
+    ctx = Sharing.for_app(app)
     first, second = make_user(), make_user()
-    services.grant(
+    grant(
         session,
         request,
-        services.default_conditions(request, ctx),
-        actor=services.Actor.staff(first),
+        default_conditions(request, ctx),
+        actor=Actor.staff(first),
         now=clock.now(),
         ctx=ctx,
     )
-    with pytest.raises(services.InvalidTransition):
-        services.deny(
-            session, request, "late", actor=services.Actor.staff(second), now=clock.now(), ctx=ctx
-        )
-    with pytest.raises(services.InvalidTransition):
-        services.grant(
+    with pytest.raises(InvalidTransition):
+        deny(session, request, "late", actor=Actor.staff(second), now=clock.now(), ctx=ctx)
+    with pytest.raises(InvalidTransition):
+        grant(
             session,
             request,
-            services.default_conditions(request, ctx),
-            actor=services.Actor.staff(second),
+            default_conditions(request, ctx),
+            actor=Actor.staff(second),
             now=clock.now(),
             ctx=ctx,
         )
@@ -379,7 +380,7 @@ def test_csv_export_follows_the_filter_and_defuses_formulas(
     ],
 )
 def test_safe_cell(value, expected):
-    assert services.safe_cell(value) == expected
+    assert safe_cell(value) == expected
 
 
 def test_excerpts_up_to_the_setting_are_granted_at_once(session, app, article, clock):
@@ -444,17 +445,17 @@ def test_standing_permission_grants_within_scope_quota_and_end_date(
     assert standing.used == 2
 
     clock.set(datetime(2026, 7, 2, tzinfo=UTC))
-    email_standing = services.create_standing_permission(
+    email_standing = create_standing_permission(
         session,
         who="Solo@Example.org",
         kinds=["full"],
         quota=None,
         ends_at=None,
         note="",
-        actor=services.SYSTEM,
+        actor=SYSTEM,
         now=clock.now(),
     )
-    services.end_standing_permission(session, email_standing, now=clock.now())
+    end_standing_permission(session, email_standing, now=clock.now())
     late = pending_request(session, app, article, clock, email="ed4@partner.example")
     solo = pending_request(session, app, article, clock, email="solo@example.org")
     assert late.state is RequestState.PENDING and solo.state is RequestState.PENDING

@@ -10,7 +10,15 @@ from sqlalchemy import select
 from syndicate.articles import services as articles
 from syndicate.mail.jobs import deliver_mail
 from syndicate.models import EventCursor
-from syndicate.sharing import services
+from syndicate.sharing.context import SYSTEM, Sharing
+from syndicate.sharing.deciding import (
+    answer,
+    ask_for_information,
+    default_conditions,
+    grant,
+    revoke,
+)
+from syndicate.sharing.demo import seed_demo_requests
 from syndicate.sharing.jobs import maintain_share_requests, notify_corrections
 from syndicate.sharing.models import RequestState, ShareRequest, ShareRequestEvent
 from syndicate.web.models import Alert
@@ -20,13 +28,13 @@ from tests.sharing.conftest import count_requests, mails, pending_request, submi
 
 def _grant(session, app, article, clock, **overrides):  # noqa: ANN001, ANN003, ANN202
     request = pending_request(session, app, article, clock, **overrides)
-    ctx = services.Sharing.for_app(app)
+    ctx = Sharing.for_app(app)
     if request.state is RequestState.PENDING:
-        services.grant(
+        grant(
             session,
             request,
-            services.default_conditions(request, ctx),
-            actor=services.SYSTEM,
+            default_conditions(request, ctx),
+            actor=SYSTEM,
             now=clock.now(),
             ctx=ctx,
         )
@@ -67,13 +75,11 @@ def test_waiting_requests_remind_staff_after_seven_days_and_close_after_thirty(
 
 def test_a_reader_answer_restarts_the_clock(client, session, app, clock, article):
     request = pending_request(session, app, article, clock)
-    ctx = services.Sharing.for_app(app)
+    ctx = Sharing.for_app(app)
     clock.advance(timedelta(days=20))
-    services.ask_for_information(
-        session, request, "Which page?", actor=services.SYSTEM, now=clock.now(), ctx=ctx
-    )
+    ask_for_information(session, request, "Which page?", actor=SYSTEM, now=clock.now(), ctx=ctx)
     clock.advance(timedelta(days=5))
-    services.answer(session, request, "My company page.", now=clock.now(), ctx=ctx)
+    answer(session, request, "My company page.", now=clock.now(), ctx=ctx)
     session.commit()
     clock.advance(timedelta(days=10))
     maintain_share_requests(app)
@@ -89,13 +95,13 @@ def test_corrections_and_retractions_are_emailed_to_active_grantees(
     revoked = session.scalar(
         select(ShareRequest).where(ShareRequest.requester_email == "revoked@example.org")
     )
-    services.revoke(
+    revoke(
         session,
         revoked,
         "no",
-        actor=services.SYSTEM,
+        actor=SYSTEM,
         now=clock.now(),
-        ctx=services.Sharing.for_app(app),
+        ctx=Sharing.for_app(app),
     )
     pending_request(session, app, article, clock, email="waiting@example.org")
     deliver_mail(app)
@@ -189,7 +195,7 @@ def test_demo_seed_puts_a_waiting_request_and_a_granted_link_in_place(session, a
     make_article(session, now=clock.now() - timedelta(days=3), title="Older")
     make_article(session, now=clock.now(), title="Newest")
     with app.app_context():
-        created = services.seed_demo_requests(session, now=clock.now())
+        created = seed_demo_requests(session, now=clock.now())
     session.commit()
     states = {r.requester_name: (r.state, r.kind.value, r.article.title) for r in created}
     assert states == {

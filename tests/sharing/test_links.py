@@ -8,7 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from syndicate.sharing import services, visits
+from syndicate.sharing import jobs, visits
+from syndicate.sharing.context import SYSTEM, Sharing
+from syndicate.sharing.deciding import revoke
 from syndicate.sharing.models import ShareVisitDay, ShareVisitor
 from tests.sharing.conftest import CANONICAL, pending_request, staff_user
 
@@ -89,10 +91,8 @@ def test_no_ip_address_is_stored_and_hashes_change_daily(client, session, clock,
 
 
 def test_revoked_link_still_redirects_but_no_longer_counts(client, session, app, clock, link):
-    ctx = services.Sharing.for_app(app)
-    services.revoke(
-        session, link.permission.request, "gone", actor=services.SYSTEM, now=clock.now(), ctx=ctx
-    )
+    ctx = Sharing.for_app(app)
+    revoke(session, link.permission.request, "gone", actor=SYSTEM, now=clock.now(), ctx=ctx)
     session.commit()
     response = _visit(client, link)
     assert response.status_code == 302 and response.headers["Location"].startswith(CANONICAL)
@@ -154,9 +154,7 @@ def test_chart_and_top_sharers_for_grant_and_article(
     assert "2 visits in all" in detail and "<svg" in detail
     assert client.get("/dashboard/sharing/stats?article=999999").status_code == 404
     private_page_count = client.get(
-        services.Sharing.for_app(app)
-        .private_url(second.permission.request)
-        .split("news.example.test", 1)[1]
+        Sharing.for_app(app).private_url(second.permission.request).split("news.example.test", 1)[1]
     ).get_data(as_text=True)
     assert "3 visits through your link" in private_page_count
 
@@ -225,7 +223,7 @@ def test_buffered_recorder_writes_batches_once_per_visitor_across_processes(
                     break
             time.sleep(0.02)
         # Another process (its own recorder) sees the first visitor again, and a new one.
-        other = visits.VisitRecorder(database, clock.now, interval=0)
+        other = jobs.VisitRecorder(database, clock.now, interval=0)
         day = clock.now().date()
         secret = app.config["SECRET_KEY"]
         other.add(link_id, day, visits.visitor_hash(secret, day, "192.0.2.1", FIREFOX))
@@ -233,7 +231,7 @@ def test_buffered_recorder_writes_batches_once_per_visitor_across_processes(
         with database.sessions() as session:
             assert visits.visits_for_link(session, link_id) == 3
     finally:
-        visits.tracking_for(app).recorder.close()
+        jobs.tracking_for(app).recorder.close()
         database.engine.dispose()
 
 
@@ -242,7 +240,7 @@ def test_recorder_keeps_visits_when_the_database_fails_and_drops_beyond_its_boun
         def write_transaction(self):  # noqa: ANN202
             raise RuntimeError("database is away")
 
-    recorder = visits.VisitRecorder(Down(), clock.now, interval=0, max_pending=2)
+    recorder = jobs.VisitRecorder(Down(), clock.now, interval=0, max_pending=2)
     day = clock.now().date()
     for visitor in ("a", "b", "c"):
         recorder.add(1, day, visitor)  # each add tries to write, fails, keeps the visits

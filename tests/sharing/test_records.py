@@ -13,9 +13,11 @@ from sqlalchemy import event
 
 from syndicate import create_app
 from syndicate.config import ConfigError
-from syndicate.sharing import services
+from syndicate.sharing.context import SYSTEM, Sharing
+from syndicate.sharing.deciding import Conditions, default_conditions, grant, revoke
 from syndicate.sharing.jobs import maintain_share_requests
 from syndicate.sharing.models import Permission, PermissionState, RequestState, ShareRequest
+from syndicate.sharing.records import records_by_key, resign_records, signed_record
 from syndicate.sharing.signing import (
     Signer,
     canonical_json,
@@ -40,11 +42,9 @@ def _verify_like_the_docs(record: dict, key: dict) -> None:
 def _grant(session, app, article, clock, **overrides):  # noqa: ANN001, ANN003, ANN202
     request = pending_request(session, app, article, clock, **overrides)
     if request.state is RequestState.PENDING:
-        ctx = services.Sharing.for_app(app)
-        conditions = services.default_conditions(request, ctx)
-        services.grant(
-            session, request, conditions, actor=services.SYSTEM, now=clock.now(), ctx=ctx
-        )
+        ctx = Sharing.for_app(app)
+        conditions = default_conditions(request, ctx)
+        grant(session, request, conditions, actor=SYSTEM, now=clock.now(), ctx=ctx)
         session.commit()
     return request.permission
 
@@ -109,13 +109,13 @@ def test_record_html_shows_article_grantee_scope_conditions_and_dates(
 
 def test_revoked_record_says_so_and_stays_verifiable(client, session, app, article, clock):
     permission = _grant(session, app, article, clock)
-    ctx = services.Sharing.for_app(app)
+    ctx = Sharing.for_app(app)
     clock.advance(timedelta(days=2))
-    services.revoke(
+    revoke(
         session,
         permission.request,
         "Credit missing.",
-        actor=services.SYSTEM,
+        actor=SYSTEM,
         now=clock.now(),
         ctx=ctx,
     )
@@ -132,13 +132,13 @@ def test_re_signing_after_a_key_change_makes_every_record_verify_again(
 ):
     active = _grant(session, app, article, clock)
     revoked = _grant(session, app, article, clock, email="bo@example.org", kind="link")
-    services.revoke(
+    revoke(
         session,
         revoked.request,
         "Credit missing.",
-        actor=services.SYSTEM,
+        actor=SYSTEM,
         now=clock.now(),
-        ctx=services.Sharing.for_app(app),
+        ctx=Sharing.for_app(app),
     )
     session.commit()
     before = {
@@ -174,22 +174,18 @@ def test_re_signing_goes_through_the_records_in_batches(session, app, article, c
     first = _grant(session, app, article, clock)
     second = _grant(session, app, article, clock, email="bo@example.org")
     change_signing_key(app)
-    ctx = services.Sharing.for_app(app)
-    steps = [services.resign_records(session, ctx=ctx, now=clock.now(), limit=1)]
-    steps.append(
-        services.resign_records(session, ctx=ctx, now=clock.now(), after_id=steps[0][1], limit=1)
-    )
-    steps.append(
-        services.resign_records(session, ctx=ctx, now=clock.now(), after_id=steps[1][1], limit=1)
-    )
+    ctx = Sharing.for_app(app)
+    steps = [resign_records(session, ctx=ctx, now=clock.now(), limit=1)]
+    steps.append(resign_records(session, ctx=ctx, now=clock.now(), after_id=steps[0][1], limit=1))
+    steps.append(resign_records(session, ctx=ctx, now=clock.now(), after_id=steps[1][1], limit=1))
     assert steps == [(1, first.id), (1, second.id), (0, None)]
-    assert services.records_by_key(session, ctx.signer.key_id) == (2, 0)
+    assert records_by_key(session, ctx.signer.key_id) == (2, 0)
 
 
 def test_re_signing_keeps_a_state_change_that_came_in_between(session, app, article, clock):
     permission = _grant(session, app, article, clock)
     change_signing_key(app)
-    ctx = services.Sharing.for_app(app)
+    ctx = Sharing.for_app(app)
     database = app.extensions["database"]
 
     def revoke_after_the_read(state):  # noqa: ANN001, ANN202
@@ -199,33 +195,27 @@ def test_re_signing_keeps_a_state_change_that_came_in_between(session, app, arti
         read = state.invoke_statement().freeze()
         with database.sessions() as other:
             request = other.get(ShareRequest, permission.request_id)
-            services.revoke(
-                other, request, "Credit missing.", actor=services.SYSTEM, now=clock.now(), ctx=ctx
-            )
+            revoke(other, request, "Credit missing.", actor=SYSTEM, now=clock.now(), ctx=ctx)
             other.commit()
         return read()
 
     event.listen(session, "do_orm_execute", revoke_after_the_read)
     try:
-        resigned, last_id = services.resign_records(session, ctx=ctx, now=clock.now())
+        resigned, last_id = resign_records(session, ctx=ctx, now=clock.now())
     finally:
         event.remove(session, "do_orm_execute", revoke_after_the_read)
     assert (resigned, last_id) == (0, permission.id)
     session.expire_all()
-    record = services.signed_record(session.get(Permission, permission.id))
+    record = signed_record(session.get(Permission, permission.id))
     assert record["state"] == "revoked"  # not the stale "active" that re-signing read
     assert verify_record(record, ctx.signer.public_key_b64)
 
 
 def test_grants_with_an_end_date_are_warned_then_expire(client, session, app, article, clock):
-    ctx = services.Sharing.for_app(app)
+    ctx = Sharing.for_app(app)
     request = pending_request(session, app, article, clock)
-    conditions = services.Conditions(
-        credit_line="Credit", expires_at=clock.now() + timedelta(days=20)
-    )
-    permission = services.grant(
-        session, request, conditions, actor=services.SYSTEM, now=clock.now(), ctx=ctx
-    )
+    conditions = Conditions(credit_line="Credit", expires_at=clock.now() + timedelta(days=20))
+    permission = grant(session, request, conditions, actor=SYSTEM, now=clock.now(), ctx=ctx)
     session.commit()
 
     assert maintain_share_requests(app) == ""
@@ -252,13 +242,13 @@ def test_grants_with_an_end_date_are_warned_then_expire(client, session, app, ar
 def test_a_record_past_its_end_says_expired_even_before_the_job_runs(
     client, session, app, article, clock
 ):
-    ctx = services.Sharing.for_app(app)
+    ctx = Sharing.for_app(app)
     request = pending_request(session, app, article, clock)
-    permission = services.grant(
+    permission = grant(
         session,
         request,
-        services.Conditions("Credit", expires_at=clock.now() + timedelta(days=1)),
-        actor=services.SYSTEM,
+        Conditions("Credit", expires_at=clock.now() + timedelta(days=1)),
+        actor=SYSTEM,
         now=clock.now(),
         ctx=ctx,
     )
