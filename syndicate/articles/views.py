@@ -6,12 +6,12 @@ from flask import (
     Blueprint,
     abort,
     current_app,
-    flash,
     redirect,
     render_template,
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from syndicate.articles import services
@@ -21,6 +21,7 @@ from syndicate.clock import app_now
 from syndicate.db import get_session
 from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
+from syndicate.web.actions import act, writing_session
 from syndicate.web.params import page_number
 
 public = Blueprint("articles", __name__)
@@ -68,77 +69,72 @@ def list_articles() -> str:
 
 @dashboard.route("/articles/new", methods=["GET", "POST"])
 @login_required
-def new_article() -> str | Response | tuple[str, int]:
+def new_article() -> ResponseReturnValue:
     form = ArticleForm()
-    if form.validate_on_submit():
-        db = get_session()
-        try:
-            created = services.create_article(
-                db, form.to_input(), now=app_now(), actor_id=current_user().id
-            )
-        except services.ArticleError as exc:
-            db.rollback()
-            _field_error(form, exc)
-            return render_template("articles/edit.html", form=form, article=None), 422
-        db.commit()
-        flash("The draft is saved.", "success")
-        return redirect(url_for("articles_dashboard.edit_article", article_id=created.id))
-    status = 422 if request.method == "POST" else 200
-    return render_template("articles/edit.html", form=form, article=None), status
+    if request.method == "GET":
+        return render_template("articles/edit.html", form=form, article=None)
+    return act(
+        lambda db: services.create_article(
+            db, form.to_input(), now=app_now(), actor_id=current_user().id
+        ),
+        form=form,
+        page=lambda status: (
+            render_template("articles/edit.html", form=form, article=None),
+            status,
+        ),
+        done="The draft is saved.",
+        then=lambda created: url_for("articles_dashboard.edit_article", article_id=created.id),
+    )
 
 
 @dashboard.route("/articles/<id:article_id>", methods=["GET", "POST"])
 @login_required
-def edit_article(article_id: int) -> str | Response | tuple[str, int]:
-    db = get_session()
+def edit_article(article_id: int) -> ResponseReturnValue:
+    db = writing_session() if request.method == "POST" else get_session()
     found = db.get(Article, article_id) or abort(404)
     form = ArticleForm()
     if request.method == "GET":
         form.fill_from(found)
-    elif form.validate_on_submit():
-        try:
-            changed = services.update_article(
-                db, found, form.to_input(), now=app_now(), actor_id=current_user().id
-            )
-        except services.ArticleError as exc:
-            db.rollback()
-            _field_error(form, exc)
-            return render_template("articles/edit.html", form=form, article=found), 422
-        db.commit()
-        flash("Saved." if changed else "Nothing changed.", "success")
-        return redirect(url_for("articles_dashboard.edit_article", article_id=found.id))
-    else:
-        return render_template("articles/edit.html", form=form, article=found), 422
-    return render_template("articles/edit.html", form=form, article=found, confirm=ConfirmForm())
+        return render_template(
+            "articles/edit.html", form=form, article=found, confirm=ConfirmForm()
+        )
+    return act(
+        lambda db: services.update_article(
+            db, found, form.to_input(), now=app_now(), actor_id=current_user().id
+        ),
+        form=form,
+        page=lambda status: (
+            render_template("articles/edit.html", form=form, article=found),
+            status,
+        ),
+        done=lambda changed: "Saved." if changed else "Nothing changed.",
+        then=url_for("articles_dashboard.edit_article", article_id=found.id),
+    )
 
 
 @dashboard.post("/articles/<id:article_id>/publish")
 @login_required
-def publish(article_id: int) -> Response:
-    ConfirmForm().validate_on_submit() or abort(400)
-    db = get_session()
-    found = db.get(Article, article_id) or abort(404)
-    services.publish_article(db, found, now=app_now(), actor_id=current_user().id)
-    db.commit()
-    flash(f"“{found.title}” is published.", "success")
-    return redirect(url_for("articles_dashboard.edit_article", article_id=found.id))
+def publish(article_id: int) -> ResponseReturnValue:
+    found = _confirmed_article(article_id)
+    return act(
+        lambda db: services.publish_article(db, found, now=app_now(), actor_id=current_user().id),
+        done=f"“{found.title}” is published.",
+        then=url_for("articles_dashboard.edit_article", article_id=found.id),
+    )
 
 
 @dashboard.post("/articles/<id:article_id>/unpublish")
 @login_required
-def unpublish(article_id: int) -> Response:
+def unpublish(article_id: int) -> ResponseReturnValue:
+    found = _confirmed_article(article_id)
+    return act(
+        lambda db: services.unpublish_article(db, found, now=app_now(), actor_id=current_user().id),
+        done=f"“{found.title}” is no longer public.",
+        then=url_for("articles_dashboard.edit_article", article_id=found.id),
+    )
+
+
+def _confirmed_article(article_id: int) -> Article:
     ConfirmForm().validate_on_submit() or abort(400)
-    db = get_session()
-    found = db.get(Article, article_id) or abort(404)
-    services.unpublish_article(db, found, now=app_now(), actor_id=current_user().id)
-    db.commit()
-    flash(f"“{found.title}” is no longer public.", "success")
-    return redirect(url_for("articles_dashboard.edit_article", article_id=found.id))
-
-
-def _field_error(form: ArticleForm, exc: services.ArticleError) -> None:
-    field = getattr(form, exc.field_name or "", None)
-    if field is not None:
-        field.errors = [*field.errors, str(exc)]
-    else:
-        flash(str(exc), "error")
+    writing_session()  # SQLite: the write lock before reading the article it changes
+    return get_session().get(Article, article_id) or abort(404)

@@ -56,7 +56,7 @@ def test_old_slug_redirects_permanently(client, login, make_user, make_article, 
             "body": "<p>x</p>",
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     moved = client.get("/articles/old-name")
     assert moved.status_code == 301 and moved.headers["Location"].endswith("/articles/new-name")
 
@@ -89,17 +89,17 @@ def test_editor_writes_publishes_and_unpublishes(client, login, make_user, sessi
             "tags": "a, b",
         },
     )
-    assert created.status_code == 302
+    assert created.status_code == 303
     article = session.scalar(select(Article).where(Article.title == "Fresh “news” — today"))
     assert article.status is ArticleStatus.DRAFT
     assert [a.name for a in article.authors] == ["Zoë Ångström", "José Müller"]
     assert client.get(f"/articles/{article.slug}").status_code == 404
 
-    assert client.post(f"/dashboard/articles/{article.id}/publish").status_code == 302
+    assert client.post(f"/dashboard/articles/{article.id}/publish").status_code == 303
     page = client.get(f"/articles/{article.slug}").get_data(as_text=True)
     assert "<strong>bold</strong>" in page and "Fresh “news” — today" in page
 
-    assert client.post(f"/dashboard/articles/{article.id}/unpublish").status_code == 302
+    assert client.post(f"/dashboard/articles/{article.id}/unpublish").status_code == 303
     assert client.get(f"/articles/{article.slug}").status_code == 404
 
 
