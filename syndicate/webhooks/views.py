@@ -11,12 +11,13 @@ from flask import (
     render_template,
     url_for,
 )
-from werkzeug.wrappers import Response
+from flask.typing import ResponseReturnValue
 
 from syndicate.clock import app_now
 from syndicate.db import get_session
 from syndicate.staff.access import admin_required, current_user
 from syndicate.staff.forms import ConfirmForm
+from syndicate.web.actions import act, writing_session
 from syndicate.web.params import page_number
 from syndicate.webhooks import services
 from syndicate.webhooks.forms import EndpointForm
@@ -52,14 +53,6 @@ def _input(form: EndpointForm) -> services.EndpointInput:
     )
 
 
-def _field_error(form: EndpointForm, exc: services.WebhookError) -> None:
-    field = form._fields.get(exc.field_name or "")
-    if field is not None:
-        field.errors = [*field.errors, str(exc)]
-    else:
-        flash(str(exc), "error")
-
-
 def _index(
     form: EndpointForm, new_secret: str | None = None, created: WebhookEndpoint | None = None
 ) -> str:
@@ -79,27 +72,25 @@ def index() -> str:
 
 @bp.post("")
 @admin_required
-def create() -> tuple[str, int]:
+def create() -> ResponseReturnValue:
     form = EndpointForm()
-    if form.validate_on_submit():
-        db = get_session()
-        try:
-            endpoint, secret = services.create_endpoint(
-                db,
-                _input(form),
-                vault=current_app.extensions["token_vault"],
-                user=current_user(),
-                now=app_now(),
-                allow_private=current_app.config["FETCH_ALLOW_PRIVATE"],
-            )
-        except services.WebhookError as exc:
-            db.rollback()
-            _field_error(form, exc)
-        else:
-            db.commit()
-            # The secret is rendered once, in this response, and never again.
-            return _index(EndpointForm(formdata=None), new_secret=secret, created=endpoint), 201
-    return _index(form), 422
+    return act(
+        lambda db: services.create_endpoint(
+            db,
+            _input(form),
+            vault=current_app.extensions["token_vault"],
+            user=current_user(),
+            now=app_now(),
+            allow_private=current_app.config["FETCH_ALLOW_PRIVATE"],
+        ),
+        form=form,
+        page=lambda status: (_index(form), status),
+        # The secret is rendered once, in this response, and never again.
+        render=lambda made: (
+            _index(EndpointForm(formdata=None), new_secret=made[1], created=made[0]),
+            201,
+        ),
+    )
 
 
 @bp.get(f"/{ENDPOINT}")
@@ -124,55 +115,53 @@ def _show(endpoint: WebhookEndpoint, form: EndpointForm) -> str:
 
 @bp.post(f"/{ENDPOINT}")
 @admin_required
-def update(endpoint_id: int) -> str | Response | tuple[str, int]:
+def update(endpoint_id: int) -> ResponseReturnValue:
+    writing_session()  # SQLite: the write lock before reading the endpoint it changes
     endpoint = _endpoint(endpoint_id)
     form = EndpointForm()
-    if form.validate_on_submit():
-        db = get_session()
-        try:
-            services.update_endpoint(
-                db,
-                endpoint,
-                _input(form),
-                now=app_now(),
-                allow_private=current_app.config["FETCH_ALLOW_PRIVATE"],
-            )
-        except services.WebhookError as exc:
-            db.rollback()
-            _field_error(form, exc)
-        else:
-            db.commit()
-            flash("The endpoint is saved.", "success")
-            return redirect(url_for("webhooks.show", endpoint_id=endpoint.id))
-    return _show(_endpoint(endpoint_id), form), 422
+    return act(
+        lambda db: services.update_endpoint(
+            db,
+            endpoint,
+            _input(form),
+            now=app_now(),
+            allow_private=current_app.config["FETCH_ALLOW_PRIVATE"],
+        ),
+        form=form,
+        page=lambda status: (_show(endpoint, form), status),
+        done="The endpoint is saved.",
+        then=url_for("webhooks.show", endpoint_id=endpoint.id),
+    )
 
 
 @bp.post(f"/{ENDPOINT}/test")
 @admin_required
-def send_test(endpoint_id: int) -> Response:
+def send_test(endpoint_id: int) -> ResponseReturnValue:
     ConfirmForm().validate_on_submit() or abort(400)
+    writing_session()  # SQLite: the write lock before reading the endpoint
     endpoint = _endpoint(endpoint_id)
+    here = url_for("webhooks.show", endpoint_id=endpoint.id)
     if not endpoint.is_active:
         flash("Activate the endpoint first: inactive endpoints receive nothing.", "error")
-        return redirect(url_for("webhooks.show", endpoint_id=endpoint.id))
-    db = get_session()
-    delivery = services.queue_test_event(db, endpoint, user=current_user(), now=app_now())
-    db.commit()
-    flash(
-        f"A test event ({delivery.public_id}) is queued; it goes out within a few seconds and "
-        "appears in the log below.",
-        "success",
+        return redirect(here)
+    return act(
+        lambda db: services.queue_test_event(db, endpoint, user=current_user(), now=app_now()),
+        done=lambda delivery: (
+            f"A test event ({delivery.public_id}) is queued; it goes out within a few seconds "
+            "and appears in the log below."
+        ),
+        then=here,
     )
-    return redirect(url_for("webhooks.show", endpoint_id=endpoint.id))
 
 
 @bp.post(f"/{ENDPOINT}/delete")
 @admin_required
-def delete(endpoint_id: int) -> Response:
+def delete(endpoint_id: int) -> ResponseReturnValue:
     ConfirmForm().validate_on_submit() or abort(400)
+    writing_session()  # SQLite: the write lock before reading the endpoint
     endpoint = _endpoint(endpoint_id)
-    db = get_session()
-    services.delete_endpoint(db, endpoint)
-    db.commit()
-    flash("The endpoint and its delivery log are deleted.", "success")
-    return redirect(url_for("webhooks.index"))
+    return act(
+        lambda db: services.delete_endpoint(db, endpoint),
+        done="The endpoint and its delivery log are deleted.",
+        then=url_for("webhooks.index"),
+    )

@@ -98,7 +98,7 @@ def test_the_test_event_button_sends_a_signed_test_event(
     endpoint, secret = make_endpoint(receiver.url, ["post.failed"])
     login(admin)
     pressed = client.post(f"/dashboard/webhooks/{endpoint.id}/test")
-    assert pressed.status_code == 302
+    assert pressed.status_code == 303
     deliver_webhooks(app)
     [got] = receiver.received
     assert got.headers["Syndicate-Event"] == "webhook.test"
@@ -114,7 +114,7 @@ def test_edit_deactivate_and_delete_an_endpoint(app, client, login, admin, recei
     login(admin)
     saved = client.post(f"/dashboard/webhooks/{endpoint.id}",
                         data=_form(receiver.url + "/v2", ["article.published"], active=False))
-    assert saved.status_code == 302
+    assert saved.status_code == 303
     session.expire_all()
     endpoint = session.get(WebhookEndpoint, endpoint.id)
     assert endpoint.url.endswith("/hooks/v2")
@@ -129,7 +129,7 @@ def test_edit_deactivate_and_delete_an_endpoint(app, client, login, admin, recei
     assert bad.status_code == 422
 
     endpoint_id = endpoint.id
-    assert client.post(f"/dashboard/webhooks/{endpoint_id}/delete").status_code == 302
+    assert client.post(f"/dashboard/webhooks/{endpoint_id}/delete").status_code == 303
     session.expire_all()
     assert session.get(WebhookEndpoint, endpoint_id) is None
     assert client.get(f"/dashboard/webhooks/{endpoint_id}").status_code == 404
