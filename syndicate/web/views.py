@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, abort, jsonify, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from syndicate.clock import app_now
 from syndicate.db import get_session
 from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.web import services
+from syndicate.web.actions import act
 from syndicate.web.security import safe_next
 
 bp = Blueprint("web", __name__)
@@ -32,10 +35,13 @@ def readyz() -> tuple[Response, int]:
 
 @bp.post("/dashboard/alerts/<id:alert_id>/dismiss")
 @login_required
-def dismiss_alert(alert_id: int) -> Response:
+def dismiss_alert(alert_id: int) -> ResponseReturnValue:
     ConfirmForm().validate_on_submit() or abort(400)
-    db = get_session()
-    if not services.dismiss_alert(db, alert_id, user_id=current_user().id, now=app_now()):
-        abort(404)
-    db.commit()
-    return redirect(safe_next(request.form.get("next"), url_for("articles_dashboard.index")))
+
+    def dismiss(db: Session) -> None:
+        if not services.dismiss_alert(db, alert_id, user_id=current_user().id, now=app_now()):
+            abort(404)
+
+    return act(
+        dismiss, then=safe_next(request.form.get("next"), url_for("articles_dashboard.index"))
+    )

@@ -151,7 +151,7 @@ def test_dismissing_an_alert_never_redirects_off_site(client, make_user, login, 
     login(user)
     alert = raise_alert(session, "test:alert", "Look here", now=clock.now())
     response = client.post(f"/dashboard/alerts/{alert.id}/dismiss", data={"next": target})
-    assert response.status_code == 302
+    assert response.status_code == 303
     location = urlsplit(_browser_view(response.headers["Location"]))
     assert not location.netloc or location.netloc == "localhost"
 
