@@ -28,6 +28,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from syndicate.linkedin.client import LinkedInClient
     from syndicate.mail import views as mail_views
     from syndicate.posts import views as posts_views
+    from syndicate.sharing import dashboard_views as sharing_dashboard_views
     from syndicate.sharing import views as sharing_views
     from syndicate.staff import access
     from syndicate.staff import views as staff_views
@@ -97,7 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.csrf.exempt(api_views.bp)
     app.register_blueprint(webhooks_views.bp)
     app.register_blueprint(sharing_views.public)
-    app.register_blueprint(sharing_views.dashboard)
+    app.register_blueprint(sharing_dashboard_views.dashboard)
     app.register_blueprint(feeds_views.bp)
     app.register_blueprint(feeds_views.dashboard)
     # WebSub subscribers are other servers: they cannot hold a CSRF token.

@@ -188,13 +188,18 @@ def _expire_grant(session: Session, permission: Permission, *, now: datetime, ct
     return True
 
 
-def settle_expiry(session: Session, permission: Permission, *, now: datetime, ctx: Sharing) -> bool:
-    """Expire the grant now if its end date has passed (a record must never say otherwise)."""
-    if (
+def has_ended(permission: Permission, *, now: datetime) -> bool:
+    """An active grant whose end date has passed: nobody has expired it yet."""
+    return (
         permission.state is PermissionState.ACTIVE
         and permission.expires_at is not None
         and permission.expires_at <= now
-    ):
+    )
+
+
+def settle_expiry(session: Session, permission: Permission, *, now: datetime, ctx: Sharing) -> bool:
+    """Expire the grant now if its end date has passed (a record must never say otherwise)."""
+    if has_ended(permission, now=now):
         return _expire_grant(session, permission, now=now, ctx=ctx)
     return False
 

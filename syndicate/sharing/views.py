@@ -1,34 +1,30 @@
-"""Share requests on the web: the public form, the reader's private page, permission records,
-tracked links, and the staff inbox. Views parse input, call one service, render or redirect.
+"""Share requests on public pages: the form, the email confirmation, the reader's private
+page, permission records and tracked links. The staff's pages are in ``dashboard_views``.
+
+Views parse input, call one service, render or redirect; ``web.actions`` owns the
+transaction of every change, except the form's submission (one statement on its own
+connection, see ``_send_request``).
 """
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import logging
 import time as pytime
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, time, timedelta
-from datetime import date as date_type
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from flask import (
     Blueprint,
     Response,
     abort,
     current_app,
-    flash,
     jsonify,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_limiter.util import get_remote_address
-from flask_wtf import FlaskForm
 from limits import RateLimitItem
 from limits import parse as parse_limit
 from limits.storage import MemoryStorage
@@ -39,60 +35,20 @@ from syndicate import wording
 from syndicate.articles.models import Article
 from syndicate.clock import app_now
 from syndicate.db import get_database, get_session
+from syndicate.errors import DomainError
 from syndicate.sharing import asking, deciding, emails, jobs, records, sweeps, visits
-from syndicate.sharing.context import (
-    Actor,
-    LinkProblem,
-    Sharing,
-    SharingError,
-    canonical_url,
-    setting,
-)
-from syndicate.sharing.forms import (
-    AnswerForm,
-    ApproveForm,
-    BulkForm,
-    NoteForm,
-    QuestionForm,
-    ShareRequestForm,
-    StandingForm,
-    request_input,
-)
-from syndicate.sharing.inbox import (
-    InboxFilter,
-    articles_with_requests,
-    bulk_decide,
-    export_rows,
-    inbox_counts,
-    inbox_page,
-    requester_history,
-)
-from syndicate.sharing.models import (
-    INBOX_STATES,
-    KIND_LABELS,
-    Permission,
-    RequestState,
-    ShareKind,
-    ShareRequest,
-    StandingPermission,
-)
-from syndicate.sharing.standing import (
-    create_standing_permission,
-    end_standing_permission,
-    standing_permissions,
-)
-from syndicate.staff.access import current_user, login_required
+from syndicate.sharing.context import LinkProblem, Sharing, SharingError, setting
+from syndicate.sharing.forms import AnswerForm, ShareRequestForm, request_input
+from syndicate.sharing.models import Permission, ShareRequest
+from syndicate.staff.access import current_user
 from syndicate.staff.forms import ConfirmForm
-from syndicate.staff.models import User
+from syndicate.web.actions import act, run, show_error, writing_session
 from syndicate.web.errors import error_response, wants_json
-from syndicate.web.params import MAX_ID, id_arg, page_number
-from syndicate.web.security import limiter, safe_next
+from syndicate.web.security import limiter
 
 log = logging.getLogger(__name__)
 public = Blueprint("sharing", __name__)
-dashboard = Blueprint("sharing_dashboard", __name__, url_prefix="/dashboard/sharing")
 
-MAX_BULK = 200
 PRIVATE_HEADERS = {
     "Cache-Control": "no-store",
     # The private token is in the URL: never send it on to the sites this page links to.
@@ -119,25 +75,12 @@ public.add_app_template_filter(emails.quoted, "quoted")
 public.add_app_template_global(wording, "wording")
 
 
-def _writing_session() -> Session:
-    """The request's session, about to read then write: SQLite takes the write lock at BEGIN.
-
-    A deferred SQLite transaction that reads and then writes fails at once (instead of
-    waiting) when another worker wrote in between; PostgreSQL ignores the option.
-    """
-    db = get_session()
-    if db.get_bind().dialect.name != "sqlite":
-        return db  # PostgreSQL: the transaction so far goes on; writers lock rows instead
-    if db.in_transaction():
-        db.commit()  # only reads so far (the signed-in user, the article): end them first
-    db.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-    return db
-
-
-def _user() -> User:
-    user = current_user()
-    assert user is not None  # login_required ran
-    return user
+def settle_before_showing(permission: Permission | None) -> None:
+    """A grant whose end date passed is expired before any page shows it (a record must never
+    say otherwise), and committed at once rather than left to the periodic sweep."""
+    now = app_now()
+    if permission is not None and sweeps.has_ended(permission, now=now):
+        run(lambda db: sweeps.settle_expiry(db, permission, now=now, ctx=_ctx()))
 
 
 # --- rate limits (settings, read per request so tests and benchmarks can change them) ------
@@ -253,10 +196,10 @@ def _form_article(db: Session, slug: str) -> Article | Response:
 
 
 def _send_request(slug: str) -> Response | tuple[str, int]:
+    """The busiest write: no session transaction, one statement on its own connection."""
     sent = request.form
     # CSRF was checked before the view (CSRFProtect); the services check every field.
     ctx, now = _ctx(), app_now()
-    article: Article | Response | None = None
     try:
         # Everything that needs no database first: SQLite's write lock is held for less.
         shown = asking.check_fill_time(ctx, sent.get("started", ""), now=now)
@@ -269,24 +212,40 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
                 stored = asking.store_request(
                     connection, new, slug=slug, shown=shown, now=now, ctx=ctx
                 )
-        if stored is not None:
-            return redirect(url_for("sharing.sent", slug=slug), 303)
-        # Nothing stored (rare): find out why, and answer accordingly.
-        article = _form_article(get_session(), slug)  # 404, or 308 to where it moved
-        if isinstance(article, Response):
-            return article
-        asking.check_form_article(article, shown)
-        raise asking.allowance_used_up(get_session(), new.row["requester_email"], now=now, ctx=ctx)
     except SharingError as exc:
-        # Nothing to roll back: the request session only read, and the store's own
-        # connection committed or rolled back when its block ended.
-        if article is None:
-            article = _form_article(get_session(), slug)
-        if isinstance(article, Response):
-            return article
-        form = ShareRequestForm()  # what was sent, with the error beside its field
-        _show_error(form, exc)
-        return render_template("sharing/form.html", form=form, article=article, ctx=ctx), exc.status
+        return _form_again(_form_article(get_session(), slug), exc, ctx)
+    if stored is not None:
+        return redirect(url_for("sharing.sent", slug=slug), 303)
+    return _not_stored(slug, new, shown, now=now, ctx=ctx)
+
+
+def _not_stored(
+    slug: str, new: asking.NewRequest, shown: asking.ShownForm, *, now: datetime, ctx: Sharing
+) -> Response | tuple[str, int]:
+    """Nothing was stored (rare): find out why, and answer accordingly."""
+    # Nothing to roll back: the request session only read, and the store's own connection
+    # committed or rolled back when its block ended.
+    article = _form_article(get_session(), slug)  # 404, or 308 to where it moved
+    if isinstance(article, Response):
+        return article
+    try:
+        asking.check_form_article(article, shown)
+        email = new.row["requester_email"]
+        raise asking.allowance_used_up(get_session(), email, now=now, ctx=ctx)
+    except SharingError as exc:
+        return _form_again(article, exc, ctx)
+
+
+def _form_again(
+    article: Article | Response, exc: SharingError, ctx: Sharing
+) -> Response | tuple[str, int]:
+    """The form again, as it was sent, with the error beside its field (or where the article
+    went instead: 404, or 308 to where it moved)."""
+    if isinstance(article, Response):
+        return article
+    form = ShareRequestForm()
+    show_error(form, exc)
+    return render_template("sharing/form.html", form=form, article=article, ctx=ctx), exc.status
 
 
 def _pretend_to_store(slug: str, shown: asking.ShownForm) -> int | None:
@@ -323,7 +282,12 @@ def by_url() -> Response:
 
 
 def _link_problem(exc: LinkProblem) -> tuple[str, int]:
-    return render_template("sharing/link_problem.html", message=str(exc)), exc.status
+    return render_template("sharing/link_problem.html", message=exc.message), exc.status
+
+
+def _refused_link(error: DomainError) -> tuple[str, int] | None:
+    """A confirmation link that cannot be used has a page of its own (others: the error page)."""
+    return _link_problem(error) if isinstance(error, LinkProblem) else None
 
 
 @public.get("/sharing/verify/<token>")
@@ -344,14 +308,12 @@ def confirm_page(token: str) -> str | tuple[str, int]:
 @public.post("/sharing/verify/<token>")
 def confirm(token: str) -> Response | tuple[str, int]:
     ConfirmForm().validate_on_submit() or abort(400)
-    db, ctx = _writing_session(), _ctx()
-    try:
-        share_request = asking.verify_request(db, token, now=app_now(), ctx=ctx)
-    except LinkProblem as exc:
-        db.rollback()
-        return _link_problem(exc)
-    db.commit()
-    return redirect(url_for("sharing.private", token=ctx.private_token(share_request)), 303)
+    ctx = _ctx()
+    return act(
+        lambda db: asking.verify_request(db, token, now=app_now(), ctx=ctx),
+        then=lambda confirmed: url_for("sharing.private", token=ctx.private_token(confirmed)),
+        refused=_refused_link,
+    )
 
 
 # --- the reader's private page --------------------------------------------------------------
@@ -376,8 +338,7 @@ def _private_page(
 ) -> Response:
     db, ctx = get_session(), _ctx()
     permission = share_request.permission
-    if permission is not None and sweeps.settle_expiry(db, permission, now=app_now(), ctx=ctx):
-        db.commit()
+    settle_before_showing(permission)
     link = permission.link if permission is not None else None
     body = render_template(
         "sharing/private.html",
@@ -403,39 +364,33 @@ def private(token: str) -> Response:
 
 
 @public.post("/sharing/r/<token>/answer")
-def answer(token: str) -> Response:
-    _writing_session()
+def answer(token: str) -> Response | tuple[str, int]:
+    writing_session()
     share_request = _own_request(token)
     form = AnswerForm()
-    if not form.validate_on_submit():
-        return _private_page(share_request, token, 422, form)
-    db = get_session()
-    try:
-        deciding.answer(db, share_request, form.answer.data or "", now=app_now(), ctx=_ctx())
-    except SharingError as exc:
-        db.rollback()
-        _show_error(form, exc)
-        return _private_page(share_request, token, exc.status, form)
-    db.commit()
-    flash("Thank you: your answer is with the publisher.", "success")
-    return redirect(url_for("sharing.private", token=token), 303)
+    return act(
+        lambda db: deciding.answer(
+            db, share_request, form.answer.data or "", now=app_now(), ctx=_ctx()
+        ),
+        form=form,
+        then=url_for("sharing.private", token=token),
+        page=lambda status: _private_page(share_request, token, status, form),
+        done="Thank you: your answer is with the publisher.",
+    )
 
 
 @public.post("/sharing/r/<token>/withdraw")
-def withdraw(token: str) -> Response:
-    _writing_session()
+def withdraw(token: str) -> Response | tuple[str, int]:
+    writing_session()
     share_request = _own_request(token)
     ConfirmForm().validate_on_submit() or abort(400)
-    db = get_session()
-    try:
-        deciding.withdraw(db, share_request, now=app_now(), ctx=_ctx())
-    except SharingError as exc:
-        db.rollback()
-        flash(str(exc), "error")
-        return redirect(url_for("sharing.private", token=token), 303)
-    db.commit()
-    flash("Your request is withdrawn.", "success")
-    return redirect(url_for("sharing.private", token=token), 303)
+    private_page = url_for("sharing.private", token=token)
+    return act(
+        lambda db: deciding.withdraw(db, share_request, now=app_now(), ctx=_ctx()),
+        then=private_page,
+        page=lambda _status: redirect(private_page, 303),  # the reason is flashed there
+        done="Your request is withdrawn.",
+    )
 
 
 # --- public permission records and the signing key ------------------------------------------
@@ -459,12 +414,10 @@ def public_key_pem() -> Response:
 
 
 def _permission(public_id: str) -> Permission:
-    db = get_session()
-    permission = records.find_permission(db, public_id)
+    permission = records.find_permission(get_session(), public_id)
     if permission is None:
         abort(404, "There is no permission record with this id.")
-    if sweeps.settle_expiry(db, permission, now=app_now(), ctx=_ctx()):
-        db.commit()
+    settle_before_showing(permission)
     return permission
 
 
@@ -522,377 +475,3 @@ def follow(code: str) -> Response:
     # Every visit must reach us to be counted once: no browser or proxy may keep the redirect.
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-# --- the staff inbox ------------------------------------------------------------------------
-
-
-def _filter() -> InboxFilter:
-    state_arg, kind_arg = request.args.get("state", ""), request.args.get("kind", "")
-    try:
-        state = RequestState(state_arg) if state_arg else None
-        if state is RequestState.UNVERIFIED:
-            raise ValueError
-    except ValueError:
-        abort(400, "state must be one of: " + ", ".join(s.value for s in INBOX_STATES) + ".")
-    try:
-        kind = ShareKind(kind_arg) if kind_arg else None
-    except ValueError:
-        abort(400, "kind must be one of: " + ", ".join(k.value for k in ShareKind) + ".")
-    return InboxFilter(state, kind, id_arg("article"))
-
-
-def _show_error(form: FlaskForm, exc: SharingError) -> None:
-    field = form._fields.get(exc.field_name or "")
-    if field is not None:
-        field.errors = [*field.errors, str(exc)]
-    else:
-        flash(str(exc), "error")
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(_user().time_zone or "UTC")
-
-
-def _end_of(day: date_type | None) -> datetime | None:
-    """A "valid until" date in the staff member's zone: the end of that day, in UTC."""
-    if day is None:
-        return None
-    return datetime.combine(day + timedelta(days=1), time(0), _zone()).astimezone(UTC)
-
-
-@dashboard.get("/")
-@login_required
-def inbox() -> str:
-    db = get_session()
-    where = _filter()
-    page = inbox_page(db, where, page_number(), current_app.config["PAGE_SIZE"])
-    return render_template(
-        "sharing/inbox.html",
-        page=page,
-        where=where,
-        counts=inbox_counts(db),
-        states=INBOX_STATES,
-        kinds=KIND_LABELS,
-        articles=articles_with_requests(db),
-        bulk=BulkForm(),
-    )
-
-
-@dashboard.post("/bulk")
-@login_required
-def bulk() -> Response:
-    _writing_session()
-    form = BulkForm()
-    back = safe_next(request.form.get("next"), url_for("sharing_dashboard.inbox"))
-    raw_ids = request.form.getlist("ids")
-    if not form.validate_on_submit():
-        abort(400, "Choose an action for the selected requests.")
-    if not raw_ids:
-        flash("Select at least one request first.", "error")
-        return redirect(back, 303)
-    if len(raw_ids) > MAX_BULK or not all(i.isdigit() and 1 <= int(i) <= MAX_ID for i in raw_ids):
-        abort(400, f"Select between 1 and {MAX_BULK} requests by their numbers.")
-    db = get_session()
-    try:
-        result = bulk_decide(
-            db,
-            sorted({int(i) for i in raw_ids}),
-            form.action.data or "",
-            form.note.data or "",
-            actor=Actor.staff(_user()),
-            now=app_now(),
-            ctx=_ctx(),
-        )
-    except SharingError as exc:
-        db.rollback()
-        flash(str(exc), "error")
-        return redirect(back, 303)
-    db.commit()
-    verb = "approved" if form.action.data == "approve" else "denied"
-    message = f"{len(result.done)} request{'s' if len(result.done) != 1 else ''} {verb}."
-    if result.skipped:
-        message += (
-            f" {len(result.skipped)} skipped because they were already decided: "
-            + ", ".join(f"#{i}" for i in result.skipped)
-            + "."
-        )
-    flash(message, "success" if result.done else "error")
-    return redirect(back, 303)
-
-
-@dashboard.get("/export.csv")
-@login_required
-def export() -> Response:
-    rows = export_rows(get_session(), _filter(), _ctx())
-
-    def generate() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        # A byte-order mark makes spreadsheet programs read the file as UTF-8.
-        yield "\ufeff"
-        for row in rows:
-            writer.writerow(row)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": 'attachment; filename="share-requests.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-def _request_or_404(request_id: int) -> ShareRequest:
-    found = get_session().get(ShareRequest, request_id) if request_id <= MAX_ID else None
-    if found is None or found.state is RequestState.UNVERIFIED:
-        abort(404, "There is no such share request (unconfirmed requests are not shown).")
-    return found
-
-
-def _detail(share_request: ShareRequest, status: int = 200, **forms: FlaskForm) -> tuple[str, int]:
-    db, ctx = get_session(), _ctx()
-    permission = share_request.permission
-    if permission is not None and sweeps.settle_expiry(db, permission, now=app_now(), ctx=ctx):
-        db.commit()
-    defaults = deciding.default_conditions(share_request, ctx)
-    approve_form = forms.get("approve") or ApproveForm(
-        formdata=None,
-        prefix="approve",
-        credit_line=defaults.credit_line,
-        link_required=True,
-        excerpt_limit=defaults.excerpt_limit,
-    )
-    link = permission.link if permission is not None else None
-    return render_template(
-        "sharing/detail.html",
-        share_request=share_request,
-        permission=permission,
-        link=link,
-        share_url=ctx.share_url(link) if link else None,
-        history=requester_history(db, share_request),
-        approve_form=approve_form,
-        deny_form=forms.get("deny") or NoteForm(formdata=None, prefix="deny"),
-        question_form=forms.get("question") or QuestionForm(formdata=None, prefix="ask"),
-        revoke_form=forms.get("revoke") or NoteForm(formdata=None, prefix="revoke"),
-        chart=visits.recent_chart(db, now=app_now(), permission_id=permission.id)
-        if permission
-        else None,
-        visit_count=visits.visits_for_link(db, link.id) if link else 0,
-        scope=deciding.describe_scope(share_request),
-        ctx=ctx,
-    ), status
-
-
-@dashboard.get("/<id:request_id>")
-@login_required
-def detail(request_id: int) -> tuple[str, int]:
-    return _detail(_request_or_404(request_id))
-
-
-def _act(
-    share_request: ShareRequest,
-    form: FlaskForm,
-    form_name: str,
-    action: Callable[[Session], object],
-    done: str,
-) -> Response | tuple[str, int]:
-    """Run one staff action from a validated form; re-show the page with errors otherwise."""
-    if not form.validate_on_submit():
-        return _detail(share_request, 422, **{form_name: form})
-    db = get_session()
-    try:
-        action(db)
-    except SharingError as exc:
-        db.rollback()
-        _show_error(form, exc)
-        return _detail(share_request, exc.status, **{form_name: form})
-    db.commit()
-    flash(done, "success")
-    return redirect(url_for("sharing_dashboard.detail", request_id=share_request.id), 303)
-
-
-@dashboard.post("/<id:request_id>/approve")
-@login_required
-def approve(request_id: int) -> Response | tuple[str, int]:
-    _writing_session()
-    share_request = _request_or_404(request_id)
-    form = ApproveForm(prefix="approve")
-    return _act(
-        share_request,
-        form,
-        "approve",
-        lambda db: deciding.grant(
-            db,
-            share_request,
-            deciding.Conditions(
-                credit_line=form.credit_line.data or "",
-                link_required=bool(form.link_required.data),
-                excerpt_limit=form.excerpt_limit.data,
-                expires_at=_end_of(form.expires_on.data),
-            ),
-            actor=Actor.staff(_user()),
-            now=app_now(),
-            ctx=_ctx(),
-            note=form.note.data or "",
-        ),
-        "Approved: the reader has their permission record and tracked link.",
-    )
-
-
-def _act_with_note(
-    request_id: int,
-    form_class: type[NoteForm] | type[QuestionForm],
-    prefix: str,
-    form_name: str,
-    service: Callable[..., object],
-    done: str,
-) -> Response | tuple[str, int]:
-    """Deny, ask and revoke: one note from staff, handed to the service that acts on it."""
-    _writing_session()
-    share_request = _request_or_404(request_id)
-    form = form_class(prefix=prefix)
-    return _act(
-        share_request,
-        form,
-        form_name,
-        lambda db: service(
-            db,
-            share_request,
-            form.note.data or "",
-            actor=Actor.staff(_user()),
-            now=app_now(),
-            ctx=_ctx(),
-        ),
-        done,
-    )
-
-
-@dashboard.post("/<id:request_id>/deny")
-@login_required
-def deny(request_id: int) -> Response | tuple[str, int]:
-    return _act_with_note(
-        request_id, NoteForm, "deny", "deny", deciding.deny, "Denied; the reader was told why."
-    )
-
-
-@dashboard.post("/<id:request_id>/ask")
-@login_required
-def ask(request_id: int) -> Response | tuple[str, int]:
-    return _act_with_note(
-        request_id,
-        QuestionForm,
-        "ask",
-        "question",
-        deciding.ask_for_information,
-        "Your question was emailed to the reader.",
-    )
-
-
-@dashboard.post("/<id:request_id>/revoke")
-@login_required
-def revoke(request_id: int) -> Response | tuple[str, int]:
-    return _act_with_note(
-        request_id,
-        NoteForm,
-        "revoke",
-        "revoke",
-        deciding.revoke,
-        "Revoked: the record now says so and the reader was told.",
-    )
-
-
-# --- numbers, the share button, standing permissions ----------------------------------------
-
-
-@dashboard.get("/stats")
-@login_required
-def stats() -> str:
-    db = get_session()
-    article_id = id_arg("article")
-    article = db.get(Article, article_id) if article_id else None
-    if article_id and article is None:
-        abort(404, "There is no such article.")
-    return render_template(
-        "sharing/stats.html",
-        article=article,
-        chart=visits.recent_chart(db, now=app_now(), article_id=article_id),
-        sharers=visits.top_sharers(db, article_id=article_id),
-        articles=articles_with_requests(db),
-    )
-
-
-@dashboard.get("/button")
-@login_required
-def button() -> str:
-    db, ctx = get_session(), _ctx()
-    example = asking.latest_article(db)
-    article_url = (
-        canonical_url(example, ctx.site_url)
-        if example
-        else "https://your-site.example/your-article"
-    )
-    return render_template("sharing/button.html", ctx=ctx, article_url=article_url, example=example)
-
-
-@dashboard.route("/standing", methods=["GET", "POST"])
-@login_required
-def standing() -> str | Response | tuple[str, int]:
-    db = get_session()
-    form = StandingForm()
-    status = 200
-    if request.method == "POST":
-        _writing_session()
-        if not _user().is_admin:
-            abort(403, "Only an administrator can grant standing permissions.")
-        if form.validate_on_submit():
-            try:
-                create_standing_permission(
-                    db,
-                    who=form.who.data or "",
-                    kinds=form.kinds.data or [],
-                    quota=form.quota.data,
-                    ends_at=_end_of(form.ends_on.data),
-                    note=form.note.data or "",
-                    actor=Actor.staff(_user()),
-                    now=app_now(),
-                )
-            except SharingError as exc:
-                db.rollback()
-                _show_error(form, exc)
-                status = exc.status
-            else:
-                db.commit()
-                flash("Standing permission saved.", "success")
-                return redirect(url_for("sharing_dashboard.standing"), 303)
-        else:
-            status = 422
-    return render_template(
-        "sharing/standing.html",
-        form=form,
-        standing=standing_permissions(db),
-        settings=_ctx().settings,
-        now=app_now(),
-        confirm=ConfirmForm(),
-    ), status
-
-
-@dashboard.post("/standing/<id:standing_id>/end")
-@login_required
-def end_standing(standing_id: int) -> Response:
-    _writing_session()
-    if not _user().is_admin:
-        abort(403, "Only an administrator can end standing permissions.")
-    ConfirmForm().validate_on_submit() or abort(400)
-    db = get_session()
-    found = db.get(StandingPermission, standing_id) if standing_id <= MAX_ID else None
-    if found is None:
-        abort(404)
-    end_standing_permission(db, found, now=app_now())
-    db.commit()
-    flash(f"The standing permission for {found.who} has ended.", "success")
-    return redirect(url_for("sharing_dashboard.standing"), 303)
