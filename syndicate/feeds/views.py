@@ -15,6 +15,7 @@ from syndicate.db import get_database, get_session
 from syndicate.feeds import freshness, services, websub
 from syndicate.feeds.services import BY_FILENAME, FeedCache, FeedKey, FeedSettings, RenderedFeed
 from syndicate.staff.access import login_required
+from syndicate.web.actions import run
 from syndicate.web.security import limiter
 
 bp = Blueprint("feeds", __name__)
@@ -128,13 +129,10 @@ WEBSUB_REQUEST_LIMIT = "30 per minute;300 per day"
 @limiter.limit(WEBSUB_REQUEST_LIMIT)
 def hub() -> tuple[str, int, dict[str, str]]:
     """A subscriber's (un)subscription request: 202 now, intent verified by the scheduler."""
-    db = get_session()
     try:
-        websub.request_subscription(db, request.form, _settings(), now=app_now())
+        run(lambda db: websub.request_subscription(db, request.form, _settings(), now=app_now()))
     except websub.WebSubError as exc:
-        db.rollback()
-        return str(exc) + "\n", 400, {"Content-Type": "text/plain; charset=utf-8"}
-    db.commit()
+        return exc.message + "\n", exc.status, {"Content-Type": "text/plain; charset=utf-8"}
     return ("Accepted; the hub will verify your intent at hub.callback.\n", 202,
             {"Content-Type": "text/plain; charset=utf-8"})
 
