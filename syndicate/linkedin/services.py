@@ -212,24 +212,23 @@ def _notify(
     queue_mail(session, new_mail(to=user.email, subject=subject, text=text, now=now))
 
 
-def disconnect(
-    session: Session,
-    connection: LinkedInConnection,
-    *,
-    vault: TokenVault,
-    client: li.LinkedInClient,
-    now: datetime,
+def revoke_at_linkedin(
+    connection: LinkedInConnection, *, vault: TokenVault, client: li.LinkedInClient
 ) -> bool:
-    """Revoke at LinkedIn where possible, delete the tokens, deactivate the targets.
+    """Ask LinkedIn to revoke the connection's access token; whether it confirmed.
 
-    Returns whether LinkedIn confirmed the revocation.
+    Apart from ``disconnect`` so that no database lock is held while LinkedIn answers.
     """
-    revoked = False
-    if connection.access_token_encrypted:
-        try:
-            revoked = client.revoke(vault.decrypt(connection.access_token_encrypted))
-        except UndecryptableSecret:
-            revoked = False
+    if not connection.access_token_encrypted:
+        return False
+    try:
+        return client.revoke(vault.decrypt(connection.access_token_encrypted))
+    except UndecryptableSecret:
+        return False
+
+
+def disconnect(session: Session, connection: LinkedInConnection, *, now: datetime) -> None:
+    """Delete the tokens and deactivate the targets (after ``revoke_at_linkedin``)."""
     connection.access_token_encrypted = None
     connection.refresh_token_encrypted = None
     connection.state = ConnectionState.REVOKED
@@ -240,7 +239,6 @@ def disconnect(
         target.updated_at = now
     resolve_alert(session, _alert_key(connection), now=now)
     session.flush()
-    return revoked
 
 
 def handle_auth_failure(

@@ -16,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
@@ -27,6 +28,7 @@ from syndicate.linkedin.models import LinkedInConnection
 from syndicate.linkedin.oauth import callback_url
 from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
+from syndicate.web.actions import act, run
 
 log = logging.getLogger(__name__)
 bp = Blueprint("linkedin", __name__, url_prefix="/dashboard/connections")
@@ -98,25 +100,24 @@ def callback() -> Response | tuple[str, int]:
     except (OSError, ValueError) as exc:
         log.warning("LinkedIn token exchange failed: %s", exc)
         return _refuse("LinkedIn could not be reached to finish connecting. Try again.")
-    db = get_session()
-    now = app_now()
     client: li.LinkedInClient = current_app.extensions["linkedin_client"]
     try:
+        # LinkedIn is asked before the write lock is taken: no writer waits on its answers.
         profile = client.userinfo(token["access_token"])
         organizations = _organizations(client, token)
-        connection = services.store_connection(
-            db,
-            token=token,
-            profile=profile,
-            organizations=organizations,
-            vault=current_app.extensions["token_vault"],
-            user=current_user(),
-            now=now,
+        connection = run(
+            lambda db: services.store_connection(
+                db,
+                token=token,
+                profile=profile,
+                organizations=organizations,
+                vault=current_app.extensions["token_vault"],
+                user=current_user(),
+                now=app_now(),
+            )
         )
     except li.LinkedInError as exc:
-        db.rollback()
         return _refuse(f"LinkedIn answered, but we could not read the account: {exc}")
-    db.commit()
     pages = sum(1 for t in connection.targets if t.kind.value == "organization" and t.is_active)
     flash(f"Connected {connection.name}" + (f" and {pages} page(s)." if pages else "."), "success")
     return redirect(url_for("linkedin.index"))
@@ -149,21 +150,18 @@ def _refuse(message: str) -> tuple[str, int]:
 
 @bp.post("/<id:connection_id>/disconnect")
 @login_required
-def disconnect(connection_id: int) -> Response:
+def disconnect(connection_id: int) -> ResponseReturnValue:
     ConfirmForm().validate_on_submit() or abort(400)
-    db = get_session()
-    connection = db.get(LinkedInConnection, connection_id) or abort(404)
-    revoked = services.disconnect(
-        db,
+    connection = get_session().get(LinkedInConnection, connection_id) or abort(404)
+    # LinkedIn is asked before the write lock is taken: no writer waits on its answer.
+    revoked = services.revoke_at_linkedin(
         connection,
         vault=current_app.extensions["token_vault"],
         client=current_app.extensions["linkedin_client"],
-        now=app_now(),
     )
-    db.commit()
-    flash(
-        f"Disconnected {connection.name}; its tokens are deleted"
+    return act(
+        lambda db: services.disconnect(db, connection, now=app_now()),
+        done=f"Disconnected {connection.name}; its tokens are deleted"
         + (" and revoked at LinkedIn." if revoked else " (LinkedIn did not confirm revoking)."),
-        "success",
+        then=url_for("linkedin.index"),
     )
-    return redirect(url_for("linkedin.index"))

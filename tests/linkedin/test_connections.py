@@ -140,7 +140,7 @@ def test_disconnect_revokes_at_linkedin_and_deletes_tokens(
     oauth_browser.connect()
     connection = session.scalar(select(LinkedInConnection))
     response = client.post(f"/dashboard/connections/{connection.id}/disconnect")
-    assert response.status_code == 302
+    assert response.status_code == 303
     session.expire_all()
     connection = session.scalar(select(LinkedInConnection))
     assert connection.state is ConnectionState.REVOKED
