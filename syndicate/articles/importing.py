@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from syndicate import claims
 from syndicate.articles.import_fetch import SourceError, detect_kind, fetch_source, maybe_gunzip
 from syndicate.articles.import_match import (
     ArticleIndex,
@@ -264,10 +265,11 @@ def claim_due_source(session: Session, source_id: int, now: datetime) -> bool:
     changes nothing. The lease outlasts any sync (which sets the real next time when done),
     and a process that dies mid-sync leaves the source due again once the lease is over.
     """
-    claimed = session.execute(
-        update(Source)
-        .where(Source.id == source_id, Source.next_sync_at <= now)
-        .values(next_sync_at=now + SYNC_LEASE)
-        .execution_options(synchronize_session=False)
+    sources = Source.__table__
+    return claims.take(
+        session,
+        sources,
+        source_id,
+        due=sources.c.next_sync_at <= now,
+        values={"next_sync_at": now + SYNC_LEASE},
     )
-    return claimed.rowcount == 1

@@ -22,7 +22,8 @@ from urllib.parse import urlencode, urlsplit
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from syndicate import events
+from syndicate import claims, events
+from syndicate.claims import Leases
 from syndicate.errors import DomainError
 from syndicate.feeds.models import (
     DeliveryState,
@@ -401,6 +402,18 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+_DELIVERIES = WebSubDelivery.__table__
+# Who holds a delivery being sent, and until when (see syndicate/claims.py). No owner or
+# attempt to fence on: a sender that outlived its lease records its result all the same
+# (delivery is at least once).
+_DELIVERY_LEASES = Leases(
+    id=_DELIVERIES.c.id,
+    state=_DELIVERIES.c.state,
+    held=DeliveryState.SENDING,
+    expires_at=_DELIVERIES.c.lease_expires_at,
+)
+
+
 def due_delivery_ids(session: Session, *, now: datetime, limit: int) -> list[int]:
     """Deliveries due to be sent, and ones whose sender died (its lease is over)."""
     return list(
@@ -410,8 +423,7 @@ def due_delivery_ids(session: Session, *, now: datetime, limit: int) -> list[int
                 or_(
                     (WebSubDelivery.state == DeliveryState.PENDING)
                     & (WebSubDelivery.next_attempt_at <= now),
-                    (WebSubDelivery.state == DeliveryState.SENDING)
-                    & (WebSubDelivery.lease_expires_at <= now),
+                    _DELIVERY_LEASES.expired(now),
                 )
             )
             .order_by(WebSubDelivery.id)
@@ -422,19 +434,13 @@ def due_delivery_ids(session: Session, *, now: datetime, limit: int) -> list[int
 
 def claim_delivery(session: Session, delivery_id: int, *, now: datetime) -> bool:
     """Take a due delivery so no other process sends it; True only for the one that did."""
-    result = session.execute(
-        update(WebSubDelivery)
-        .where(
-            WebSubDelivery.id == delivery_id,
-            or_(
-                WebSubDelivery.state == DeliveryState.PENDING,
-                (WebSubDelivery.state == DeliveryState.SENDING)
-                & (WebSubDelivery.lease_expires_at <= now),
-            ),
-        )
-        .values(state=DeliveryState.SENDING, lease_expires_at=now + SEND_LEASE)
+    return claims.take(
+        session,
+        _DELIVERIES,
+        delivery_id,
+        due=or_(_DELIVERIES.c.state == DeliveryState.PENDING, _DELIVERY_LEASES.expired(now)),
+        values=_DELIVERY_LEASES.take(None, now + SEND_LEASE),
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 @dataclass
