@@ -6,26 +6,26 @@ from flask import (
     Blueprint,
     abort,
     current_app,
-    flash,
-    redirect,
     render_template,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
-from werkzeug.wrappers import Response
+from sqlalchemy.orm import Session
 from wtforms import IntegerField, SelectField, URLField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from syndicate.articles import importing
 from syndicate.articles.import_fetch import SourceError
-from syndicate.articles.import_store import describe_result
+from syndicate.articles.import_store import ImportSummary, describe_result
 from syndicate.articles.models import Source
 from syndicate.clock import app_now
 from syndicate.db import get_session
 from syndicate.fetch import Fetcher
 from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
+from syndicate.web.actions import act, writing_session
 from syndicate.web.params import page_number
 
 sources = Blueprint("sources", __name__, url_prefix="/dashboard/sources")
@@ -77,13 +77,10 @@ def list_sources() -> str:
 
 @sources.post("/")
 @login_required
-def add_source() -> str | Response | tuple[str, int]:
+def add_source() -> ResponseReturnValue:
     form = SourceForm()
-    if not form.validate_on_submit():
-        return _render_list(form), 422
-    db = get_session()
-    try:
-        source, summary = importing.import_source(
+    return act(
+        lambda db: importing.import_source(
             db,
             form.url.data or "",
             kind=form.kind.data,
@@ -91,14 +88,13 @@ def add_source() -> str | Response | tuple[str, int]:
             fetcher=_fetcher(),
             now=app_now(),
             actor_id=current_user().id,
-        )
-    except SourceError as exc:
-        db.rollback()
-        form.url.errors = [*form.url.errors, str(exc)]
-        return _render_list(form), 422
-    db.commit()
-    flash(f"Imported {source.url}: {summary}.", "success" if not summary.failed else "error")
-    return redirect(url_for("sources.show_source", source_id=source.id))
+        ),
+        form=form,
+        page=lambda status: (_render_list(form), status),
+        fields={"": "url"},  # a source that cannot be imported: the reason goes beside its address
+        done=lambda made: [(_category(made[1]), f"Imported {made[0].url}: {made[1]}.")],
+        then=lambda made: url_for("sources.show_source", source_id=made[0].id),
+    )
 
 
 @sources.get("/<id:source_id>")
@@ -117,31 +113,47 @@ def show_source(source_id: int) -> str:
 
 @sources.post("/<id:source_id>/sync")
 @login_required
-def sync_source(source_id: int) -> Response:
-    ConfirmForm().validate_on_submit() or abort(400)
-    db = get_session()
-    source = db.get(Source, source_id) or abort(404, "There is no such source.")
+def sync_source(source_id: int) -> ResponseReturnValue:
+    source = _confirmed_source(source_id)
+    return act(
+        lambda db: _sync(db, source),
+        done=lambda outcome: [outcome],
+        then=url_for("sources.show_source", source_id=source_id),
+    )
+
+
+def _sync(db: Session, source: Source) -> tuple[str, str]:
+    """Sync now; a source that cannot be read is recorded on it too, so that commits."""
     try:
         summary = importing.sync_source(
-            db, source, fetcher=_fetcher(), now=app_now(), actor_id=current_user().id
+            db,
+            source,
+            fetcher=_fetcher(),
+            now=app_now(),
+            actor_id=current_user().id,
         )
     except SourceError as exc:
-        db.commit()
-        flash(f"Could not sync {source.url}: {exc}", "error")
-    else:
-        db.commit()
-        flash(f"Synced {source.url}: {summary}.", "success" if not summary.failed else "error")
-    return redirect(url_for("sources.show_source", source_id=source_id))
+        return "error", f"Could not sync {source.url}: {exc}"
+    return _category(summary), f"Synced {source.url}: {summary}."
+
+
+def _category(summary: ImportSummary) -> str:
+    return "success" if not summary.failed else "error"
 
 
 @sources.post("/<id:source_id>/delete")
 @login_required
-def delete_source(source_id: int) -> Response:
-    ConfirmForm().validate_on_submit() or abort(400)
-    db = get_session()
-    source = db.get(Source, source_id) or abort(404, "There is no such source.")
+def delete_source(source_id: int) -> ResponseReturnValue:
+    source = _confirmed_source(source_id)
     url = source.url
-    importing.delete_source(db, source)
-    db.commit()
-    flash(f"{url} is no longer a source; its articles stay.", "success")
-    return redirect(url_for("sources.list_sources"))
+    return act(
+        lambda db: importing.delete_source(db, source),
+        done=f"{url} is no longer a source; its articles stay.",
+        then=url_for("sources.list_sources"),
+    )
+
+
+def _confirmed_source(source_id: int) -> Source:
+    ConfirmForm().validate_on_submit() or abort(400)
+    db = writing_session()  # SQLite: the write lock before reading the source it changes
+    return db.get(Source, source_id) or abort(404, "There is no such source.")

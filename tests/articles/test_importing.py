@@ -554,7 +554,7 @@ def test_editor_adds_a_source_and_its_articles_are_imported(
         data={"url": f"{publisher_site.url}/feed.xml", "kind": "auto", "interval": "120"},
     )
 
-    assert response.status_code == 302
+    assert response.status_code == 303
     source = session.scalars(select(Source)).one()
     assert (source.kind, source.interval_minutes) == (SourceKind.FEED, 120)
     assert len(articles(session)) == 3
@@ -638,7 +638,7 @@ def test_deleting_a_source_keeps_its_articles(
 
     response = client.post(f"/dashboard/sources/{summary.source_id}/delete")
 
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert session.scalar(select(func.count()).select_from(Source)) == 0
     assert [a.source_id for a in articles(session)] == [None, None, None]
 
