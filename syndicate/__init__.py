@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from syndicate.linkedin import views as linkedin_views
     from syndicate.linkedin.client import LinkedInClient
     from syndicate.mail import views as mail_views
+    from syndicate.mail.smtp import make_mailer
     from syndicate.posts import views as posts_views
     from syndicate.sharing import dashboard_views as sharing_dashboard_views
     from syndicate.sharing import views as sharing_views
@@ -70,6 +71,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["linkedin_client"] = (config or {}).get(
         "LINKEDIN_CLIENT_OBJECT"
     ) or LinkedInClient.from_config(app.config)
+    # Every email leaves through it (the mail job), and doctor checks it; None: no SMTP server.
+    app.extensions["mailer"] = make_mailer(app.config["SMTP_URL"], app.config["MAIL_FROM"])
     converters.init_app(app)
     db.init_app(app, engine=(config or {}).get("ENGINE"))
     linkedin_oauth.init_app(app)

@@ -8,12 +8,11 @@ seconds. Nothing printed contains a password, token or key.
 from __future__ import annotations
 
 import smtplib
-import ssl
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import click
@@ -22,6 +21,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    from syndicate.mail.smtp import MisconfiguredMailer, SmtpMailer
 
 TIMEOUT = 5.0
 # LinkedIn supports each monthly version for at least a year, then answers 426.
@@ -78,7 +80,7 @@ def run_checks(app: Flask, *, timeout: float = TIMEOUT) -> list[Check]:
     checks.append(linkedin_version_check(config["LINKEDIN_VERSION"], now=now))
     checks.extend(database_checks(app, timeout=timeout))
     checks.append(redis_check(config["RATELIMIT_STORAGE_URI"], timeout=timeout))
-    checks.append(smtp_check(config["SMTP_URL"], config["MAIL_FROM"], timeout=timeout))
+    checks.append(smtp_check(app.extensions["mailer"], timeout=timeout))
     checks.append(linkedin_reachable_check(config, timeout=timeout))
     return checks
 
@@ -325,40 +327,27 @@ def redis_check(uri: str, *, timeout: float = TIMEOUT) -> Check:
     return Check(name, True, f"{where} answers PING")
 
 
-def smtp_check(url: str, mail_from: str, *, timeout: float = TIMEOUT) -> Check:
-    """Connect, EHLO, STARTTLS when the mailer would, log in when it would, QUIT."""
-    from syndicate.mail.services import SmtpMailer
+def smtp_check(mailer: SmtpMailer | MisconfiguredMailer | None, *,
+               timeout: float = TIMEOUT) -> Check:
+    """Connect as the mail job would (EHLO, STARTTLS, login), send nothing, QUIT."""
+    from syndicate.mail.smtp import Handshake, MisconfiguredMailer
 
     name = "SMTP"
-    if not url:
+    if mailer is None:
         return Check(name, True, "not configured (mail is only shown in the dashboard)")
+    if isinstance(mailer, MisconfiguredMailer):
+        return Check(name, False, mailer.problem, "Fix SYNDICATE_SMTP_URL or SYNDICATE_MAIL_FROM.")
+    handshake = Handshake()
     try:
-        mailer = SmtpMailer(url, mail_from)
-    except ValueError as exc:
-        return Check(name, False, str(exc), "Fix SYNDICATE_SMTP_URL or SYNDICATE_MAIL_FROM.")
-    steps = ["EHLO"]
-    try:
-        context = ssl.create_default_context()
-        client = (smtplib.SMTP_SSL(mailer.host, mailer.port, timeout=timeout, context=context)
-                  if mailer.implicit_tls else smtplib.SMTP(mailer.host, mailer.port,
-                                                           timeout=timeout))
-        with client:
-            client.ehlo()
-            if not mailer.implicit_tls and mailer.starttls != "0":
-                if client.has_extn("starttls"):
-                    client.starttls(context=context)
-                    client.ehlo()
-                    steps.append("STARTTLS")
-                elif mailer.starttls == "1":
-                    return Check(name, False, f"{mailer.endpoint} offers no STARTTLS",
-                                 "The URL insists on it (?starttls=1).")
-            if mailer.username:
-                client.login(mailer.username, mailer.password)
-                steps.append("login")
+        with mailer.connect(timeout=timeout, handshake=handshake):
+            pass
     except (OSError, smtplib.SMTPException) as exc:
+        if handshake.starttls_missing:
+            return Check(name, False, f"{mailer.endpoint} offers no STARTTLS",
+                         "The URL insists on it (?starttls=1).")
         return Check(name, False, f"{mailer.endpoint}: {_brief(exc)}",
                      "Check SYNDICATE_SMTP_URL (host, port, user, password) and the firewall.")
-    return Check(name, True, f"{mailer.endpoint}: {', '.join(steps)} and QUIT ok")
+    return Check(name, True, f"{mailer.endpoint}: {', '.join(handshake.steps)} and QUIT ok")
 
 
 def linkedin_reachable_check(config: Mapping[str, Any], *, timeout: float = TIMEOUT) -> Check:

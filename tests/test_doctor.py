@@ -20,6 +20,7 @@ from syndicate.db import make_engine
 from syndicate.doctor import Check, diagnose, doctor_command, run_checks
 from syndicate.linkedin.models import ConnectionState, LinkedInConnection
 from syndicate.linkedin_sandbox.app import running_sandbox
+from syndicate.mail.smtp import make_mailer
 from tests.conftest import START, app_config, missing_service
 from tests.mail.conftest import SmtpServer, free_port, password_checker
 
@@ -239,6 +240,11 @@ def test_unreachable_redis_fails_without_the_password():
 # --- SMTP -------------------------------------------------------------------------------
 
 
+def smtp_check(url: str) -> Check:
+    """Doctor's SMTP check of the mailer the app would build from ``url``."""
+    return doctor.smtp_check(make_mailer(url, "news@example.test"))
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     server = SmtpServer(auth_require_tls=False,
@@ -248,30 +254,36 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 
 def test_reachable_smtp_passes(smtp_server):
-    check = doctor.smtp_check(smtp_server.url(), "news@example.test")
+    check = smtp_check(smtp_server.url())
     assert check.ok and "EHLO" in check.message
     assert smtp_server.inbox.seen == []  # nothing was sent
 
 
 def test_smtp_login_is_tried_with_the_configured_credentials(smtp_server):
-    good = doctor.smtp_check(smtp_server.url(userinfo="mailer:right"), "news@example.test")
-    bad = doctor.smtp_check(smtp_server.url(userinfo="mailer:wrong"), "news@example.test")
+    good = smtp_check(smtp_server.url(userinfo="mailer:right"))
+    bad = smtp_check(smtp_server.url(userinfo="mailer:wrong"))
     assert good.ok and "login" in good.message
     assert not bad.ok and "wrong" not in bad.message
 
 
+def test_smtp_without_the_starttls_the_url_insists_on_fails(smtp_server):
+    check = smtp_check(smtp_server.url(query="starttls=1"))
+    assert not check.ok and check.message.endswith("offers no STARTTLS")
+    assert "?starttls=1" in check.hint
+
+
 def test_smtp_on_a_closed_port_fails():
-    check = doctor.smtp_check(f"smtp://127.0.0.1:{free_port()}", "news@example.test")
+    check = smtp_check(f"smtp://127.0.0.1:{free_port()}")
     assert not check.ok and "127.0.0.1" in check.message
 
 
 def test_malformed_smtp_url_fails():
-    check = doctor.smtp_check("mail://nowhere", "news@example.test")
+    check = smtp_check("mail://nowhere")
     assert not check.ok and "smtp://" in check.message
 
 
 def test_smtp_not_configured_is_fine():
-    assert doctor.smtp_check("", "news@example.test").ok
+    assert smtp_check("").ok
 
 
 # --- LinkedIn ---------------------------------------------------------------------------

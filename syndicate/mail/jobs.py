@@ -8,16 +8,16 @@ from flask import Flask
 
 from syndicate import outbox
 from syndicate.mail.models import MAIL_KIND, NOT_SENT_OUTCOME
-from syndicate.mail.services import SmtpMailer, send_mail
+from syndicate.mail.smtp import send_mail
 
 
 def send_queued_mail(app: Flask, payload: dict[str, Any]) -> str:
     """The outbox handler for ``mail.send``: send over SMTP, or record that nothing was sent."""
-    url = app.config["SMTP_URL"]
-    if not url:
+    mailer = app.extensions["mailer"]
+    if mailer is None:
         # make run has no mail server: the dashboard shows what would have gone out.
         return NOT_SENT_OUTCOME
-    return send_mail(payload, mailer=SmtpMailer(url, app.config["MAIL_FROM"]))
+    return send_mail(payload, mailer=mailer)
 
 
 def mail_handlers() -> dict[str, outbox.Handler]:

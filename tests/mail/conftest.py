@@ -15,6 +15,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from flask import Flask
 
+from syndicate.mail.smtp import make_mailer
+
 
 @dataclass
 class Received:
@@ -114,9 +116,16 @@ def smtp(app: Flask, smtp_servers: list[SmtpServer]) -> SmtpServer:
     """A plain SMTP server on 127.0.0.1 that the app is configured to deliver to."""
     server = SmtpServer().start()
     smtp_servers.append(server)
-    app.config["SMTP_URL"] = server.url()
-    app.config["MAIL_FROM"] = "F5mag <news@f5mag.example>"
+    deliver_to(app, server.url(), mail_from="F5mag <news@f5mag.example>")
     return server
+
+
+def deliver_to(app: Flask, url: str, *, mail_from: str | None = None) -> None:
+    """Point the app's mail at ``url``, as SYNDICATE_SMTP_URL does when the app is built."""
+    app.config["SMTP_URL"] = url
+    if mail_from is not None:
+        app.config["MAIL_FROM"] = mail_from
+    app.extensions["mailer"] = make_mailer(url, app.config["MAIL_FROM"])
 
 
 def password_checker(login: str, password: str):  # noqa: ANN201

@@ -18,7 +18,7 @@ from syndicate.mail.jobs import deliver_mail
 from syndicate.mail.models import NOT_SENT_OUTCOME
 from syndicate.mail.services import new_mail, queue_mail
 from syndicate.models import OutboxMessage, OutboxState
-from tests.mail.conftest import SmtpServer, free_port, password_checker
+from tests.mail.conftest import SmtpServer, deliver_to, free_port, password_checker
 
 
 def _queue(session, clock, **overrides):  # noqa: ANN001, ANN202
@@ -81,7 +81,7 @@ def test_smtp_down_is_retried_with_backoff_then_delivered_once_up(
     app, session, clock, smtp_servers
 ):
     port = free_port()
-    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}?timeout=5"
+    deliver_to(app, f"smtp://127.0.0.1:{port}?timeout=5")
     message = _queue(session, clock)
 
     assert "1 retrying" in deliver_mail(app)
@@ -136,7 +136,7 @@ def test_refused_recipient_goes_dead_without_retry(app, session, clock, smtp):
 
 
 def test_delivery_gives_up_after_max_attempts(app, session, clock):
-    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
+    deliver_to(app, f"smtp://127.0.0.1:{free_port()}")
     message = _queue(session, clock)
 
     for _ in range(message.max_attempts):
@@ -151,7 +151,7 @@ def test_delivery_gives_up_after_max_attempts(app, session, clock):
 
 
 def test_no_smtp_configured_marks_mail_not_sent_and_sends_nothing(app, session, clock, smtp):
-    app.config["SMTP_URL"] = ""
+    deliver_to(app, "")
     message = _queue(session, clock)
 
     assert "1 done" in deliver_mail(app)
@@ -213,7 +213,7 @@ def test_starttls_then_login_with_percent_encoded_credentials(
         auth_require_tls=True,
     ).start()
     smtp_servers.append(server)
-    app.config["SMTP_URL"] = server.url(userinfo="mailer%40f5mag.example:p%40ss%3Aw%2Frd")
+    deliver_to(app, server.url(userinfo="mailer%40f5mag.example:p%40ss%3Aw%2Frd"))
     message = _queue(session, clock)
 
     assert "1 done" in deliver_mail(app)
@@ -228,7 +228,7 @@ def test_wrong_password_is_retried_not_sent(app, session, clock, smtp_servers, t
         auth_require_tls=True,
     ).start()
     smtp_servers.append(server)
-    app.config["SMTP_URL"] = server.url(userinfo="mailer:wrong", query="timeout=5")
+    deliver_to(app, server.url(userinfo="mailer:wrong", query="timeout=5"))
     message = _queue(session, clock)
 
     deliver_mail(app)
@@ -241,7 +241,7 @@ def test_wrong_password_is_retried_not_sent(app, session, clock, smtp_servers, t
 def test_smtps_speaks_tls_from_the_start(app, session, clock, smtp_servers, tls):
     server = SmtpServer(ssl_context=tls).start()
     smtp_servers.append(server)
-    app.config["SMTP_URL"] = server.url(scheme="smtps")
+    deliver_to(app, server.url(scheme="smtps"))
     _queue(session, clock)
 
     assert "1 done" in deliver_mail(app)
@@ -249,7 +249,7 @@ def test_smtps_speaks_tls_from_the_start(app, session, clock, smtp_servers, tls)
 
 
 def test_required_starttls_refuses_a_server_without_it(app, session, clock, smtp):
-    app.config["SMTP_URL"] = smtp.url(query="starttls=1")
+    deliver_to(app, smtp.url(query="starttls=1"))
     message = _queue(session, clock)
 
     deliver_mail(app)

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from syndicate.db import get_database
 from syndicate.mail.models import MAIL_KIND, Mail
-from syndicate.mail.services import MailError, SmtpMailer, new_mail, queue_mail
+from syndicate.mail.services import MailError, new_mail, queue_mail
+from syndicate.mail.smtp import SmtpMailer
 from syndicate.models import OutboxMessage, OutboxState
 from tests import factories
 

@@ -7,6 +7,7 @@ import pytest
 from syndicate import outbox
 from syndicate.mail.jobs import deliver_mail
 from syndicate.mail.services import new_mail, queue_mail
+from tests.mail.conftest import deliver_to
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def test_mail_that_failed_shows_its_error_and_next_try(
 ):
     login(make_user())
     [message] = _queue(session, clock)
-    app.config["SMTP_URL"] = "smtp://127.0.0.1:1?timeout=2"
+    deliver_to(app, "smtp://127.0.0.1:1?timeout=2")
     deliver_mail(app)
 
     page = client.get("/dashboard/mail").get_data(as_text=True)
