@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import select
 
-from syndicate.db import get_database
+from syndicate.crypto import TokenVault
+from syndicate.db import Database, get_database
 from syndicate.linkedin import client as li
 from syndicate.linkedin import services
 from syndicate.linkedin.models import ConnectionState, LinkedInConnection
@@ -29,7 +31,7 @@ def maintain_connections(app: Flask) -> str:
     refreshed = 0
     for connection_id in ids:
         try:
-            refreshed += services.refresh_if_due(
+            refreshed += refresh_if_due(
                 database,
                 connection_id,
                 client=app.extensions["linkedin_client"],
@@ -41,3 +43,32 @@ def maintain_connections(app: Flask) -> str:
     with database.transaction() as session:
         warned = services.warn_expiring(session, now=now)
     return f"{refreshed} refreshed, {warned} warned" if refreshed or warned else ""
+
+
+def refresh_if_due(
+    database: Database,
+    connection_id: int,
+    *,
+    client: li.LinkedInClient,
+    vault: TokenVault,
+    now: datetime,
+    margin: timedelta = services.REFRESH_MARGIN,
+) -> bool:
+    """Refresh the connection's access token if it expires within ``margin`` and LinkedIn gave
+    a refresh token, in a transaction of its own; True when this call refreshed it.
+
+    The row stays locked from the check to the write (FOR UPDATE on PostgreSQL, the write
+    lock on SQLite), so several workers noticing the same expiry refresh it once: the others
+    wait, then see the new expiry and do nothing.
+    """
+    with database.write_transaction() as session:
+        connection = session.scalar(
+            select(LinkedInConnection)
+            .where(LinkedInConnection.id == connection_id)
+            .with_for_update()
+        )
+        if connection is None:
+            return False
+        return services.refresh_expiring_token(
+            session, connection, client=client, vault=vault, now=now, margin=margin
+        )

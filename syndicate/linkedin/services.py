@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from syndicate import wording
 from syndicate.crypto import TokenVault, UndecryptableSecret
-from syndicate.db import Database
 from syndicate.linkedin import client as li
 from syndicate.linkedin.models import (
     ConnectionState,
@@ -254,9 +253,9 @@ def handle_auth_failure(
     )
 
 
-def refresh_if_due(
-    database: Database,
-    connection_id: int,
+def refresh_expiring_token(
+    session: Session,
+    connection: LinkedInConnection,
     *,
     client: li.LinkedInClient,
     vault: TokenVault,
@@ -264,48 +263,37 @@ def refresh_if_due(
     margin: timedelta = REFRESH_MARGIN,
 ) -> bool:
     """Refresh the access token if it expires within ``margin`` and LinkedIn gave a refresh
-    token; True when this call refreshed it.
-
-    The row stays locked from the check to the write (FOR UPDATE on PostgreSQL, the write
-    lock on SQLite), so several workers noticing the same expiry refresh it once: the others
-    wait, then see the new expiry and do nothing.
-    """
-    with database.write_transaction() as session:
-        connection = session.scalar(
-            select(LinkedInConnection)
-            .where(LinkedInConnection.id == connection_id)
-            .with_for_update()
+    token; True when this call refreshed it. The caller holds the row locked (see
+    ``linkedin.jobs.refresh_if_due``)."""
+    if (
+        not connection.is_usable
+        or not connection.refresh_token_encrypted
+        or (connection.expires_at and connection.expires_at - now > margin)
+    ):
+        return False
+    try:
+        refresh_token = vault.decrypt(connection.refresh_token_encrypted)
+    except UndecryptableSecret:
+        mark_reconnect_needed(
+            session, connection, now=now, reason="Its refresh token cannot be decrypted."
         )
-        if (
-            connection is None
-            or not connection.is_usable
-            or not connection.refresh_token_encrypted
-            or (connection.expires_at and connection.expires_at - now > margin)
-        ):
-            return False
-        try:
-            refresh_token = vault.decrypt(connection.refresh_token_encrypted)
-        except UndecryptableSecret:
-            mark_reconnect_needed(
-                session, connection, now=now, reason="Its refresh token cannot be decrypted."
-            )
-            return False
-        try:
-            token = client.refresh(refresh_token)
-        except li.OAuthError as exc:
-            mark_reconnect_needed(
-                session, connection, now=now, reason=f"LinkedIn refused to refresh it ({exc})."
-            )
-            return False
-        # Transient failures (ConnectionFailed, ServerError...) propagate; the next tick retries.
-        connection.access_token_encrypted = vault.encrypt(token["access_token"])
-        connection.expires_at = now + timedelta(seconds=int(token.get("expires_in") or 0))
-        if token.get("refresh_token"):
-            connection.refresh_token_encrypted = vault.encrypt(token["refresh_token"])
-        connection.last_refreshed_at = now
-        connection.updated_at = now
-        connection.expiry_warned_days = None
-        return True
+        return False
+    try:
+        token = client.refresh(refresh_token)
+    except li.OAuthError as exc:
+        mark_reconnect_needed(
+            session, connection, now=now, reason=f"LinkedIn refused to refresh it ({exc})."
+        )
+        return False
+    # Transient failures (ConnectionFailed, ServerError...) propagate; the next tick retries.
+    connection.access_token_encrypted = vault.encrypt(token["access_token"])
+    connection.expires_at = now + timedelta(seconds=int(token.get("expires_in") or 0))
+    if token.get("refresh_token"):
+        connection.refresh_token_encrypted = vault.encrypt(token["refresh_token"])
+    connection.last_refreshed_at = now
+    connection.updated_at = now
+    connection.expiry_warned_days = None
+    return True
 
 
 def warn_expiring(session: Session, *, now: datetime) -> int:

@@ -6,10 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The posts pages, and the posts' gauges on /metrics."""
+    """Posts' gauges on /metrics."""
     from syndicate.posts import metrics as posts_metrics
-    from syndicate.posts import views
     from syndicate.web import metrics
 
-    app.register_blueprint(views.bp)
     metrics.register_gauges(app, posts_metrics.gauges, posts_metrics.HELP)

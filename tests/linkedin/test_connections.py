@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from syndicate.db import Database, make_engine
+from syndicate.linkedin import jobs as linkedin_jobs
 from syndicate.linkedin import services
 from syndicate.linkedin.models import ConnectionState, LinkedInConnection, LinkedInTarget
 from syndicate.web.models import Alert
@@ -252,7 +253,7 @@ def test_two_workers_refreshing_one_token_call_linkedin_once(
         database = Database(make_engine(fresh_database))
         try:
             results.append(
-                services.refresh_if_due(
+                linkedin_jobs.refresh_if_due(
                     database,
                     connection_id,
                     client=app.extensions["linkedin_client"],
