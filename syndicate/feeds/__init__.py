@@ -6,8 +6,14 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """The feed cache's counters on /metrics."""
+    """Feeds, the WebSub hub, the feeds page, and the feed cache's counters on /metrics."""
     from syndicate.feeds import metrics as feeds_metrics
+    from syndicate.feeds import views
     from syndicate.web import metrics
+    from syndicate.web.security import csrf
 
+    app.register_blueprint(views.bp)
+    app.register_blueprint(views.dashboard)
+    # WebSub subscribers are other servers: they cannot hold a CSRF token.
+    csrf.exempt(views.hub)
     metrics.register_counters(app, feeds_metrics.cache_counters(app), feeds_metrics.HELP)

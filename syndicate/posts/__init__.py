@@ -6,8 +6,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Posts' gauges on /metrics."""
+    """The posts pages, and the posts' gauges on /metrics."""
     from syndicate.posts import metrics as posts_metrics
+    from syndicate.posts import views
     from syndicate.web import metrics
 
+    app.register_blueprint(views.bp)
     metrics.register_gauges(app, posts_metrics.gauges, posts_metrics.HELP)
