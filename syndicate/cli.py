@@ -205,8 +205,6 @@ def scheduler(once: bool) -> None:
             click.echo(f"{name}: {result}")
         return
     sched = build_scheduler(app)
-    click.echo(f"scheduler {os.getpid()} running: " + ", ".join(j.id for j in sched.get_jobs()))
-
     stopping = False
 
     def _stop(_signum: int, _frame: object) -> None:
@@ -220,10 +218,14 @@ def scheduler(once: bool) -> None:
             raise SystemExit(0)  # not started yet: nothing to wait for
         sched.shutdown(wait=True)  # lets running jobs finish their transaction
 
+    # The handlers go in before the first line, so a signal that follows it is always ours.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    sched.start()
-    click.echo(f"scheduler {os.getpid()} stopped")
+    try:
+        click.echo(f"scheduler {os.getpid()} running: " + ", ".join(j.id for j in sched.get_jobs()))
+        sched.start()
+    finally:
+        click.echo(f"scheduler {os.getpid()} stopped")
 
 
 def _configure_logging() -> None:
