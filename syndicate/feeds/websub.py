@@ -41,6 +41,7 @@ from syndicate.feeds.services import (
     render_feed,
 )
 from syndicate.fetch import FetchedResponse, FetchError, HttpStatusError
+from syndicate.web.params import digits
 
 DEFAULT_LEASE_SECONDS = 10 * 24 * 3600
 MIN_LEASE_SECONDS = 3600
@@ -105,9 +106,10 @@ def _check_callback(callback: str) -> str:
 def _lease(raw: str | None) -> int:
     if raw is None or raw.strip() == "":
         return DEFAULT_LEASE_SECONDS
-    if not raw.strip().isdigit():
+    seconds = digits(raw.strip())
+    if seconds is None:
         raise WebSubError("hub.lease_seconds must be a whole number of seconds.")
-    return min(max(int(raw.strip()), MIN_LEASE_SECONDS), MAX_LEASE_SECONDS)
+    return min(max(seconds, MIN_LEASE_SECONDS), MAX_LEASE_SECONDS)
 
 
 @dataclass(frozen=True)

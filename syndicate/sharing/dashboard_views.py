@@ -65,7 +65,7 @@ from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.staff.models import User
 from syndicate.web.actions import act, writing_session
-from syndicate.web.params import MAX_ID, id_arg, page_number
+from syndicate.web.params import MAX_ID, id_arg, page_number, whole_number
 from syndicate.web.security import safe_next
 
 dashboard = Blueprint("sharing_dashboard", __name__, url_prefix="/dashboard/sharing")
@@ -158,9 +158,10 @@ def _bulk_ids(form: BulkForm) -> list[int]:
     raw_ids = request.form.getlist("ids")
     if not form.validate_on_submit():
         abort(400, "Choose an action for the selected requests.")
-    if len(raw_ids) > MAX_BULK or not all(i.isdigit() and 1 <= int(i) <= MAX_ID for i in raw_ids):
+    ids = {whole_number(i, MAX_ID) for i in raw_ids}
+    if len(raw_ids) > MAX_BULK or None in ids:
         abort(400, f"Select between 1 and {MAX_BULK} requests by their numbers.")
-    return sorted({int(i) for i in raw_ids})
+    return sorted(i for i in ids if i is not None)
 
 
 def _bulk_outcome(result: BulkResult, action: str) -> tuple[str, str]:

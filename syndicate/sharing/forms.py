@@ -33,6 +33,7 @@ from syndicate.sharing.context import (
     SharingError,
 )
 from syndicate.sharing.models import KIND_LABELS, WHERE_LABELS, ShareKind
+from syndicate.web.params import digits
 
 KIND_CHOICES = [
     SelectChoice(
@@ -82,9 +83,10 @@ def _whole_number(formdata: Mapping[str, str], name: str, label: str) -> int | N
     raw = (formdata.get(name) or "").strip().replace(",", "").replace("_", "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 15:
+    number = digits(raw, max_length=15)
+    if number is None:
         raise SharingError(f"Give {label} as a whole number, or leave it empty.", name)
-    return int(raw)
+    return number
 
 
 def request_input(formdata: Mapping[str, str]) -> RequestInput:

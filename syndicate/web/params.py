@@ -11,16 +11,22 @@ MAX_PAGE = 100_000
 # Every id column is an INTEGER (32 bits on PostgreSQL): a larger number names no row, and
 # sending it to the database would fail there instead of finding nothing.
 MAX_ID = 2_147_483_647
-# ASCII digits only: str.isdigit() and int() also take other scripts' digits and "²".
-_DIGITS = re.compile(r"[0-9]{1,12}")
+# ASCII digits only: str.isdigit() and int() also take other scripts' digits, and
+# str.isdigit() takes "²", which int() then refuses with a ValueError (a 500).
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def digits(raw: str, max_length: int = 12) -> int | None:
+    """``raw`` written in ASCII digits only (at most ``max_length``) as a number, or None."""
+    if len(raw) > max_length or not _DIGITS.fullmatch(raw):
+        return None
+    return int(raw)
 
 
 def whole_number(raw: str, high: int) -> int | None:
     """``raw`` as a whole number from 1 to ``high``, or None."""
-    if not _DIGITS.fullmatch(raw):
-        return None
-    number = int(raw)
-    return number if 1 <= number <= high else None
+    number = digits(raw)
+    return number if number is not None and 1 <= number <= high else None
 
 
 def page_number() -> int:

@@ -274,6 +274,8 @@ def test_unsubscribing_and_lease_expiry_stop_deliveries(hub_app, subscriber, hub
         ({"hub.callback": "http://127.0.0.1/" + "a" * 1100}, "hub.callback"),
         ({"hub.secret": "x" * 200}, "hub.secret"),
         ({"hub.lease_seconds": "forever"}, "hub.lease_seconds"),
+        ({"hub.lease_seconds": "3600²"}, "hub.lease_seconds"),
+        ({"hub.lease_seconds": "٣٦٠٠"}, "hub.lease_seconds"),
     ],
 )
 def test_bad_subscription_requests_get_a_400_and_store_nothing(

@@ -218,6 +218,8 @@ def test_bad_input_is_answered_with_422_and_nothing_is_stored(client, session, c
         {"kind": "translation", "language": ""},
         {"audience_size": "-5"},
         {"audience_size": "99999999999999999999"},
+        {"audience_size": "²"},
+        {"kind": "excerpt", "excerpt_words": "٣٠"},
         {"message": "x" * 5001},
     ]
     for i, case in enumerate(cases):

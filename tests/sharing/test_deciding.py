@@ -320,6 +320,8 @@ def test_bulk_approve_and_deny_skip_what_is_already_decided(
     for bad in (
         {"action": "delete", "ids": ["1"]},
         {"action": "approve", "ids": ["x"]},
+        {"action": "approve", "ids": ["²"]},
+        {"action": "approve", "ids": ["2147483648"]},
         {"action": "approve", "ids": [str(i) for i in range(1, 300)]},
     ):
         assert client.post("/dashboard/sharing/bulk", data=bad).status_code == 400, bad
