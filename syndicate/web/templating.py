@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
+from syndicate import wording
 from syndicate.config import site_name
 
 
@@ -38,6 +39,7 @@ def _default_zone() -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_time
+    app.jinja_env.filters["duration"] = wording.duration
     app.jinja_env.globals["site_url"] = app.config["SITE_URL"]
 
     @app.context_processor

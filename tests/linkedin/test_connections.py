@@ -281,6 +281,18 @@ def test_connections_page_shows_state_expiry_with_zone_and_targets(staff, oauth_
     assert "Sandbox Magazine" in page and "Disconnect" in page
 
 
+def test_connections_page_rounds_the_time_left_to_the_nearest_day(
+    staff, oauth_browser, client, clock
+):
+    oauth_browser.connect()
+    clock.advance(timedelta(hours=3))  # 59 days and 21 hours left: nearer 60 than 59
+    page = client.get("/dashboard/connections/").get_data(as_text=True)
+    assert "60 days left" in page
+    clock.advance(timedelta(days=59, hours=20))  # an hour left
+    page = client.get("/dashboard/connections/").get_data(as_text=True)
+    assert "60 minutes left" in page
+
+
 def test_pages_whose_role_was_lost_become_inactive_on_reconnect(
     staff, oauth_browser, session, linkedin_sandbox
 ):
