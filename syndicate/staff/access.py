@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from syndicate.clock import app_now
@@ -97,29 +98,22 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def api_token_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Authenticate a bearer API token; the API never uses the session cookie."""
+def bearer_token_user(db: Session) -> User | None:
+    """The user of the request's bearer API token, its use noted; the caller commits.
 
-    @wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        header = request.headers.get("Authorization", "")
-        scheme, _, raw = header.partition(" ")
-        user = None
-        if scheme.lower() == "bearer" and raw:
-            db = get_session()
-            user = authenticate_api_token(db, raw.strip(), now=app_now())
-            if user is not None:
-                db.commit()
-        if user is None:
-            response: Response = _unauthorized()
-            return response
+    For the token endpoints outside the JSON API's pipeline (which authenticates in
+    api/handling.py); the session cookie is never read here.
+    """
+    scheme, _, raw = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not raw:
+        return None
+    user = authenticate_api_token(db, raw.strip(), now=app_now())
+    if user is not None:
         g.user = user
-        return view(*args, **kwargs)
-
-    return wrapped
+    return user
 
 
-def _unauthorized() -> Response:
+def unauthorized() -> Response:
     from syndicate.web.errors import error_response
 
     response = error_response(401, "A valid API token is required (Authorization: Bearer ...).")

@@ -84,7 +84,7 @@ def _copy_of(browser, app):  # noqa: ANN001, ANN202
 
 def test_logout_ends_the_session(client, make_user, login):
     login(make_user())
-    assert client.post("/logout").status_code == 302
+    assert client.post("/logout").status_code == 303
     assert client.get("/dashboard/articles").status_code == 302
 
 
@@ -93,7 +93,7 @@ def test_a_cookie_copied_before_logout_is_refused_after_it(app, make_user):
     browser = _browser(app)
     copy = _copy_of(browser, app)
     assert _signed_in(copy)
-    assert browser.post("/logout").status_code == 302
+    assert browser.post("/logout").status_code == 303
     replayed = copy.get("/dashboard/profile")
     assert replayed.status_code == 302
     assert "/login" in replayed.headers["Location"]
@@ -114,7 +114,7 @@ def test_password_change_ends_every_other_session_and_renews_its_own(app, make_u
     response = laptop.post(
         "/dashboard/profile", data={"time_zone": "UTC", "new_password": "another long password"}
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     assert _signed_in(laptop)
     assert not _signed_in(phone)
     assert not _signed_in(old_laptop_cookie)
@@ -135,11 +135,11 @@ def test_deactivation_or_losing_admin_ends_every_session_of_the_user(
     target = make_user(email="ed@example.test", role=Role.ADMIN)
     laptop, phone = _browser(app), _browser(app)
     login(make_user(role=Role.ADMIN))
-    assert client.post(f"/dashboard/users/{target.id}", data=change).status_code == 302
+    assert client.post(f"/dashboard/users/{target.id}", data=change).status_code == 303
     assert _signed_in(laptop) is _signed_in(phone) is not ends_sessions
     if "is_active" not in change:  # reactivated, the old sessions stay ended
         data = {**change, "is_active": "y"}
-        assert client.post(f"/dashboard/users/{target.id}", data=data).status_code == 302
+        assert client.post(f"/dashboard/users/{target.id}", data=data).status_code == 303
         assert not _signed_in(laptop)
         assert _signed_in(_browser(app))
 
@@ -224,7 +224,7 @@ def test_admin_creates_a_user_who_can_sign_in(client, make_user, login, session)
             "password": "a long enough password",
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 303
     created = session.scalar(select(User).where(User.email == "new@example.test"))
     assert created.role is Role.EDITOR and created.time_zone == "Europe/Berlin"
     assert "a long enough password" not in created.password_hash
@@ -423,7 +423,7 @@ def test_a_saved_zone_the_host_does_not_know_falls_back_to_the_site_zone_and_say
     assert "The saved time zone Mars/Olympus is unknown here" in profile
     assert '<option selected value="Europe/Lisbon">' in profile
     # Choosing a zone stores it and the note goes.
-    assert client.post("/dashboard/profile", data={"time_zone": "Europe/Lisbon"}).status_code == 302
+    assert client.post("/dashboard/profile", data={"time_zone": "Europe/Lisbon"}).status_code == 303
     session.expire_all()
     assert session.get(User, user.id).saved_time_zone == "Europe/Lisbon"
     assert "is unknown here" not in client.get("/dashboard/profile").get_data(as_text=True)
