@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 import schemathesis
@@ -118,10 +117,8 @@ def test_schemathesis_with_every_check_finds_nothing_against_a_running_app(live_
     project.checks.update(included_check_names=["all"])
     project.generation.update(max_examples=25)
     schema = schemathesis.openapi.from_url(server.url + "/api/v1/openapi.json", config=config)
-    started = time.monotonic()
     problems = _problems(from_schema(schema).execute())
     assert not problems, "\n\n".join(problems)
-    assert time.monotonic() - started < 60
 
 
 def _integer_fields(schema: dict, components: dict) -> list[str]:
