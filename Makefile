@@ -32,9 +32,11 @@ run: $(VENV)/.installed
 	$(BIN)/syndicate demo --if-empty
 	exec $(BIN)/syndicate serve --port $(PORT) --with-scheduler
 
+# Every core runs tests (pytest-xdist; TEST_WORKERS=0 runs them in this one process).
 # pytest exits 5 when it collected no test: that is a failure here.
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed
-	$(BIN)/pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$rc
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$rc
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
