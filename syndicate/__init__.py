@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     from syndicate.clock import SystemClock
     from syndicate.crypto import TokenVault
+    from syndicate.fetch import Fetcher
     from syndicate.linkedin.client import LinkedInClient
     from syndicate.mail.smtp import make_mailer
 
@@ -41,6 +42,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["linkedin_client"] = (config or {}).get(
         "LINKEDIN_CLIENT_OBJECT"
     ) or LinkedInClient.from_config(app.config)
+    # Every fetch of a URL outside (imports, WebSub, webhooks, thumbnails) goes through it.
+    app.extensions["fetcher"] = (config or {}).get("FETCHER_OBJECT") or Fetcher.from_config(
+        app.config
+    )
     # Every email leaves through it (the mail job), and doctor checks it; None: no SMTP server.
     app.extensions["mailer"] = make_mailer(app.config["SMTP_URL"], app.config["MAIL_FROM"])
     db.init_app(app, engine=(config or {}).get("ENGINE"))

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def run_import_command(app: Flask, url: str, kind: str, interval: int | None) -> int:
     """``syndicate import URL``: import with a progress bar, then print the summary."""
-    fetcher = Fetcher.from_config(app.config)
+    fetcher = app.extensions["fetcher"]
     now = app.extensions["clock"].now()
     bar: Any = None
 
@@ -66,7 +66,7 @@ def sync_due_sources(app: Flask, *, limit: int = 20) -> str:
     """Sync every source whose next sync is due (the scheduler's job); one line per source."""
     database = get_database(app)
     clock = app.extensions["clock"]
-    fetcher = Fetcher.from_config(app.config)
+    fetcher = app.extensions["fetcher"]
     now = clock.now()
     with database.transaction() as session:
         due = importing.due_source_ids(session, now=now, limit=limit)

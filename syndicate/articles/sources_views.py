@@ -22,7 +22,6 @@ from syndicate.articles.import_store import ImportSummary, describe_result
 from syndicate.articles.models import Source
 from syndicate.clock import app_now
 from syndicate.db import get_session
-from syndicate.fetch import Fetcher
 from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.web.actions import act, writing_session
@@ -54,10 +53,6 @@ class SourceForm(FlaskForm):
     )
 
 
-def _fetcher() -> Fetcher:
-    return Fetcher.from_config(current_app.config)
-
-
 def _render_list(form: SourceForm) -> str:
     page = importing.sources_page(get_session(), page_number(), current_app.config["PAGE_SIZE"])
     return render_template(
@@ -85,7 +80,7 @@ def add_source() -> ResponseReturnValue:
             form.url.data or "",
             kind=form.kind.data,
             interval_minutes=form.interval.data,
-            fetcher=_fetcher(),
+            fetcher=current_app.extensions["fetcher"],
             now=app_now(),
             actor_id=current_user().id,
         ),
@@ -128,7 +123,7 @@ def _sync(db: Session, source: Source) -> tuple[str, str]:
         summary = importing.sync_source(
             db,
             source,
-            fetcher=_fetcher(),
+            fetcher=current_app.extensions["fetcher"],
             now=app_now(),
             actor_id=current_user().id,
         )

@@ -17,14 +17,14 @@ from syndicate import events
 from syndicate.db import Database, get_database
 from syndicate.feeds import websub
 from syndicate.feeds.services import ARTICLE_EVENT_KINDS, FeedSettings
-from syndicate.fetch import Fetcher, FetchError, HttpStatusError
+from syndicate.fetch import FetchError, HttpStatusError
 
 
 def deliver_websub(app: Flask, *, poster: websub.Poster | None = None) -> str:
     """Verify subscriptions, queue deliveries for changed feeds and send what is due; with
     SYNDICATE_WEBSUB_HUB set, queue and send publish pings to that hub instead."""
     settings = FeedSettings.from_config(app.config)
-    poster = poster or Fetcher.from_config(app.config)  # type: ignore[assignment]
+    poster = poster or app.extensions["fetcher"]
     clock = app.extensions["clock"]
     if app.config.get("WEBSUB_HUB"):
         return _ping_external_hub(app, poster, settings, clock)

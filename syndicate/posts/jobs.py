@@ -8,7 +8,6 @@ from flask import Flask
 
 from syndicate import events
 from syndicate.db import get_database
-from syndicate.fetch import Fetcher
 from syndicate.posts import dispatcher
 from syndicate.posts.dispatcher import Dispatcher, DispatchSettings
 
@@ -31,7 +30,7 @@ def make_dispatcher(app: Flask, *, sender: str | None = None, **overrides: objec
         vault=app.extensions["token_vault"],
         clock=app.extensions["clock"],
         settings=settings,
-        fetcher=Fetcher.from_config(config),
+        fetcher=app.extensions["fetcher"],
         actor=sender,
     )
 

@@ -50,7 +50,7 @@ def send_webhook(app: Flask, payload: dict[str, Any]) -> str:
         get_database(app),
         delivery_id,
         vault=app.extensions["token_vault"],
-        fetcher=Fetcher.from_config(app.config),
+        fetcher=app.extensions["fetcher"],
         now_fn=app.extensions["clock"].now,
     )
 

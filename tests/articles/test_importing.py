@@ -22,7 +22,7 @@ from syndicate.articles.import_store import ArticleCreator, ImportFailure, Impor
 from syndicate.articles.models import Article, ArticleStatus, Source, SourceKind
 from syndicate.clock import FixedClock
 from syndicate.db import get_database
-from syndicate.fetch import Fetcher
+from syndicate.fetch import FetchedResponse, Fetcher
 from syndicate.models import Event
 from tests.articles.publisher_site import PublisherSite, Response
 from tests.conftest import START, app_config
@@ -35,7 +35,7 @@ def app_overrides() -> dict[str, object]:
 
 @pytest.fixture
 def fetcher(app: Flask) -> Fetcher:
-    return Fetcher.from_config(app.config)
+    return app.extensions["fetcher"]
 
 
 @pytest.fixture
@@ -648,6 +648,42 @@ def test_unknown_source_is_404(client, login, make_user):
 
     assert client.get("/dashboard/sources/999").status_code == 404
     assert client.post("/dashboard/sources/999/sync").status_code == 404
+
+
+class RecordingFetcher(Fetcher):
+    """The real URL guard, remembering every URL it was asked to get."""
+
+    def __init__(self) -> None:
+        super().__init__(allow_private=True, timeout=5)
+        self.asked: list[str] = []
+
+    def get(self, url: str, *, headers: dict[str, str] | None = None) -> FetchedResponse:
+        self.asked.append(url)
+        return super().get(url, headers=headers)
+
+
+def test_the_import_command_and_the_sync_job_fetch_through_the_fetcher_the_app_was_given(
+    fresh_database, tmp_path, publisher_site
+):
+    fetcher, clock = RecordingFetcher(), FixedClock(START)
+    app = create_app(
+        app_config(
+            fresh_database,
+            INSTANCE_PATH=str(tmp_path / "instance"),
+            CLOCK=clock,
+            FETCHER_OBJECT=fetcher,
+        )
+    )
+    url = f"{publisher_site.url}/feed.xml"
+
+    imported = app.test_cli_runner().invoke(args=["import", url, "--every", "30"])
+    clock.advance(timedelta(minutes=30))
+    report = jobs.sync_due_sources(app)
+    get_database(app).engine.dispose()
+
+    assert imported.exit_code == 0, imported.output
+    assert report == f"{url}: 0 new, 0 updated, 3 unchanged, 1 failed"
+    assert fetcher.asked == [url, url]
 
 
 def test_two_schedulers_ticking_at_once_sync_a_due_source_once(
