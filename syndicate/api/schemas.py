@@ -1,9 +1,9 @@
 """Request and response schemas: they validate the API and generate its OpenAPI document.
 
 Request models are strict and forbid unknown fields, so what the document promises is what
-validation enforces. Every string refuses NUL (PostgreSQL cannot store it). Every integer is
-an ``_integer``: JSON Schema's "integer" is any number without a fraction, 6964.0 too, which
-pydantic's strict mode alone would refuse.
+validation enforces. Every string refuses NUL (PostgreSQL cannot store it). Every integer
+carries ``WHOLE_NUMBER``: JSON Schema's "integer" is any number without a fraction, 6964.0
+too, which pydantic's strict mode alone would refuse.
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ NO_NUL = r"^[^\x00]*$"
 MAX_ID = 2_147_483_647
 
 
-def _text(max_length: int, min_length: int = 0, pattern: str = NO_NUL) -> Any:
-    return Annotated[
-        str, StringConstraints(min_length=min_length, max_length=max_length, pattern=pattern)
-    ]
+def _text(max_length: int, min_length: int = 0, pattern: str = NO_NUL) -> StringConstraints:
+    """The constraints of a string field: ``Annotated[str, _text(...)]``."""
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=pattern)
 
 
 def _unset_means_unchanged(schema: dict[str, Any]) -> None:
@@ -50,27 +49,26 @@ def _whole_number(value: Any) -> Any:
     return value
 
 
-def _integer(low: int, high: int) -> Any:
-    # The bounds before the validator, so that they reach the document as minimum/maximum.
-    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole_number)]
+# After the bounds in an integer's Annotated, so that the bounds reach the document as
+# minimum/maximum: Annotated[int, Field(ge=..., le=...), WHOLE_NUMBER].
+WHOLE_NUMBER = BeforeValidator(_whole_number)
 
-
-Name = _text(200, 1)
+Name = Annotated[str, _text(200, 1)]
 # Url and Slug hold what the article services accept, so that the document says it: an
 # absolute http(s) URL ("" for none); lower-case words joined by single hyphens.
-Url = _text(2000, pattern=r"^(?:\s*[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s\x00][^\x00]*)?$")
-Title = _text(500, 1)
-Body = _text(1_000_000)
-Summary = _text(5000)
-Slug = _text(200, 1, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-Alt = _text(500)
+Url = Annotated[str, _text(2000, pattern=r"^(?:\s*[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s\x00][^\x00]*)?$")]
+Title = Annotated[str, _text(500, 1)]
+Body = Annotated[str, _text(1_000_000)]
+Summary = Annotated[str, _text(5000)]
+Slug = Annotated[str, _text(200, 1, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+Alt = Annotated[str, _text(500)]
 Names = Annotated[list[Name], Field(max_length=50)]
 PublicId = Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=NO_NUL)]
 Cursor = Annotated[
     str, StringConstraints(min_length=1, max_length=500, pattern=r"^[A-Za-z0-9_.\-]+$")
 ]
-Limit = _integer(1, 100)
-RowId = _integer(1, MAX_ID)
+Limit = Annotated[int, Field(ge=1, le=100), WHOLE_NUMBER]
+RowId = Annotated[int, Field(ge=1, le=MAX_ID), WHOLE_NUMBER]
 
 
 class RequestModel(BaseModel):
@@ -212,14 +210,14 @@ class PostCreate(ScheduleIn):
     """Give exactly one of `scheduled_at`, `queue: true` or `draft: true`."""
 
     article: PublicId = Field(description="The article's public_id.")
-    target: RowId | _text(
-        100, 1
-    ) = Field(description="The target's id, or its URN (urn:li:person:… / urn:li:organization:…).")
-    commentary: _text(10_000, 1) | None = Field(
+    target: RowId | Annotated[str, _text(100, 1)] = Field(
+        description="The target's id, or its URN (urn:li:person:… / urn:li:organization:…)."
+    )
+    commentary: Annotated[str, _text(10_000, 1)] | None = Field(
         None, description="The post's text; default: the target's template filled in."
     )
-    card_title: _text(400) | None = None
-    card_description: _text(2000) | None = None
+    card_title: Annotated[str, _text(400)] | None = None
+    card_description: Annotated[str, _text(2000)] | None = None
     draft: bool = False
     reshare: bool = Field(False, description="Post an article again to a target it went to.")
 
@@ -406,12 +404,14 @@ class DecisionIn(RequestModel):
     """grant (with conditions), deny (with a reason) or ask (a question for the reader)."""
 
     decision: Literal["grant", "deny", "ask"]
-    note: _text(5000) = Field(
+    note: Annotated[str, _text(5000)] = Field(
         "", description="The reason (deny, required), the question (ask, required), or a note."
     )
-    credit_line: _text(500, 1) | None = Field(None, description="grant; default: the usual one.")
+    credit_line: Annotated[str, _text(500, 1)] | None = Field(
+        None, description="grant; default: the usual one."
+    )
     link_required: bool = True
-    excerpt_limit: _integer(1, 1_000_000) | None = Field(
+    excerpt_limit: Annotated[int, Field(ge=1, le=1_000_000), WHOLE_NUMBER] | None = Field(
         None, description="grant; default: the words the reader asked for (excerpts)."
     )
     expires_at: AwareDatetime | None = Field(None, description="grant; default: never.")
