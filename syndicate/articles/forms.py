@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from syndicate.articles.models import BodyFormat
+from syndicate.articles.models import Article, BodyFormat
 from syndicate.articles.services import ArticleInput
+from syndicate.web.forms import FlaskForm, SelectChoice
 
 
 def _names(text: str | None) -> list[str]:
@@ -54,7 +53,7 @@ class ArticleForm(FlaskForm):
             tags=_names(self.tags.data),
         )
 
-    def fill_from(self, article) -> None:  # noqa: ANN001
+    def fill_from(self, article: Article) -> None:
         self.title.data = article.title
         self.slug.data = article.slug
         self.summary.data = article.summary

@@ -10,10 +10,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 from wtforms import IntegerField, SelectField, URLField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from syndicate.articles import importing
@@ -25,6 +23,7 @@ from syndicate.db import get_session
 from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.web.actions import act, writing_session
+from syndicate.web.forms import FlaskForm, SelectChoice
 from syndicate.web.params import page_number
 
 sources = Blueprint("sources", __name__, url_prefix="/dashboard/sources")

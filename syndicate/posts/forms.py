@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     IntegerField,
@@ -12,9 +11,10 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
+
+from syndicate.web.forms import FlaskForm, SelectChoice
 
 # Generous: the service enforces LinkedIn's own 3,000 (counted as LinkedIn counts, escaped).
 MAX_TYPED = 20_000
@@ -24,7 +24,6 @@ WHEN_CHOICES = [
     SelectChoice("queue", "In the next free queue slot"),
     SelectChoice("draft", "Save as a draft, schedule later"),
 ]
-
 
 class PostTextForm(FlaskForm):
     """What a post says: commentary and the article card."""

@@ -18,7 +18,6 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
-from wtforms.fields.choices import SelectChoice
 
 from syndicate.articles.models import Article
 from syndicate.articles.services import published_page
@@ -42,6 +41,7 @@ from syndicate.staff.forms import ConfirmForm
 from syndicate.staff.models import User
 from syndicate.staff.services import time_zone_choices
 from syndicate.web.actions import act, writing_session
+from syndicate.web.forms import SelectChoice
 from syndicate.web.params import id_arg, page_number
 from syndicate.web.security import safe_next
 from syndicate.web.templating import format_time

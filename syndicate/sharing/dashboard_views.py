@@ -27,7 +27,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 from sqlalchemy.orm import Session
 
 from syndicate import wording
@@ -65,6 +64,7 @@ from syndicate.staff.access import current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.staff.models import User
 from syndicate.web.actions import act, writing_session
+from syndicate.web.forms import FlaskForm
 from syndicate.web.params import MAX_ID, id_arg, page_number, whole_number
 from syndicate.web.security import safe_next
 

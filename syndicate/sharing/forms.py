@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -18,7 +17,6 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -33,6 +31,7 @@ from syndicate.sharing.context import (
     SharingError,
 )
 from syndicate.sharing.models import KIND_LABELS, WHERE_LABELS, ShareKind
+from syndicate.web.forms import FlaskForm, SelectChoice
 from syndicate.web.params import digits
 
 KIND_CHOICES = [

@@ -4,9 +4,7 @@ import functools
 from typing import Any
 
 from flask import current_app
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from syndicate.staff.models import Role
@@ -16,6 +14,7 @@ from syndicate.staff.services import (
     check_time_zone,
     time_zone_choices,
 )
+from syndicate.web.forms import FlaskForm, SelectChoice
 
 ROLE_CHOICES = [
     SelectChoice(Role.EDITOR.value, "Editor"),

@@ -16,13 +16,13 @@ from typing import TypeVar
 
 from flask import flash, g, redirect
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from syndicate.db import get_session
 from syndicate.errors import DomainError
 from syndicate.web.errors import error_response
+from syndicate.web.forms import FlaskForm
 
 T = TypeVar("T")
 

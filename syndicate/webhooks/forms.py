@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectMultipleField, StringField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from syndicate.web.forms import FlaskForm, SelectChoice
 from syndicate.webhooks.models import EVENT_KINDS
 
 EVENT_LABELS = {
