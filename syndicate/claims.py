@@ -28,6 +28,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Table, and_, update
 from sqlalchemy.orm import Session
 
+from syndicate.db import changed_rows
+
 
 @dataclass(frozen=True)
 class Leases:
@@ -78,4 +80,4 @@ class Leases:
 def take(session: Session, table: Table, row_id: int, *, due: Any, values: dict[str, Any]) -> bool:
     """Claim one row of ``table`` if it is still ``due``; True only for the caller that did."""
     result = session.execute(update(table).where(table.c.id == row_id, due).values(**values))
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return changed_rows(result) == 1

@@ -12,17 +12,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import (
     JSON,
     Connection,
+    CursorResult,
     DateTime,
     Engine,
     MetaData,
+    Result,
     Select,
     String,
+    Table,
     create_engine,
     event,
     exc,
@@ -81,6 +84,10 @@ str_255 = Annotated[str, mapped_column(String(255))]
 
 
 class Base(DeclarativeBase):
+    if TYPE_CHECKING:
+        # SQLAlchemy types it as any FromClause; every model here is mapped to a Table.
+        __table__: ClassVar[Table]
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {
         datetime: UTCDateTime(),
@@ -231,12 +238,21 @@ class Page(Generic[T]):
         return self.number > 1
 
 
-def paginate(session: Session, query: Select[tuple[T]], *, number: int, size: int) -> Page[T]:
+def paginate(session: Session, query: Select[T], *, number: int, size: int) -> Page[T]:
     """Run an ordered ``select()`` for one page, with the total count of its rows."""
     number = max(number, 1)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     items = list(session.scalars(query.limit(size).offset((number - 1) * size)))
     return Page(items, number, size, total)
+
+
+def changed_rows(result: Result[Any]) -> int:
+    """The rows an UPDATE, INSERT or DELETE changed.
+
+    Session.execute is typed to return a Result, which has no rowcount; for these statements
+    it is a CursorResult, which has.
+    """
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def init_app(app: Flask, engine: Engine | None = None) -> Database:
@@ -247,14 +263,16 @@ def init_app(app: Flask, engine: Engine | None = None) -> Database:
 
 
 def get_database(app: Flask | None = None) -> Database:
-    return (app or current_app).extensions["database"]
+    database: Database = (app or current_app).extensions["database"]
+    return database
 
 
 def get_session() -> Session:
     """The session of the current request, created on first use and closed at teardown."""
     if "db_session" not in g:
         g.db_session = get_database().sessions()
-    return g.db_session
+    session: Session = g.db_session
+    return session
 
 
 def discard_session() -> None:

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from syndicate import claims
 from syndicate.claims import Leases
-from syndicate.db import Database, UTCDateTime, get_database
+from syndicate.db import Database, UTCDateTime, changed_rows, get_database
 from syndicate.models import OUTCOME_LIMIT, OutboxMessage, OutboxState
 from syndicate.web import metrics
 
@@ -265,7 +265,7 @@ def _fenced_update(
         result = session.execute(
             update(_outbox).where(_LEASES.fenced(message_id, owner, attempt)).values(**values)
         )
-        changed = result.rowcount == 1
+        changed = changed_rows(result) == 1
     if not changed:
         log.warning(
             "outbox message %s: attempt %s of %s was taken over by another worker; "

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from syndicate.api.errors import ApiError
-from syndicate.db import Base, Database
+from syndicate.db import Base, Database, changed_rows
 
 KEEP_FOR = timedelta(hours=24)
 STALE_CLAIM = timedelta(minutes=2)
@@ -148,8 +148,8 @@ def begin(
                         IdempotencyKey.state == IN_PROGRESS,
                     )
                     .values(lock=lock, claimed_at=now)
-                ).rowcount
-                if taken == 1:
+                )
+                if changed_rows(taken) == 1:
                     return Claim(existing.id, lock)
         raise ApiError(
             409,
@@ -173,8 +173,8 @@ def finish(session: Session, claim: Claim, response: Response, *, now: datetime)
             response_status=response.status_code,
             response_body=response.get_data(as_text=True),
         )
-    ).rowcount
-    return changed == 1
+    )
+    return changed_rows(changed) == 1
 
 
 def release(database: Database, claim: Claim) -> None:
@@ -191,6 +191,6 @@ def release(database: Database, claim: Claim) -> None:
 
 def purge_expired(session: Session, *, now: datetime) -> int:
     """Delete keys past their 24 hours; returns how many."""
-    return session.execute(
-        delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now)
-    ).rowcount
+    return changed_rows(
+        session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
+    )

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from syndicate import claims, events
 from syndicate.claims import Leases
+from syndicate.db import changed_rows
 from syndicate.errors import DomainError
 from syndicate.feeds.models import (
     DeliveryState,
@@ -583,4 +584,4 @@ def prune_deliveries(
             WebSubDelivery.created_at < now - keep,
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return changed_rows(result)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, lazyload, load_only
 from syndicate import events, wording
 from syndicate.articles.models import Article, ArticleStatus
 from syndicate.articles.services import find_public_by_slug
-from syndicate.db import UTCDateTime, new_public_id
+from syndicate.db import UTCDateTime, changed_rows, new_public_id
 from syndicate.mail.models import MAIL_KIND
 from syndicate.mail.services import MailError, check_address
 from syndicate.outbox import enqueue_statement
@@ -456,7 +456,7 @@ def verify_request(session: Session, token: str, *, now: datetime, ctx: Sharing)
         )
         .execution_options(synchronize_session=False)
     )
-    if used.rowcount != 1:
+    if changed_rows(used) != 1:
         # Another click of the same link got there first.
         raise LinkProblem("This confirmation link was used already.", 410)
     session.refresh(request)

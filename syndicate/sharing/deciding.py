@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from syndicate import events, wording
 from syndicate.articles.models import Article
+from syndicate.db import changed_rows
 from syndicate.mail.models import Mail
 from syndicate.mail.services import queue_mail
 from syndicate.sharing import emails
@@ -214,7 +215,7 @@ def _use_standing_permission(
             .values(used=StandingPermission.used + 1)
             .execution_options(synchronize_session=False)
         )
-        if taken.rowcount == 1:
+        if changed_rows(taken) == 1:
             session.refresh(standing)
             return standing
     return None
@@ -280,7 +281,7 @@ def move_request(
         .execution_options(synchronize_session=False)
     )
     session.refresh(request)
-    if changed.rowcount != 1:
+    if changed_rows(changed) != 1:
         raise InvalidTransition(
             f"This request is {request.state.label} now, so it cannot be {_verb(to_state)}."
         )

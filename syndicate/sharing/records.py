@@ -16,6 +16,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
 from syndicate.articles.models import Article
+from syndicate.db import changed_rows
 from syndicate.sharing.context import Sharing, canonical_url
 from syndicate.sharing.models import Permission, PermissionState, ShareRequest
 from syndicate.sharing.signing import canonical_json
@@ -159,7 +160,7 @@ def _write_if_unchanged(
         .values(**columns)
         .execution_options(synchronize_session=False)
     )
-    return bool(written.rowcount)
+    return bool(changed_rows(written))
 
 
 def signed_record(permission: Permission) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from syndicate import events, wording
 from syndicate.articles.models import Article
+from syndicate.db import changed_rows
 from syndicate.sharing import emails
 from syndicate.sharing.context import SYSTEM, InvalidTransition, Sharing, canonical_url
 from syndicate.sharing.deciding import emit_decided, log_change, mail_reader, move_request
@@ -38,7 +39,7 @@ def delete_unverified(session: Session, *, now: datetime, ctx: Sharing) -> int:
         .where(ShareRequest.state == RequestState.UNVERIFIED, ShareRequest.created_at < cutoff)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return changed_rows(result)
 
 
 def remind_waiting(session: Session, *, now: datetime, ctx: Sharing) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from syndicate.config import as_time_zone, time_zone_names
+from syndicate.db import changed_rows
 from syndicate.errors import DomainError
 from syndicate.staff.models import ApiToken, Role, StaffSession, User
 
@@ -209,7 +210,7 @@ def end_session(session: Session, raw: str) -> None:
 def purge_expired_sessions(session: Session, *, now: datetime) -> int:
     """Delete every session past its end (signed-out browsers that never came back)."""
     result = session.execute(delete(StaffSession).where(StaffSession.expires_at <= now))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return changed_rows(result)
 
 
 def end_sessions(session: Session, user: User) -> None:
