@@ -1,19 +1,20 @@
 """Dispatch throughput, exactly-once and scheduler memory, against a bare client loop.
 
-    .venv/bin/python bench/dispatch_bench.py [--posts 5000] [--workers 4]
+    .venv/bin/python bench/dispatch_bench.py [--posts 1000] [--workers 4] [--rounds 3]
         [--database-url postgresql://postgres@127.0.0.1:5432/test] [--memory-posts 100000]
 
-In one run: the LinkedIn sandbox runs in its own process on 127.0.0.1; a bare loop of the
-project's LinkedInClient posts N bodies to it (the baseline); then N posts fall due at once
-and W `syndicate posts dispatch --until-idle` processes publish them. Printed: posts per
-second of both, their ratio (goal >= 0.5), duplicates and lost posts (goal 0), and the peak
-memory of a `syndicate scheduler` process with few and with many scheduled posts in the
-database (goal < 150 MB and flat).
+The LinkedIn sandbox runs in its own process on 127.0.0.1. In each of --rounds rounds, in
+alternating order: (bare) one plain `requests` session posts the N bodies the dispatcher
+would send (same JSON, same headers) to the sandbox's /rest/posts, one after the other; and
+(dispatcher) N posts fall due at once in a fresh database and W `syndicate posts dispatch
+--until-idle` processes publish them (start-up included, as a scheduler pays it). Printed per
+round: posts per second of both, the load average, where the CPU went, and duplicates and
+lost posts (goal 0); then the median ratio dispatcher/bare (goal >= 0.5, issue 15) and the
+peak memory of a `syndicate scheduler` process with few and with many scheduled posts in the
+database (goal < 150 MB and flat; --memory-posts 0 skips it).
 
-Also printed, on Linux, where the CPU went in both phases: the bare loop's client and the
-sandbox, the dispatcher processes (start-up included) and the sandbox, and how busy the
-whole machine was. The machine is shared (PostgreSQL, other people's work), so a low ratio
-with much CPU spent elsewhere says "measure again", not "the dispatcher got slower".
+The machine is shared (PostgreSQL, other people's work), so a low ratio with much CPU spent
+elsewhere says "measure again", not "the dispatcher got slower".
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import json
 import os
 import resource
 import secrets
+import statistics
 import subprocess
 import sys
 import time
@@ -30,18 +32,18 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness import Databases, free_port  # noqa: E402
+from harness import Comparison, Databases, free_port, load_average, report  # noqa: E402
 
 from syndicate import migrate  # noqa: E402
 from syndicate.crypto import TokenVault  # noqa: E402
 from syndicate.db import make_engine  # noqa: E402
-from syndicate.linkedin.client import LinkedInClient  # noqa: E402
 
 SITE = "https://bench.example.test"
 VERSION = datetime.now(UTC).strftime("%Y%m")
@@ -263,10 +265,86 @@ def peak_memory_mb(env: dict[str, str], seconds: float) -> float:
         process.wait(timeout=30)
 
 
+def mint_token(base: str) -> str:
+    scopes = ["openid", "profile", "email", "w_member_social"]
+    return control(base, "tokens/mint", {"scopes": scopes})["access_token"]
+
+
+def bare_round(base: str, posts: int, sandbox_pid: int) -> tuple[float, str]:
+    """Posts per second of a plain requests session posting the dispatcher's bodies."""
+    control(base, "reset", {})
+    token = mint_token(base)
+    session = requests.Session()
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "LinkedIn-Version": VERSION,
+        "X-Restli-Protocol-Version": "2.0.0",
+    }
+    meter = CpuMeter(sandbox_pid)
+    started = time.perf_counter()
+    for i in range(posts):
+        response = session.post(
+            base + "/rest/posts", json=body(i, "due"), headers=headers, timeout=30
+        )
+        if response.status_code != 201:
+            raise SystemExit(f"the sandbox answered {response.status_code}: {response.text}")
+    per_second = posts / (time.perf_counter() - started)
+    session.close()
+    return per_second, meter.report(posts, "self")
+
+
+def dispatch_round(
+    args: argparse.Namespace, base: str, databases: Databases, workdir: Path, sandbox_pid: int
+) -> tuple[float, str, dict[str, str]]:
+    """Posts per second of W dispatch processes publishing N due posts of a fresh database;
+    also the exactly-once check and the environment (for the memory measure)."""
+    control(base, "reset", {})
+    token = mint_token(base)
+    database_url = databases.new()
+    engine = make_engine(database_url)
+    try:
+        migrate.upgrade(engine)
+        token_key = Fernet.generate_key().decode()
+        due = _db_time(engine, datetime.now(UTC) - timedelta(seconds=1))
+        seed(engine, token_key=token_key, token=token, count=args.posts, due=due, tag="due")
+        env = env_for(database_url, base, token_key, workdir)
+        meter = CpuMeter(sandbox_pid)
+        started = time.perf_counter()
+        workers = [
+            subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "syndicate", "posts", "dispatch", "--until-idle"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+            for _ in range(args.workers)
+        ]
+        for worker in workers:
+            worker.wait()
+        per_second = args.posts / (time.perf_counter() - started)
+        cpu = meter.report(args.posts, "children")
+        with engine.connect() as conn:
+            published = conn.execute(
+                text("SELECT count(*) FROM posts WHERE state = 'published'")
+            ).scalar()
+        stored = control(base, "posts")
+        stored_posts = stored.get("posts", stored.get("elements", []))
+        duplicates = len(stored_posts) - len({p["sentCommentary"] for p in stored_posts})
+        cpu += (
+            f"; published {published}, at the sandbox {len(stored_posts)}, duplicates "
+            f"{duplicates}, lost {args.posts - published} (goal 0 and 0)"
+        )
+        env["BENCH_TOKEN_KEY"], env["BENCH_TOKEN"] = token_key, token
+        return per_second, cpu, env
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--posts", type=int, default=5000)
+    parser.add_argument("--posts", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=os.environ.get("SYNDICATE_TEST_DATABASE_URL"))
     parser.add_argument("--memory-posts", type=int, default=100_000)
     parser.add_argument("--serve-sandbox", type=int, help=argparse.SUPPRESS)
@@ -284,7 +362,7 @@ def main() -> None:
         [sys.executable, __file__, "--serve-sandbox", str(port)],  # noqa: S603
         cwd=ROOT,
     )
-    databases = engine = None
+    databases = Databases(args.database_url, workdir)
     try:
         for _ in range(100):
             try:
@@ -292,100 +370,68 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        token = control(
-            base, "tokens/mint", {"scopes": ["openid", "profile", "email", "w_member_social"]}
-        )["access_token"]
-
-        client = LinkedInClient(api_base=base, auth_base=base, version=VERSION)
-        meter = CpuMeter(sandbox.pid)
-        started = time.perf_counter()
-        for i in range(args.posts):
-            client.create_post(token, body(i, "bare"))
-        bare = args.posts / (time.perf_counter() - started)
-        bare_cpu = meter.report(args.posts, "self")
-        client.close()
-        control(base, "reset", {})
-        token = control(
-            base, "tokens/mint", {"scopes": ["openid", "profile", "email", "w_member_social"]}
-        )["access_token"]
-
-        databases = Databases(args.database_url, workdir)
-        database_url = databases.new()
-        engine = make_engine(database_url)
-        migrate.upgrade(engine)
-        token_key = Fernet.generate_key().decode()
-        seed(
-            engine,
-            token_key=token_key,
-            token=token,
-            count=args.posts,
-            due=_db_time(engine, datetime.now(UTC) - timedelta(seconds=1)),
-            tag="due",
+        backend = "PostgreSQL" if args.database_url else "SQLite"
+        comparison = Comparison(
+            f"{args.workers} dispatch processes on {backend}, {args.posts} due posts / "
+            "bare requests loop",
+            ">= 0.5",
+            unit=" posts/s",
         )
-        env = env_for(database_url, base, token_key, workdir)
-        meter = CpuMeter(sandbox.pid)
-        started = time.perf_counter()
-        workers = [
-            subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "syndicate", "posts", "dispatch", "--until-idle"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
+        print(f"{comparison.name}  (goal {comparison.goal})", flush=True)
+        env: dict[str, str] = {}
+        for number in range(args.rounds):
+            loads = load_average()
+            figures = {}
+            for side in ("bare", "dispatcher") if number % 2 == 0 else ("dispatcher", "bare"):
+                if side == "bare":
+                    figures[side] = bare_round(base, args.posts, sandbox.pid)
+                else:
+                    per_second, cpu, env = dispatch_round(
+                        args, base, databases, workdir, sandbox.pid
+                    )
+                    figures[side] = per_second, cpu
+            comparison.rounds.append((figures["dispatcher"][0], figures["bare"][0]))
+            print(
+                f"  round {number + 1} ({loads}): dispatcher {figures['dispatcher'][0]:.1f} "
+                f"posts/s | bare {figures['bare'][0]:.1f} posts/s | ratio "
+                f"{figures['dispatcher'][0] / figures['bare'][0]:.2f}\n"
+                f"    CPU, bare loop: {figures['bare'][1]}\n"
+                f"    CPU, dispatcher: {figures['dispatcher'][1]}",
+                flush=True,
             )
-            for _ in range(args.workers)
-        ]
-        for worker in workers:
-            worker.wait()
-        elapsed = time.perf_counter() - started
-        dispatched = args.posts / elapsed
-        dispatch_cpu = meter.report(args.posts, "children")
+        report([comparison])
+        print(
+            f"  (dispatcher {statistics.median(a for a, _ in comparison.rounds):.1f} posts/s, "
+            f"bare {statistics.median(b for _, b in comparison.rounds):.1f} posts/s)"
+        )
+        if args.memory_posts:
+            memory(args, env)
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+        databases.close()
 
-        with engine.connect() as conn:
-            published = conn.execute(
-                text("SELECT count(*) FROM posts WHERE state = 'published'")
-            ).scalar()
-            distinct = conn.execute(
-                text("SELECT count(DISTINCT linkedin_urn) FROM posts WHERE state='published'")
-            ).scalar()
-        stored = control(base, "posts")
-        stored_posts = stored.get("posts", stored.get("elements", []))
-        duplicates = len(stored_posts) - len({p["sentCommentary"] for p in stored_posts})
-        lost = args.posts - published
 
-        few = peak_memory_mb(env, 8)
+def memory(args: argparse.Namespace, env: dict[str, str]) -> None:
+    """Peak memory of a scheduler with the last round's posts, then with many more."""
+    few = peak_memory_mb(env, 8)
+    engine = make_engine(env["SYNDICATE_DATABASE_URL"])
+    try:
         seed(
             engine,
-            token_key=token_key,
-            token=token,
+            token_key=env["BENCH_TOKEN_KEY"],
+            token=env["BENCH_TOKEN"],
             count=args.memory_posts,
             due=_db_time(engine, datetime.now(UTC) + timedelta(days=30)),
             tag="later",
         )
-        many = peak_memory_mb(env, 8)
-
-        print(f"bare client loop:      {bare:8.1f} posts/s  ({args.posts} posts, 1 process)")
-        print(
-            f"dispatcher:            {dispatched:8.1f} posts/s  ({args.workers} processes, "
-            f"{'PostgreSQL' if args.database_url else 'SQLite'})"
-        )
-        print(f"ratio dispatcher/bare: {dispatched / bare:8.2f}   (goal >= 0.5)")
-        print(f"CPU, bare loop:        {bare_cpu}")
-        print(f"CPU, dispatcher:       {dispatch_cpu}")
-        print(
-            f"published {published}, distinct URNs {distinct}, at the sandbox "
-            f"{len(stored_posts)}; duplicates {duplicates}, lost {lost} (goal 0 and 0)"
-        )
-        print(
-            f"scheduler peak memory: {few:.0f} MB with {args.posts} posts, {many:.0f} MB with "
-            f"{args.posts + args.memory_posts} (goal < 150 MB and flat)"
-        )
     finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=30)
-        if engine is not None:
-            engine.dispose()
-        if databases is not None:
-            databases.close()
+        engine.dispose()
+    many = peak_memory_mb(env, 8)
+    print(
+        f"scheduler peak memory: {few:.0f} MB with {args.posts} posts, {many:.0f} MB with "
+        f"{args.posts + args.memory_posts} (goal < 150 MB and flat)"
+    )
 
 
 if __name__ == "__main__":
