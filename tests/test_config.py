@@ -67,7 +67,7 @@ def test_feed_settings_outside_their_range_stop_start_up(tmp_path, name, value, 
 
 
 def test_feed_settings_come_from_the_environment(tmp_path):
-    from syndicate.feeds.services import FeedSettings
+    from syndicate.feeds.context import FeedSettings
 
     values = resolve(read_environment({"SYNDICATE_FEED_ITEMS": "50",
                                        "SYNDICATE_FEED_TTL_MINUTES": "60",
@@ -91,7 +91,7 @@ def test_feed_settings_come_from_the_environment(tmp_path):
     ],
 )
 def test_the_publications_name_and_what_falls_back_to_it(tmp_path, raw, site, feeds, publisher):
-    from syndicate.feeds.services import FeedSettings
+    from syndicate.feeds.context import FeedSettings
     from syndicate.sharing.context import SharingSettings
 
     config = resolve({"SITE_URL": "https://news.example.org", **raw}, tmp_path)

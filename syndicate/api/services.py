@@ -14,7 +14,8 @@ from syndicate.api import schemas
 from syndicate.api.pagination import Cursors, Page, keyset_page
 from syndicate.articles.models import Article, ArticleStatus
 from syndicate.articles.services import ArticleInput
-from syndicate.feeds.services import CONTENT_TYPES, FORMATS, FeedSettings, all_feeds
+from syndicate.feeds.context import CONTENT_TYPES, FORMATS, FeedSettings
+from syndicate.feeds.listing import all_feeds
 from syndicate.linkedin.models import LinkedInConnection, LinkedInTarget
 from syndicate.posts import services as posts
 from syndicate.posts.models import Post, PostState

@@ -1,7 +1,7 @@
 """How each process knows, without a query per request, whether its cached feeds are current.
 
 Every change a feed can show commits an article event in the same transaction, so the newest
-article event id (``services.content_version``) names the state of every feed. Asking the
+article event id (``cache.content_version``) names the state of every feed. Asking the
 database for it on each request costs more than serving the cached bytes (a session, a pool
 checkout, a round trip), so each process learns it the cheapest way its database allows:
 
@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from syndicate.db import Database
 from syndicate.events import NOTIFY_CHANNEL
-from syndicate.feeds.services import (
+from syndicate.feeds.cache import (
     ARTICLE_EVENT_KINDS,
     VERSION_QUERY,
     SessionSource,

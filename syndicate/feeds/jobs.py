@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from syndicate import events
 from syndicate.db import Database, get_database
 from syndicate.feeds import websub
-from syndicate.feeds.services import ARTICLE_EVENT_KINDS, FeedSettings
+from syndicate.feeds.cache import ARTICLE_EVENT_KINDS
+from syndicate.feeds.context import FeedSettings
 from syndicate.fetch import FetchError, HttpStatusError
 
 

@@ -12,8 +12,10 @@ from syndicate.articles.models import Article
 from syndicate.clock import app_now
 from syndicate.config import derived
 from syndicate.db import get_database, get_session
-from syndicate.feeds import freshness, services, websub
-from syndicate.feeds.services import BY_FILENAME, FeedCache, FeedKey, FeedSettings, RenderedFeed
+from syndicate.feeds import freshness, listing, websub
+from syndicate.feeds.cache import FeedCache
+from syndicate.feeds.conditional import RenderedFeed
+from syndicate.feeds.context import BY_FILENAME, FORMAT_LABELS, FeedKey, FeedNotFound, FeedSettings
 from syndicate.staff.access import login_required
 from syndicate.web.actions import run
 from syndicate.web.security import limiter
@@ -49,7 +51,7 @@ def _serve(key: FeedKey | str) -> Response:
     try:
         # get_session itself: a cache hit usually needs no session at all.
         feed = _cache().get(get_session, key, _settings())
-    except services.FeedNotFound as exc:
+    except FeedNotFound as exc:
         abort(404, str(exc))
     return feed_response(feed)
 
@@ -139,8 +141,8 @@ def hub() -> tuple[str, int, dict[str, str]]:
 
 @bp.app_context_processor
 def _discovery() -> dict[str, Any]:
-    def feed_discovery_links(article: Article | None = None) -> list[services.DiscoveryLink]:
-        return services.discovery_links(_settings(), article)
+    def feed_discovery_links(article: Article | None = None) -> list[listing.DiscoveryLink]:
+        return listing.discovery_links(_settings(), article)
 
     return {"feed_discovery_links": feed_discovery_links}
 
@@ -153,12 +155,12 @@ def feeds_page() -> str:
         abort(400, "page must be a whole number from 1.")
     db = get_session()
     settings = _settings()
-    listings = services.all_feeds(db, settings)
+    listings = listing.all_feeds(db, settings)
     size = current_app.config["PAGE_SIZE"]
     pages = max(1, -(-len(listings) // size))
     shown = listings[(number - 1) * size: number * size]
     return render_template(
-        "feeds/dashboard.html", stats=services.feed_stats(db, shown),
+        "feeds/dashboard.html", stats=listing.feed_stats(db, shown),
         topics=websub.topic_states(db), number=number, pages=pages, settings=settings,
-        labels=services.FORMAT_LABELS,
+        labels=FORMAT_LABELS,
     )

@@ -26,21 +26,23 @@ from syndicate import claims, events
 from syndicate.claims import Leases
 from syndicate.db import changed_rows
 from syndicate.errors import DomainError
+from syndicate.feeds.archives import feed_exists
+from syndicate.feeds.context import (
+    BY_FILENAME,
+    CONTENT_TYPES,
+    FORMATS,
+    FeedKey,
+    FeedNotFound,
+    FeedSettings,
+    feed_path,
+)
 from syndicate.feeds.models import (
     DeliveryState,
     SubscriptionState,
     WebSubDelivery,
     WebSubSubscription,
 )
-from syndicate.feeds.services import (
-    BY_FILENAME,
-    CONTENT_TYPES,
-    FeedKey,
-    FeedNotFound,
-    FeedSettings,
-    feed_exists,
-    render_feed,
-)
+from syndicate.feeds.rendering import render_feed
 from syndicate.fetch import FetchedResponse, FetchError, HttpStatusError
 from syndicate.web.params import digits
 
@@ -359,8 +361,6 @@ def affected_topics(event: events.Event, settings: FeedSettings) -> list[str]:
     The payload names the article's taxonomy after the change; a feed the article just left
     is not named, so an external hub learns of that removal with the next change there.
     """
-    from syndicate.feeds.services import FORMATS, feed_path
-
     payload = event.payload or {}
     subjects: list[tuple[str, str | None]] = [("site", None)]
     for kind, field_name in (("category", "categories"), ("tag", "tags"), ("author", "authors")):

@@ -16,7 +16,8 @@ from flask import render_template_string
 from lxml import etree
 
 from syndicate.articles import services as articles
-from syndicate.feeds.services import FeedSettings, discovery_links
+from syndicate.feeds.context import FeedSettings
+from syndicate.feeds.listing import discovery_links
 
 SCHEMA = json.loads((Path(__file__).parent / "jsonfeed-1.1.schema.json").read_text())
 HOSTILE_TITLE = "Cats & Dogs <3 \"quoted\" 'single' 🐱"

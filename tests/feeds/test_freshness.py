@@ -14,7 +14,7 @@ from syndicate import events, migrate
 from syndicate.articles import services as articles
 from syndicate.db import Database, make_engine
 from syndicate.feeds import freshness
-from syndicate.feeds.services import content_version
+from syndicate.feeds.cache import content_version
 from tests.conftest import START, _new_database, eventually, url_is_sqlite
 
 
