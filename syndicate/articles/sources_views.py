@@ -20,7 +20,7 @@ from syndicate.articles.import_store import ImportSummary, describe_result
 from syndicate.articles.models import Source
 from syndicate.clock import app_now
 from syndicate.db import get_session
-from syndicate.staff.access import current_user, login_required
+from syndicate.staff.access import login_required, signed_in_user
 from syndicate.staff.forms import ConfirmForm
 from syndicate.web.actions import act, writing_session
 from syndicate.web.forms import FlaskForm, SelectChoice
@@ -81,7 +81,7 @@ def add_source() -> ResponseReturnValue:
             interval_minutes=form.interval.data,
             fetcher=current_app.extensions["fetcher"],
             now=app_now(),
-            actor_id=current_user().id,
+            actor_id=signed_in_user().id,
         ),
         form=form,
         page=lambda status: (_render_list(form), status),
@@ -124,7 +124,7 @@ def _sync(db: Session, source: Source) -> tuple[str, str]:
             source,
             fetcher=current_app.extensions["fetcher"],
             now=app_now(),
-            actor_id=current_user().id,
+            actor_id=signed_in_user().id,
         )
     except SourceError as exc:
         return "error", f"Could not sync {source.url}: {exc}"

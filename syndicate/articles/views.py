@@ -19,7 +19,7 @@ from syndicate.articles.forms import ArticleForm
 from syndicate.articles.models import Article, ArticleStatus
 from syndicate.clock import app_now
 from syndicate.db import get_session
-from syndicate.staff.access import current_user, login_required
+from syndicate.staff.access import login_required, signed_in_user
 from syndicate.staff.forms import ConfirmForm
 from syndicate.web.actions import act, writing_session
 from syndicate.web.params import page_number
@@ -75,7 +75,7 @@ def new_article() -> ResponseReturnValue:
         return render_template("articles/edit.html", form=form, article=None)
     return act(
         lambda db: services.create_article(
-            db, form.to_input(), now=app_now(), actor_id=current_user().id
+            db, form.to_input(), now=app_now(), actor_id=signed_in_user().id
         ),
         form=form,
         page=lambda status: (
@@ -100,7 +100,7 @@ def edit_article(article_id: int) -> ResponseReturnValue:
         )
     return act(
         lambda db: services.update_article(
-            db, found, form.to_input(), now=app_now(), actor_id=current_user().id
+            db, found, form.to_input(), now=app_now(), actor_id=signed_in_user().id
         ),
         form=form,
         page=lambda status: (
@@ -117,7 +117,7 @@ def edit_article(article_id: int) -> ResponseReturnValue:
 def publish(article_id: int) -> ResponseReturnValue:
     found = _confirmed_article(article_id)
     return act(
-        lambda db: services.publish_article(db, found, now=app_now(), actor_id=current_user().id),
+        lambda db: services.publish_article(db, found, now=app_now(), actor_id=signed_in_user().id),
         done=f"“{found.title}” is published.",
         then=url_for("articles_dashboard.edit_article", article_id=found.id),
     )
@@ -128,7 +128,9 @@ def publish(article_id: int) -> ResponseReturnValue:
 def unpublish(article_id: int) -> ResponseReturnValue:
     found = _confirmed_article(article_id)
     return act(
-        lambda db: services.unpublish_article(db, found, now=app_now(), actor_id=current_user().id),
+        lambda db: services.unpublish_article(
+            db, found, now=app_now(), actor_id=signed_in_user().id
+        ),
         done=f"“{found.title}” is no longer public.",
         then=url_for("articles_dashboard.edit_article", article_id=found.id),
     )

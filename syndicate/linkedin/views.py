@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
 from flask import (
@@ -26,7 +27,7 @@ from syndicate.linkedin import client as li
 from syndicate.linkedin import services
 from syndicate.linkedin.models import LinkedInConnection
 from syndicate.linkedin.oauth import callback_url
-from syndicate.staff.access import current_user, login_required
+from syndicate.staff.access import login_required, signed_in_user
 from syndicate.staff.forms import ConfirmForm
 from syndicate.web.actions import act, run
 
@@ -64,9 +65,10 @@ def connect() -> Response:
     pages = request.form.get("pages") == "on"
     session["linkedin_pages"] = pages
     oauth = current_app.extensions["linkedin_oauth"]
-    return oauth.linkedin.authorize_redirect(
+    redirect_to_linkedin: Response = oauth.linkedin.authorize_redirect(
         callback_url(current_app), scope=" ".join(services.scopes_for(pages=pages))
     )
+    return redirect_to_linkedin
 
 
 @bp.get("/callback")
@@ -112,7 +114,7 @@ def callback() -> Response | tuple[str, int]:
                 profile=profile,
                 organizations=organizations,
                 vault=current_app.extensions["token_vault"],
-                user=current_user(),
+                user=signed_in_user(),
                 now=app_now(),
             )
         )
@@ -123,7 +125,7 @@ def callback() -> Response | tuple[str, int]:
     return redirect(url_for("linkedin.index"))
 
 
-def _organizations(client: li.LinkedInClient, token: dict) -> list[services.Organization]:
+def _organizations(client: li.LinkedInClient, token: dict[str, Any]) -> list[services.Organization]:
     granted = set(services.parse_scopes(token.get("scope")).split())
     if "r_organization_admin" not in granted:
         return []

@@ -27,7 +27,15 @@ def current_user() -> User | None:
     """The signed-in staff member, looked up on first use: a feed never pays for it."""
     if "user" not in g:
         g.user = _signed_in_user()
-    return g.user
+    user: User | None = g.user
+    return user
+
+
+def signed_in_user() -> User:
+    """The staff member of a view behind ``login_required``, who is there by then."""
+    user = current_user()
+    assert user is not None, "signed_in_user() outside login_required"
+    return user
 
 
 def without_sign_in() -> None:

@@ -13,10 +13,10 @@ from syndicate.staff import services
 from syndicate.staff.access import (
     admin_required,
     bearer_token_user,
-    current_user,
     log_in,
     log_out,
     login_required,
+    signed_in_user,
     unauthorized,
 )
 from syndicate.staff.forms import (
@@ -48,7 +48,7 @@ def login() -> ResponseReturnValue:
 
 
 def _sign_in(db: Session, form: LoginForm) -> bool:
-    user = services.authenticate(db, form.email.data, form.password.data, now=app_now())
+    user = services.authenticate(db, form.email.data or "", form.password.data or "", now=app_now())
     if user is not None:
         log_in(user)
     return user is not None
@@ -82,8 +82,8 @@ def create_user() -> ResponseReturnValue:
     return act(
         lambda db: services.create_user(
             db,
-            form.email.data,
-            form.password.data,
+            form.email.data or "",
+            form.password.data or "",
             role=Role(form.role.data),
             name=form.name.data or "",
             time_zone=form.time_zone.data,
@@ -108,7 +108,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
         lambda db: services.update_user(
             db,
             user,
-            acting=current_user(),
+            acting=signed_in_user(),
             role=Role(form.role.data),
             is_active=form.is_active.data,
             name=form.name.data or "",
@@ -126,7 +126,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
 def profile() -> ResponseReturnValue:
     if request.method == "POST":
         writing_session()  # SQLite: the write lock before the reads the change rests on
-    form = ProfileForm(obj=current_user())
+    form = ProfileForm(obj=signed_in_user())
     if request.method == "GET":
         return render_template("staff/profile.html", form=form), 200
     return act(
@@ -139,7 +139,7 @@ def profile() -> ResponseReturnValue:
 
 
 def _save_profile(db: Session, form: ProfileForm) -> None:
-    user = current_user()
+    user = signed_in_user()
     services.update_user(
         db, user, acting=user, name=form.name.data or "", time_zone=form.time_zone.data
     )
@@ -158,7 +158,7 @@ def _tokens_page(new_secret: str | None, status: int) -> tuple[str, int]:
     # The secret is rendered once, in this response, and never again.
     return render_template(
         "staff/tokens.html",
-        tokens=services.list_api_tokens(get_session(), current_user()),
+        tokens=services.list_api_tokens(get_session(), signed_in_user()),
         form=NewTokenForm(formdata=None),
         revoke_form=ConfirmForm(),
         new_secret=new_secret,
@@ -170,7 +170,9 @@ def _tokens_page(new_secret: str | None, status: int) -> tuple[str, int]:
 def create_token() -> ResponseReturnValue:
     form = NewTokenForm()
     return act(
-        lambda db: services.create_api_token(db, current_user(), form.name.data, now=app_now()),
+        lambda db: services.create_api_token(
+            db, signed_in_user(), form.name.data or "", now=app_now()
+        ),
         form=form,
         page=lambda status: _tokens_page(None, status),
         render=lambda made: _tokens_page(made[1], 201),
@@ -182,7 +184,7 @@ def create_token() -> ResponseReturnValue:
 def revoke_token(token_id: int) -> ResponseReturnValue:
     ConfirmForm().validate_on_submit() or abort(400)
     token = writing_session().get(ApiToken, token_id)
-    if token is None or token.user_id != current_user().id:
+    if token is None or token.user_id != signed_in_user().id:
         abort(404)
     return act(
         lambda db: services.revoke_api_token(db, token, now=app_now()),

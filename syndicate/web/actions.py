@@ -93,7 +93,7 @@ def act(
     render: Callable[[T], ResponseReturnValue] | None = None,
     page: Callable[[int], ResponseReturnValue] | None = None,
     form: FlaskForm | None = None,
-    done: str | Callable[[T], Done] | None = None,
+    done: Done | Callable[[T], Done] = None,
     fields: Mapping[str, str] = {},  # noqa: B006
     refused: Callable[[DomainError], ResponseReturnValue | None] | None = None,
 ) -> ResponseReturnValue:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from syndicate.clock import app_now
 from syndicate.db import get_session
-from syndicate.staff.access import current_user, login_required
+from syndicate.staff.access import login_required, signed_in_user
 from syndicate.staff.forms import ConfirmForm
 from syndicate.web import services
 from syndicate.web.actions import act
@@ -39,7 +39,7 @@ def dismiss_alert(alert_id: int) -> ResponseReturnValue:
     ConfirmForm().validate_on_submit() or abort(400)
 
     def dismiss(db: Session) -> None:
-        if not services.dismiss_alert(db, alert_id, user_id=current_user().id, now=app_now()):
+        if not services.dismiss_alert(db, alert_id, user_id=signed_in_user().id, now=app_now()):
             abort(404)
 
     return act(

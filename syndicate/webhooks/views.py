@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 
 from syndicate.clock import app_now
 from syndicate.db import get_session
-from syndicate.staff.access import admin_required, current_user
+from syndicate.staff.access import admin_required, signed_in_user
 from syndicate.staff.forms import ConfirmForm
 from syndicate.web.actions import act, writing_session
 from syndicate.web.params import page_number
@@ -79,7 +79,7 @@ def create() -> ResponseReturnValue:
             db,
             _input(form),
             vault=current_app.extensions["token_vault"],
-            user=current_user(),
+            user=signed_in_user(),
             now=app_now(),
             allow_private=current_app.config["FETCH_ALLOW_PRIVATE"],
         ),
@@ -145,7 +145,7 @@ def send_test(endpoint_id: int) -> ResponseReturnValue:
         flash("Activate the endpoint first: inactive endpoints receive nothing.", "error")
         return redirect(here)
     return act(
-        lambda db: services.queue_test_event(db, endpoint, user=current_user(), now=app_now()),
+        lambda db: services.queue_test_event(db, endpoint, user=signed_in_user(), now=app_now()),
         done=lambda delivery: (
             f"A test event ({delivery.public_id}) is queued; it goes out within a few seconds "
             "and appears in the log below."
