@@ -48,7 +48,8 @@ class Leases:
 
     @property
     def table(self) -> Table:
-        return self.id.table
+        table: Table = self.id.table
+        return table
 
     def expired(self, now: Any) -> ColumnElement[bool]:
         """Held by a worker whose lease is over: due again."""

@@ -37,4 +37,5 @@ def app_now() -> datetime:
     """Now, by the current app's clock (views and commands)."""
     from flask import current_app
 
-    return current_app.extensions["clock"].now()
+    clock: Clock = current_app.extensions["clock"]
+    return clock.now()

@@ -20,7 +20,10 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from syndicate.db import Database
-from syndicate.models import Event, EventCursor
+
+# Event is this module's too: consumers' handlers take an events.Event.
+from syndicate.models import Event as Event
+from syndicate.models import EventCursor
 
 EVENT_LOCK_KEY = 0x5E_E7_00_01
 # PostgreSQL only: listeners learn of new events without polling (see feeds/freshness.py).
@@ -72,7 +75,7 @@ def emit_rows(
     For hot paths that emit an event per unit of work (the post dispatcher: one per post),
     where the ORM flush costs more than the insert. Same lock, same notification.
     """
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "kind": kind,
             "subject": subject,

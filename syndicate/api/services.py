@@ -18,7 +18,7 @@ from syndicate.feeds.context import CONTENT_TYPES, FORMATS, FeedSettings
 from syndicate.feeds.listing import all_feeds
 from syndicate.linkedin.models import LinkedInConnection, LinkedInTarget
 from syndicate.posts import services as posts
-from syndicate.posts.models import Post, PostState
+from syndicate.posts.models import EDITABLE_STATES, Post, PostState
 from syndicate.sharing.context import Actor, Sharing
 from syndicate.sharing.deciding import (
     Conditions,
@@ -192,7 +192,7 @@ def reschedule_post(
 ) -> str | None:
     """Move a post not yet sent to another time or to the target's next free slot."""
     _one_schedule(body)
-    if post.state not in posts.EDITABLE_STATES:
+    if post.state not in EDITABLE_STATES:
         raise posts.NotEditable(
             f"This post is {post.state.value.replace('_', ' ')}; it can no longer be changed."
         )

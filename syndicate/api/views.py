@@ -74,7 +74,8 @@ def _user() -> User:
 
 
 def _site_url() -> str:
-    return current_app.config["SITE_URL"]
+    site_url: str = current_app.config["SITE_URL"]
+    return site_url
 
 
 def _cursors(name: str) -> Cursors:

@@ -9,7 +9,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     base = app.config["LINKEDIN_AUTH_BASE"].rstrip("/")
     oauth = OAuth(app)
-    oauth.register(
+    oauth.register(  # type: ignore[no-untyped-call]  # types-authlib leaves it unannotated
         "linkedin",
         client_id=app.config["LINKEDIN_CLIENT_ID"],
         client_secret=app.config["LINKEDIN_CLIENT_SECRET"],
@@ -24,4 +24,5 @@ def init_app(app: Flask) -> None:
 
 def callback_url(app: Flask) -> str:
     """The redirect URI registered with LinkedIn: absolute, from SITE_URL, exact."""
-    return app.config["SITE_URL"] + "/dashboard/connections/callback"
+    site_url: str = app.config["SITE_URL"]
+    return site_url + "/dashboard/connections/callback"

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from syndicate.articles.models import Article
-from syndicate.articles.services import Page
+from syndicate.db import Page, paginate
 from syndicate.sharing.context import (
     MAX_NOTE,
     Actor,
@@ -33,8 +33,8 @@ class InboxFilter:
     kind: ShareKind | None = None
     article_id: int | None = None
 
-    def query(self) -> Select[tuple[ShareRequest]]:
-        conditions = [ShareRequest.state.in_(INBOX_STATES)]
+    def query(self) -> Select[ShareRequest]:
+        conditions: list[ColumnElement[bool]] = [ShareRequest.state.in_(INBOX_STATES)]
         if self.state is not None:
             conditions.append(ShareRequest.state == self.state)
         if self.kind is not None:
@@ -55,15 +55,9 @@ class InboxFilter:
         return args
 
 
-def inbox_page(session: Session, where: InboxFilter, number: int, size: int) -> Page:
-    query = where.query()
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    items = session.scalars(
-        query.order_by(ShareRequest.created_at.desc(), ShareRequest.id.desc())
-        .limit(size)
-        .offset((max(number, 1) - 1) * size)
-    ).all()
-    return Page(list(items), max(number, 1), size, total)
+def inbox_page(session: Session, where: InboxFilter, number: int, size: int) -> Page[ShareRequest]:
+    query = where.query().order_by(ShareRequest.created_at.desc(), ShareRequest.id.desc())
+    return paginate(session, query, number=number, size=size)
 
 
 def inbox_counts(session: Session) -> dict[str, int]:

@@ -105,7 +105,8 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """A readable line: UTC time, level, logger, request id, message."""
 
-    converter = time.gmtime
+    # A static method: a plain function here would be bound, and get the formatter first.
+    converter = staticmethod(time.gmtime)
 
     def __init__(self) -> None:
         super().__init__(
@@ -159,7 +160,8 @@ def configure_logging(config: Mapping[str, Any]) -> None:
 def current_request_id() -> str | None:
     if not has_request_context():
         return None
-    return g.get("request_id")
+    request_id: str | None = g.get("request_id")
+    return request_id
 
 
 def _start_request() -> None:

@@ -257,7 +257,8 @@ bp = Blueprint("metrics", __name__)
 
 
 def counters(app: Flask | None = None) -> Counters:
-    return (app or current_app).extensions["metrics"]
+    found: Counters = (app or current_app).extensions["metrics"]
+    return found
 
 
 def register_gauges(app: Flask, read: Gauges, help: Mapping[str, str]) -> None:

@@ -34,7 +34,8 @@ def _default_zone() -> str:
     user = current_user()
     if user is not None:
         return user.time_zone
-    return current_app.config["TIME_ZONE"]
+    time_zone: str = current_app.config["TIME_ZONE"]
+    return time_zone
 
 
 def init_app(app: Flask) -> None:

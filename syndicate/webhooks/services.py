@@ -30,7 +30,7 @@ from syndicate.crypto import TokenVault, UndecryptableSecret
 from syndicate.db import Page, paginate
 from syndicate.errors import DomainError
 from syndicate.fetch import default_resolver, is_forbidden_address
-from syndicate.models import Event, OutboxMessage
+from syndicate.models import Event, OutboxMessage, OutboxState
 from syndicate.staff.models import User
 from syndicate.webhooks.models import (
     EVENT_KINDS,
@@ -178,7 +178,9 @@ class LoggedDelivery:
     attempts: list[WebhookAttempt] = field(default_factory=list)
 
 
-def deliveries_page(session: Session, endpoint: WebhookEndpoint, *, number: int, size: int) -> Page:
+def deliveries_page(
+    session: Session, endpoint: WebhookEndpoint, *, number: int, size: int
+) -> Page[LoggedDelivery]:
     """The endpoint's deliveries, newest first, with every attempt."""
     where = WebhookDelivery.endpoint_id == endpoint.id
     total = session.scalar(select(func.count()).select_from(WebhookDelivery).where(where)) or 0
@@ -191,14 +193,14 @@ def deliveries_page(session: Session, endpoint: WebhookEndpoint, *, number: int,
         .limit(size)
         .offset((number - 1) * size)
     ).all()
-    items = []
+    items: list[LoggedDelivery] = []
     for delivery, message in rows:
         waiting = message is not None and message.state in (
-            outbox.OutboxState.PENDING,
-            outbox.OutboxState.FAILED,
+            OutboxState.PENDING,
+            OutboxState.FAILED,
         )
         state = delivery.state
-        if message is not None and message.state is outbox.OutboxState.DEAD:
+        if message is not None and message.state is OutboxState.DEAD:
             # The outbox gave up (attempts used up, or a worker lost mid-attempt).
             state = state if state in ("gone", "skipped") else "dead"
         items.append(
