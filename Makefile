@@ -1,10 +1,11 @@
 # make run [PORT=5000]: install into .venv, migrate, load demo content, serve on http://127.0.0.1:PORT
 # make test: install into .venv and run every test
+# make lint, make typecheck: ruff and mypy
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint typecheck bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +39,13 @@ TEST_WORKERS ?= auto
 test: $(VENV)/.installed
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests ran"; exit 1; fi; exit $$rc
 
+# ruff check only: `ruff format --check .` still finds files to reformat.
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+
+# mypy --strict on syndicate/ (settings: [tool.mypy] in pyproject.toml).
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache
