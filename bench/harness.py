@@ -414,7 +414,7 @@ def report(comparisons: list[Comparison]) -> None:
         base = statistics.median(b for _, b in c.rounds)
         verdict = "meets" if c.meets else "BELOW GOAL"
         print(
-            f"  {c.name:<{width}}  {app:9.1f} vs {base:9.1f}{c.unit}  ratio {c.ratio:6.2f}  "
+            f"  {c.name:<{width}}  {app:9.2f} vs {base:9.2f}{c.unit}  ratio {c.ratio:6.2f}  "
             f"goal {c.goal}: {verdict}",
             flush=True,
         )
