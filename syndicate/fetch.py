@@ -315,7 +315,8 @@ class _Decoder:
         """Decompress at most budget bytes; retry raw deflate for servers that send it."""
         first, self._first = self._first, False
         try:
-            return self._zlib.decompress(data, budget)
+            inflated: bytes = self._zlib.decompress(data, budget)
+            return inflated
         except zlib.error:
             if first and self._encoding == "deflate":
                 self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)

@@ -346,8 +346,9 @@ def fail(
 def backoff(attempt: int, *, rng: random.Random | None = None) -> timedelta:
     """30 s doubled per failed attempt, at most 1 h, with ±20 % jitter so retries spread out."""
     exponent = min(max(attempt - 1, 0), 20)
-    base = min(BACKOFF_BASE * (2**exponent), BACKOFF_CAP)
-    jitter = (rng or random).uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
+    doubling: int = 2**exponent  # int ** int is typed Any: a negative power is a float
+    base = min(BACKOFF_BASE * doubling, BACKOFF_CAP)
+    jitter: float = (rng or random).uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER)
     return base * jitter
 
 

@@ -19,6 +19,7 @@ from flask import Response
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from werkzeug.datastructures import Headers
 
 from syndicate.api.errors import ApiError
 from syndicate.db import Base, Database, changed_rows
@@ -69,7 +70,7 @@ class Stored:
         return response
 
 
-def key_from(headers: Mapping[str, str]) -> str | None:
+def key_from(headers: Headers | Mapping[str, str]) -> str | None:
     """The Idempotency-Key header, checked: 1 to 200 visible ASCII characters."""
     key = headers.get("Idempotency-Key")
     if key is None:

@@ -34,11 +34,13 @@ def _settings() -> FeedSettings:
 
 
 def _cache() -> FeedCache:
-    cache = current_app.extensions.get("feed_cache")
+    cache: FeedCache | None = current_app.extensions.get("feed_cache")
     if cache is None:
         # Made on first use, when the app's session factory is bound for good.
-        cache = current_app.extensions.setdefault(
-            "feed_cache", FeedCache(freshness.version_source(get_database())))
+        made: FeedCache = current_app.extensions.setdefault(
+            "feed_cache", FeedCache(freshness.version_source(get_database()))
+        )
+        return made
     return cache
 
 

@@ -187,7 +187,8 @@ class LinkedInClient:
         )
         if response.status_code >= 400:
             raise _api_error(response)
-        return response.json()
+        userinfo: dict[str, Any] = response.json()
+        return userinfo
 
     def organization_roles(self, token: str) -> list[tuple[str, str]]:
         """(organization URN, role) for every approved role the member holds."""
@@ -205,7 +206,10 @@ class LinkedInClient:
 
     def organization(self, token: str, organization_urn: str) -> dict[str, Any]:
         organization_id = organization_urn.rsplit(":", 1)[-1]
-        return self._rest("GET", f"/rest/organizations/{quote(organization_id)}", token).json()
+        found: dict[str, Any] = self._rest(
+            "GET", f"/rest/organizations/{quote(organization_id)}", token
+        ).json()
+        return found
 
     def create_post(self, token: str, body: dict[str, Any]) -> str:
         """Publish; return the new post's URN (from the x-restli-id header)."""
@@ -216,7 +220,8 @@ class LinkedInClient:
         return urn
 
     def get_post(self, token: str, urn: str) -> dict[str, Any]:
-        return self._rest("GET", f"/rest/posts/{quote(urn, safe='')}", token).json()
+        post: dict[str, Any] = self._rest("GET", f"/rest/posts/{quote(urn, safe='')}", token).json()
+        return post
 
     def delete_post(self, token: str, urn: str) -> None:
         self._rest("DELETE", f"/rest/posts/{quote(urn, safe='')}", token)

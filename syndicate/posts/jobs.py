@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from syndicate import events
 from syndicate.db import get_database
@@ -48,7 +49,7 @@ def apply_auto_post_rules(app: Flask) -> str:
     created = 0
     now = app.extensions["clock"].now()
 
-    def handle(session, event) -> None:  # noqa: ANN001
+    def handle(session: Session, event: events.Event) -> None:
         nonlocal created
         article = session.get(Article, event.payload.get("article_id"))
         if article is not None and article.is_published:

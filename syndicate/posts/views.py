@@ -62,11 +62,13 @@ def _user() -> User:
 
 
 def _site_url() -> str:
-    return current_app.config["SITE_URL"]
+    site_url: str = current_app.config["SITE_URL"]
+    return site_url
 
 
 def _campaign() -> str:
-    return current_app.config["UTM_CAMPAIGN"]
+    campaign: str = current_app.config["UTM_CAMPAIGN"]
+    return campaign
 
 
 def _local_input(moment: datetime | None, zone: str) -> str:
@@ -78,7 +80,7 @@ def live_post_url(post: Post) -> str | None:
     """Where the published post can be seen: LinkedIn, or the sandbox's page when we talk to one."""
     if not post.linkedin_urn:
         return None
-    api_base = current_app.config["LINKEDIN_API_BASE"].rstrip("/")
+    api_base: str = current_app.config["LINKEDIN_API_BASE"].rstrip("/")
     if current_app.config["LINKEDIN_SANDBOX"] or api_base != "https://api.linkedin.com":
         return api_base + "/sandbox/"
     return post.live_url

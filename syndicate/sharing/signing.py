@@ -88,14 +88,15 @@ def signer_for(app: Flask) -> Signer:
     Outside production a missing key is generated once and kept in the instance folder, so
     that records stay verifiable across restarts and processes (like the token key).
     """
-    signer = app.extensions.get("sharing_signer")
+    signer: Signer | None = app.extensions.get("sharing_signer")
     if signer is None:
         key = app.config.get("SHARING_SIGNING_KEY")
         if not key:
             if app.config["ENV"] == "production":
                 raise ConfigError("Production needs SYNDICATE_SHARING_SIGNING_KEY.")
             key = _instance_key(Path(app.instance_path))
-        signer = app.extensions.setdefault("sharing_signer", Signer(key))
+        made: Signer = app.extensions.setdefault("sharing_signer", Signer(key))
+        return made
     return signer
 
 

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from syndicate.db import discard_session
 from syndicate.staff.access import without_sign_in
@@ -86,7 +86,7 @@ def init_app(app: Flask) -> None:
             return error  # type: ignore[return-value]
         message = error.description if error.code not in MESSAGES or _custom(error) else None
         response = error_response(error.code, message)
-        if error.code == 405 and error.valid_methods:
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)
         return response
 
