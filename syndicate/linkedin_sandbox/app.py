@@ -4,46 +4,42 @@ It implements "Contract for a fake LinkedIn server" in reference/linkedin.md wit
 paths, so the real client talks to it by changing only its base URLs. The demo app is
 `sandbox-client` / `sandbox-secret` (every scope, any http://127.0.0.1 or http://localhost
 redirect URI); the signed-in member is Sam Sandbox (`sandbox-member-1`), administrator of
-page 1001, content administrator of 1002 and analyst of 1003. Test controls live under
-/sandbox/control/ and as methods of `app.state`; the page /sandbox/ shows what was posted.
+page 1001, content administrator of 1002 and analyst of 1003.
+
+This module is the WSGI app, LinkedIn's endpoints and the serving; the test controls under
+/sandbox/control/ are in controls.py (and methods of `app.state`), the page /sandbox/ that
+shows what was posted in pages.py.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from flask import (
-    Blueprint,
-    Flask,
-    Response,
-    current_app,
-    g,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, g, jsonify, redirect, render_template, request
 from flask.typing import ResponseReturnValue
-from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from syndicate.linkedin_sandbox import oauth, rest
+from syndicate.linkedin_sandbox import controls, oauth, pages, rest
+from syndicate.linkedin_sandbox.context import (
+    SandboxApp,
+    current_state,
+    empty_response,
+    json_response,
+)
 from syndicate.linkedin_sandbox.errors import Refusal
 from syndicate.linkedin_sandbox.jwt import jwks
-from syndicate.linkedin_sandbox.state import Post, SandboxClient, SandboxState
+from syndicate.linkedin_sandbox.state import SandboxClient, SandboxState
 from syndicate.linkedin_sandbox.text import render_little_text
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 
 __all__ = [
     "SandboxApp",
@@ -57,7 +53,8 @@ __all__ = [
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-POSTS_PER_PAGE = 20
+
+
 CSP = (
     "default-src 'none'; img-src 'self'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
@@ -74,12 +71,6 @@ SCOPE_TEXT = {
 }
 
 bp = Blueprint("sandbox", __name__)
-
-
-class SandboxApp(Flask):
-    """The sandbox's Flask app; `state` is its whole world."""
-
-    state: SandboxState
 
 
 def create_sandbox(
@@ -100,12 +91,9 @@ def create_sandbox(
     )
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES
     app.register_blueprint(bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(controls.bp)
     return app
-
-
-def _state() -> SandboxState:
-    """The running sandbox's state."""
-    return cast(SandboxApp, current_app).state
 
 
 # cross-cutting: faults, errors, headers
@@ -116,7 +104,7 @@ def _inject_fault() -> None:
     """Apply a queued fault: answer in place of the real response, or delay."""
     if request.path.startswith("/sandbox/"):
         return
-    state = _state()
+    state = current_state()
     fault = state.take_fault(request.method, request.path)
     if fault is None:
         return
@@ -140,7 +128,7 @@ def _finish(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
-    _state().sleep(g.pop("respond_after", 0.0))
+    current_state().sleep(g.pop("respond_after", 0.0))
     return response
 
 
@@ -161,13 +149,6 @@ def _http_error(exc: HTTPException) -> Response:
     return response
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    """A JSON response with a status."""
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
 def _no_store(body: dict[str, Any]) -> Response:
     """An OAuth JSON response that caches must not keep."""
     response = jsonify(body)
@@ -176,15 +157,10 @@ def _no_store(body: dict[str, Any]) -> Response:
     return response
 
 
-def _empty(status: int, headers: dict[str, str] | None = None) -> Response:
-    """A response with an empty body."""
-    return Response(b"", status=status, headers=headers or {})
-
-
 def _rest_call() -> rest.RestCall:
     """Checks 1–3 for the current /rest request."""
     return rest.rest_call(
-        _state(),
+        current_state(),
         authorization=request.headers.get("Authorization"),
         version=request.headers.get("LinkedIn-Version"),
         protocol=request.headers.get("X-Restli-Protocol-Version"),
@@ -202,7 +178,7 @@ def _auth_page(message: str, status: int) -> tuple[str, int]:
 @bp.get("/oauth/v2/authorization")
 def authorize() -> ResponseReturnValue:
     """Validate, then redirect at once or show the consent page."""
-    state = _state()
+    state = current_state()
     try:
         auth = oauth.validate_authorization(state, request.args)
     except oauth.AuthorizeError as exc:
@@ -232,7 +208,7 @@ def authorize_decide() -> ResponseReturnValue:
         return _auth_page("Choose Allow or Cancel.", 400)
     try:
         target = oauth.answer_consent(
-            _state(),
+            current_state(),
             request.form.get("consent", ""),
             allow=decision == "allow",
             sub=request.form.get("member"),
@@ -245,40 +221,40 @@ def authorize_decide() -> ResponseReturnValue:
 @bp.post("/oauth/v2/accessToken")
 def access_token() -> Response:
     """Exchange a code (or, for partners, a refresh token)."""
-    return _no_store(oauth.exchange(_state(), request.form))
+    return _no_store(oauth.exchange(current_state(), request.form))
 
 
 @bp.post("/oauth/v2/introspectToken")
 def introspect_token() -> Response:
     """Token introspection."""
-    return _no_store(oauth.introspect(_state(), request.form))
+    return _no_store(oauth.introspect(current_state(), request.form))
 
 
 @bp.post("/oauth/v2/revoke")
 def revoke_token() -> Response:
     """Token revocation."""
-    oauth.revoke(_state(), request.form)
-    return _empty(200)
+    oauth.revoke(current_state(), request.form)
+    return empty_response(200)
 
 
 @bp.get("/oauth/.well-known/openid-configuration")
 def openid_configuration() -> Response:
     """OIDC discovery."""
-    return _json(oauth.openid_configuration(_state()))
+    return json_response(oauth.openid_configuration(current_state()))
 
 
 @bp.get("/oauth/openid/jwks")
 def openid_jwks() -> Response:
     """The id_token signing keys."""
-    return _json(jwks())
+    return json_response(jwks())
 
 
 @bp.get("/v2/userinfo")
 def userinfo() -> Response:
     """The signed-in member's OIDC claims."""
-    state = _state()
+    state = current_state()
     token = oauth.authenticate(state, request.headers.get("Authorization"))
-    return _json(oauth.userinfo(state, token))
+    return json_response(oauth.userinfo(state, token))
 
 
 # REST API (F–J)
@@ -287,42 +263,42 @@ def userinfo() -> Response:
 @bp.get("/rest/organizationAcls")
 def organization_acls() -> Response:
     """The member's page roles."""
-    return _json(rest.organization_acls(_state(), _rest_call(), request.args))
+    return json_response(rest.organization_acls(current_state(), _rest_call(), request.args))
 
 
 @bp.get("/rest/organizations/<organization_id>")
 def organization(organization_id: str) -> Response:
     """A page's names."""
     _rest_call()
-    return _json(rest.organization_json(_state(), organization_id))
+    return json_response(rest.organization_json(current_state(), organization_id))
 
 
 @bp.post("/rest/posts")
 def create_post() -> Response:
     """Create a post: 201, x-restli-id, empty body."""
-    urn = rest.create_post(_state(), _rest_call(), request.get_data())
-    return _empty(201, {"x-restli-id": urn})
+    urn = rest.create_post(current_state(), _rest_call(), request.get_data())
+    return empty_response(201, {"x-restli-id": urn})
 
 
 @bp.get("/rest/posts/<path:urn>")
 def get_post(urn: str) -> Response:
     """Read a post."""
-    return _json(rest.get_post(_state(), _rest_call(), urn))
+    return json_response(rest.get_post(current_state(), _rest_call(), urn))
 
 
 @bp.delete("/rest/posts/<path:urn>")
 def delete_post(urn: str) -> Response:
     """Delete a post; deleting it again is also 204."""
-    rest.delete_post(_state(), _rest_call(), urn)
-    return _empty(204)
+    rest.delete_post(current_state(), _rest_call(), urn)
+    return empty_response(204)
 
 
 @bp.post("/rest/images")
 def initialize_upload() -> Response:
     """Start an image upload."""
-    return _json(
+    return json_response(
         rest.initialize_upload(
-            _state(), _rest_call(), request.args.get("action"), request.get_data()
+            current_state(), _rest_call(), request.args.get("action"), request.get_data()
         )
     )
 
@@ -330,323 +306,16 @@ def initialize_upload() -> Response:
 @bp.get("/rest/images/<path:urn>")
 def image_status(urn: str) -> Response:
     """An image's status."""
-    return _json(rest.image_json(_state(), _rest_call(), urn))
+    return json_response(rest.image_json(current_state(), _rest_call(), urn))
 
 
 @bp.put("/sandbox-upload/<image_id>")
 def upload(image_id: str) -> Response:
     """Receive an image's bytes at its upload URL."""
-    state = _state()
+    state = current_state()
     token = oauth.authenticate(state, request.headers.get("Authorization"))
     rest.upload_image(state, token, image_id, request.get_data())
-    return _empty(201)
-
-
-# pages for people
-
-
-@dataclass(frozen=True)
-class PostCard:
-    """A post as a reader of the feed would see it."""
-
-    urn: str
-    author_name: str
-    author_urn: str
-    text: str
-    sent: str
-    cut_at: int | None
-    cut_char: str | None
-    created_at: datetime
-    article: dict[str, Any] | None
-    image_url: str | None
-    image_alt: str
-
-
-def _image_url(state: SandboxState, urn: str | None) -> str | None:
-    """Where the sandbox serves an uploaded image, for the page."""
-    if not urn:
-        return None
-    return f"{state.base_url}/sandbox/images/{urn.removeprefix('urn:li:image:')}"
-
-
-def post_card(state: SandboxState, post: Post) -> PostCard:
-    """What the feed shows for a stored post."""
-    content = post.content or {}
-    article = content.get("article")
-    media = content.get("media") or {}
-    if article is not None:
-        article = {**article, "thumbnail_url": _image_url(state, article.get("thumbnail"))}
-    return PostCard(
-        urn=post.urn,
-        author_name=state.author_name(post.author),
-        author_urn=post.author,
-        text=post.text.rendered,
-        sent=post.commentary,
-        cut_at=post.text.cut_at,
-        cut_char=post.text.cut_char,
-        created_at=post.created_at,
-        article=article,
-        image_url=_image_url(state, media.get("id")),
-        image_alt=media.get("altText", ""),
-    )
-
-
-@bp.get("/")
-def home() -> ResponseReturnValue:
-    """The sandbox's page lives under /sandbox/."""
-    return redirect(url_for("sandbox.index"), 302)
-
-
-@bp.get("/sandbox/")
-def index() -> str:
-    """Every live post, newest first, and the switches."""
-    state = _state()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    live = state.post_list(include_deleted=False)
-    shown = live[(page - 1) * POSTS_PER_PAGE : page * POSTS_PER_PAGE]
-    return render_template(
-        "linkedin_sandbox/index.html",
-        cards=[post_card(state, p) for p in shown],
-        page=page,
-        has_next=len(live) > page * POSTS_PER_PAGE,
-        deleted=len(state.post_list()) - len(live),
-        status=describe(state),
-    )
-
-
-@bp.get("/sandbox/images/<image_id>")
-def image_bytes(image_id: str) -> Response:
-    """An uploaded image, for the page's cards."""
-    state = _state()
-    with state.lock:
-        image = state.images.get(image_id)
-    if image is None or image.data is None:
-        return _json({"status": 404, "message": "No such image"}, 404)
-    return Response(image.data, mimetype=image.media_type)
-
-
-@bp.get("/sandbox/avatar/<sub>.svg")
-def avatar(sub: str) -> Response:
-    """A member's picture: initials on a square."""
-    state = _state()
-    with state.lock:
-        member = state.members.get(sub)
-    if member is None:
-        return _json({"status": 404, "message": "No such member"}, 404)
-    initials = escape(member.given_name[:1] + member.family_name[:1])
-    svg = (
-        '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
-        '<rect width="96" height="96" fill="#0a66c2"/><text x="48" y="60" font-size="36" '
-        f'text-anchor="middle" fill="#fff" font-family="sans-serif">{initials}</text></svg>'
-    )
-    return Response(svg, mimetype="image/svg+xml")
-
-
-# test controls (K)
-
-
-def describe(state: SandboxState) -> dict[str, Any]:
-    """The switches, versions, clock, queued faults and counters."""
-    with state.lock:
-        return {
-            "switches": asdict(state.switches),
-            "active_versions": sorted(state.active_versions()),
-            "versions_rolling": state.explicit_versions is None,
-            "now": state.now().isoformat(),
-            "clock_offset_seconds": state.clock_offset.total_seconds(),
-            "token_delay_seconds": state.token_delay.total_seconds(),
-            "signed_in": state.signed_in,
-            "faults": [asdict(f) for f in state.faults],
-            "token_calls": dict(state.token_calls),
-            "posts": len(state.posts),
-            "tokens": len(state.tokens),
-            "images": len(state.images),
-        }
-
-
-def control_post_json(state: SandboxState, post: Post) -> dict[str, Any]:
-    """A stored post for the controls: the API view plus what the sandbox knows besides."""
-    return {
-        **rest.post_json(post),
-        "sentCommentary": post.commentary,
-        "renderedCommentary": post.text.rendered,
-        "cutAt": post.text.cut_at,
-        "authorName": state.author_name(post.author),
-        "deleted": post.deleted_at is not None,
-    }
-
-
-def _control_body() -> dict[str, Any]:
-    """The control request's JSON object ({} when empty)."""
-    body = request.get_json(silent=True) if request.get_data() else {}
-    if not isinstance(body, dict):
-        raise ValueError("send a JSON object")
-    return body
-
-
-def _control(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Answer a control request's bad input with 400 {"error": …}."""
-
-    @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Response:
-        try:
-            return view(*args, **kwargs)
-        except ValueError as exc:
-            return _json({"error": str(exc)}, 400)
-
-    return wrapper
-
-
-def _number(body: dict[str, Any], name: str) -> float:
-    """A numeric field of a control request."""
-    value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number")
-    return float(value)
-
-
-@bp.get("/sandbox/control/state")
-@_control
-def control_state() -> Response:
-    """Everything switchable, at a glance."""
-    return _json(describe(_state()))
-
-
-@bp.post("/sandbox/control/reset")
-@_control
-def control_reset() -> Response:
-    """Back to a fresh sandbox."""
-    _state().reset()
-    return _json(describe(_state()))
-
-
-@bp.post("/sandbox/control/switches")
-@_control
-def control_switches() -> Response:
-    """Set switches, e.g. {"auto_consent": true, "partner": true}."""
-    return _json(asdict(_state().set_switches(**_control_body())))
-
-
-@bp.get("/sandbox/control/faults")
-@_control
-def control_faults() -> Response:
-    """The queued faults."""
-    return _json(describe(_state())["faults"])
-
-
-@bp.post("/sandbox/control/faults")
-@_control
-def control_add_fault() -> Response:
-    """Queue a fault: {"path": "/rest/posts", "kind": "429", "count": 1, "method", "seconds"}."""
-    body = _control_body()
-    path, kind = body.get("path"), body.get("kind")
-    if not isinstance(path, str) or not isinstance(kind, str):
-        raise ValueError("path and kind are required strings")
-    method = body.get("method")
-    count = body.get("count", 1)
-    if not isinstance(count, int) or isinstance(count, bool):
-        raise ValueError("count must be an integer")
-    seconds = _number(body, "seconds") if "seconds" in body else 0.0
-    fault = _state().inject(
-        path, kind, count=count, seconds=seconds, method=method if isinstance(method, str) else None
-    )
-    return _json(asdict(fault), 201)
-
-
-@bp.delete("/sandbox/control/faults")
-@_control
-def control_clear_faults() -> Response:
-    """Drop every queued fault."""
-    _state().clear_faults()
-    return _empty(204)
-
-
-def _token_arg(body: dict[str, Any]) -> str | None:
-    """The optional token a control request names."""
-    token = body.get("token")
-    if token is not None and not isinstance(token, str):
-        raise ValueError("token must be a string (or left out for every token)")
-    return token
-
-
-@bp.post("/sandbox/control/tokens/revoke")
-@_control
-def control_revoke() -> Response:
-    """Revoke {"token": …}, or every token."""
-    return _json({"revoked": _state().revoke_tokens(_token_arg(_control_body()))})
-
-
-@bp.post("/sandbox/control/tokens/expire")
-@_control
-def control_expire() -> Response:
-    """Expire {"token": …}, or every access token."""
-    return _json({"expired": _state().expire_tokens(_token_arg(_control_body()))})
-
-
-@bp.post("/sandbox/control/tokens/delay")
-@_control
-def control_token_delay() -> Response:
-    """New tokens answer REVOKED_ACCESS_TOKEN for their first {"seconds": N}."""
-    _state().set_token_delay(_number(_control_body(), "seconds"))
-    return _json(describe(_state()))
-
-
-@bp.post("/sandbox/control/tokens/mint")
-@_control
-def control_mint() -> Response:
-    """A token without the OAuth dance: {"scopes": [...], "sub": optional}."""
-    body = _control_body()
-    scopes = body.get("scopes")
-    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
-        raise ValueError("scopes must be a list of strings")
-    state = _state()
-    sub = body.get("sub", state.signed_in)
-    if sub not in state.members:
-        raise ValueError(f"no member {sub!r}")
-    return _json({"access_token": state.mint_token(scopes, sub=sub)}, 201)
-
-
-@bp.post("/sandbox/control/versions")
-@_control
-def control_versions() -> Response:
-    """{"active": ["202611", …]}, or {"active": null} for the rolling twelve months."""
-    active = _control_body().get("active")
-    if active is not None and not isinstance(active, list):
-        raise ValueError("active must be a list of YYYYMM strings or null")
-    _state().set_active_versions(cast(Iterable[str] | None, active))
-    return _json(describe(_state()))
-
-
-@bp.post("/sandbox/control/clock")
-@_control
-def control_clock() -> Response:
-    """{"offset_seconds": N} sets the offset; {"advance_seconds": N} moves time on."""
-    body = _control_body()
-    state = _state()
-    if "offset_seconds" in body:
-        state.set_clock_offset(timedelta(seconds=_number(body, "offset_seconds")))
-    if "advance_seconds" in body:
-        state.advance_clock(timedelta(seconds=_number(body, "advance_seconds")))
-    return _json(describe(state))
-
-
-@bp.post("/sandbox/control/sign-in")
-@_control
-def control_sign_in() -> Response:
-    """Choose the member who answers consent pages: {"sub": …}."""
-    sub = _control_body().get("sub")
-    if not isinstance(sub, str):
-        raise ValueError("sub must be a string")
-    _state().sign_in(sub)
-    return _json(describe(_state()))
-
-
-@bp.get("/sandbox/control/posts")
-@_control
-def control_posts() -> Response:
-    """Every stored post, deleted ones too, newest first."""
-    state = _state()
-    return _json({"elements": [control_post_json(state, p) for p in state.post_list()]})
+    return empty_response(201)
 
 
 # serving
