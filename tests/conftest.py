@@ -7,6 +7,9 @@
   commits still leaves nothing behind.
 - ``fresh_database``: a committed, empty-but-migrated database for tests that start other
   threads or processes (live server, scheduler processes).
+- ``make_user``, ``make_article``, ``make_connection``, ``make_target``, ``make_sandbox_target``,
+  ``make_post``, ``staff_user``, ``admin``: tests/factories.py bound to the test's session and
+  clock; targets and posts are committed, as the pages that make them would.
 
 PostgreSQL runs when SYNDICATE_TEST_DATABASE_URL is set, Chromium when SYNDICATE_TEST_BROWSER
 names its binary; otherwise those tests skip with the reason, and under CI=true they fail.
@@ -34,6 +37,7 @@ from sqlalchemy.orm import Session
 from syndicate import create_app, migrate
 from syndicate.clock import FixedClock
 from syndicate.db import make_engine
+from syndicate.staff.models import Role
 from tests import factories
 
 T = TypeVar("T")
@@ -238,6 +242,82 @@ def login(client: FlaskClient, session: Session, clock: FixedClock):  # noqa: AN
         factories.sign_in(client, session, user, now=clock.now())
 
     return sign_in
+
+
+@pytest.fixture
+def staff_user(make_user, login):  # noqa: ANN001, ANN201
+    """A staff member (make_user's overrides) signed in on the test client."""
+
+    def make(**overrides: object):  # noqa: ANN202
+        user = make_user(**overrides)
+        login(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin(make_user):  # noqa: ANN001, ANN201
+    """An administrator in Europe/Berlin, not signed in."""
+    return make_user(email="admin@example.test", role=Role.ADMIN, time_zone="Europe/Berlin")
+
+
+@pytest.fixture
+def make_connection(app: Flask, session: Session, clock: FixedClock):  # noqa: ANN201
+    """Connections whose token is sealed with the app's keys; no one accepts it, none is sent."""
+    vault = app.extensions["token_vault"]
+
+    def make(**overrides: object):  # noqa: ANN202
+        overrides.setdefault("access_token_encrypted", vault.encrypt("not-sent"))
+        return factories.make_connection(session, now=clock.now(), **overrides)
+
+    return make
+
+
+@pytest.fixture
+def make_target(session: Session, clock: FixedClock, make_connection):  # noqa: ANN001, ANN201
+    """Targets, each on a connection of its own unless one is given; committed."""
+
+    def make(**overrides: object):  # noqa: ANN202
+        if overrides.get("connection") is None:
+            overrides["connection"] = make_connection()
+        target = factories.make_target(session, now=clock.now(), **overrides)
+        session.commit()
+        return target
+
+    return make
+
+
+@pytest.fixture
+def make_sandbox_target(app: Flask, session: Session, clock: FixedClock, linkedin_sandbox):  # noqa: ANN001, ANN201
+    """Targets of the sandbox's member, connected with a token the sandbox accepts; committed."""
+
+    def make(**overrides: object):  # noqa: ANN202
+        target = factories.make_sandbox_target(
+            session,
+            sandbox=linkedin_sandbox,
+            vault=app.extensions["token_vault"],
+            now=clock.now(),
+            **overrides,
+        )
+        session.commit()
+        return target
+
+    return make
+
+
+@pytest.fixture
+def make_post(app: Flask, session: Session, clock: FixedClock):  # noqa: ANN201
+    """Posts as the compose form makes them (factories.make_post), committed."""
+
+    def make(**overrides: object):  # noqa: ANN202
+        post = factories.make_post(
+            session, now=clock.now(), site_url=app.config["SITE_URL"], **overrides
+        )
+        session.commit()
+        return post
+
+    return make
 
 
 @pytest.fixture

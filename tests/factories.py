@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from syndicate.articles import services as articles
 from syndicate.articles.models import Article, BodyFormat
 from syndicate.crypto import TokenVault
+from syndicate.linkedin import services as linkedin
 from syndicate.linkedin.models import (
     ConnectionState,
     LinkedInConnection,
     LinkedInTarget,
     TargetKind,
 )
+from syndicate.posts import composing, context
+from syndicate.posts.models import Post, PostState
 from syndicate.staff import services as staff
 from syndicate.staff.models import Role, User
 
@@ -95,30 +100,137 @@ def make_article(
 SANDBOX_MEMBER = "urn:li:person:sandbox-member-1"
 
 
-def make_sandbox_target(
-    session: Session, *, vault: TokenVault, token: str, now: datetime
+def make_connection(session: Session, *, now: datetime, **overrides: object) -> LinkedInConnection:
+    """An active connection with a member's posting scopes and no token (seal one to send)."""
+    n = next(_counter)
+    fields: dict[str, object] = {
+        "member_urn": f"urn:li:person:member-{n}",
+        "name": f"Member {n}",
+        "expires_at": now + timedelta(days=60),
+        "scopes": " ".join(linkedin.scopes_for(pages=False)),
+        "state": ConnectionState.ACTIVE,
+        "created_at": now,
+        "updated_at": now,
+        **overrides,
+    }
+    connection = LinkedInConnection(**fields)
+    session.add(connection)
+    session.flush()
+    return connection
+
+
+def make_target(
+    session: Session,
+    *,
+    now: datetime,
+    connection: LinkedInConnection | None = None,
+    **overrides: object,
 ) -> LinkedInTarget:
-    """The sandbox's demo member connected with ``token``, posting as themself (UTC)."""
-    connection = LinkedInConnection(
+    """The member of ``connection`` (a new one unless given) as a target, in UTC, no slots."""
+    if connection is None:
+        connection = make_connection(session, now=now)
+    fields: dict[str, object] = {
+        "urn": connection.member_urn,
+        "kind": TargetKind.MEMBER,
+        "display_name": connection.name,
+        "time_zone": "UTC",
+        "queue_slots": [],
+        "created_at": now,
+        "updated_at": now,
+        **overrides,
+    }
+    target = LinkedInTarget(connection=connection, **fields)
+    session.add(target)
+    session.flush()
+    return target
+
+
+def make_sandbox_target(
+    session: Session,
+    *,
+    sandbox: object,
+    vault: TokenVault,
+    now: datetime,
+    pages: bool = True,
+    connected_by: User | None = None,
+    **overrides: object,
+) -> LinkedInTarget:
+    """A target of the sandbox's demo member, connected with a token the sandbox minted.
+
+    The member has one connection: a second target (a page, say) joins the first's.
+    """
+    # Late: pytest must import sandbox_fixtures first, as the plugin it is.
+    from tests.sandbox_fixtures import CLIENT_ID
+
+    scopes = linkedin.scopes_for(pages=pages)
+    token = sandbox.state.mint_token(scopes, client_id=CLIENT_ID)  # type: ignore[attr-defined]
+    connection = session.scalar(
+        select(LinkedInConnection).where(LinkedInConnection.member_urn == SANDBOX_MEMBER)
+    ) or make_connection(
+        session,
+        now=now,
         member_urn=SANDBOX_MEMBER,
         name="Sam Sandbox",
         access_token_encrypted=vault.encrypt(token),
-        expires_at=now + timedelta(days=60),
-        scopes="openid profile email w_member_social",
-        state=ConnectionState.ACTIVE,
-        created_at=now,
-        updated_at=now,
+        scopes=" ".join(scopes),
+        connected_by_id=connected_by.id if connected_by else None,
     )
-    target = LinkedInTarget(
-        connection=connection,
-        urn=SANDBOX_MEMBER,
-        kind=TargetKind.MEMBER,
-        display_name="Sam Sandbox",
-        time_zone="UTC",
-        queue_slots=[],
-        created_at=now,
-        updated_at=now,
+    return make_target(session, now=now, connection=connection, **overrides)
+
+
+def make_post(
+    session: Session,
+    *,
+    article: Article,
+    target: LinkedInTarget,
+    now: datetime,
+    site_url: str,
+    when: datetime | None = None,
+    user: User | None = None,
+    campaign: str = "test",
+    reshare: bool = False,
+    **overrides: object,
+) -> Post:
+    """A post as the compose form makes it, due a day after ``now`` unless ``when`` says.
+
+    Overrides of the form's fields (commentary, card_title, as_draft...) go into the form;
+    the others are set on the post afterwards (state, due_at, last_error...).
+    """
+    data = composing.compose_defaults(article, target, site_url=site_url, campaign=campaign)
+    data.when = when or now + timedelta(days=1)
+    for name in [f.name for f in dataclasses.fields(data) if f.name in overrides]:
+        setattr(data, name, overrides.pop(name))
+    post = composing.create_post(
+        session,
+        article,
+        target,
+        data,
+        user=user,
+        now=now,
+        site_url=site_url,
+        campaign=campaign,
+        reshare=reshare,
     )
-    session.add_all([connection, target])
+    for key, value in overrides.items():
+        setattr(post, key, value)
     session.flush()
-    return target
+    return post
+
+
+def record_published(
+    session: Session,
+    post: Post,
+    *,
+    now: datetime,
+    urn: str = "urn:li:share:7001",
+    published_at: datetime | None = None,
+) -> Post:
+    """What the dispatcher records when LinkedIn answers 201 (its own tests cover how)."""
+    post.attempt = 1
+    context.record(session, post, PostState.SENDING, now=now, actor="w1", detail="claimed")
+    post.linkedin_urn, post.published_at = urn, published_at or now
+    context.record(
+        session, post, PostState.PUBLISHED, now=now, actor="w1", http_status=201, detail=urn
+    )
+    session.flush()
+    return post

@@ -18,10 +18,10 @@ from syndicate.config import ConfigError, resolve
 from syndicate.crypto import TokenVault
 from syndicate.db import make_engine
 from syndicate.doctor import Check, diagnose, doctor_command, run_checks
-from syndicate.linkedin.models import ConnectionState, LinkedInConnection
 from syndicate.linkedin_sandbox.app import running_sandbox
 from syndicate.mail.smtp import make_mailer
 from tests.conftest import START, app_config, missing_service
+from tests.factories import make_connection
 from tests.mail.conftest import SmtpServer, free_port, password_checker
 
 REDIS_URL = os.environ.get("SYNDICATE_TEST_REDIS_URL", "")
@@ -145,12 +145,8 @@ def test_an_unreachable_database_fails_quickly_without_the_password(tmp_path):
 
 
 def _store_token(session, vault: TokenVault, n: int) -> None:
-    now = START
-    session.add(LinkedInConnection(
-        member_urn=f"urn:li:person:doctor-{n}", state=ConnectionState.ACTIVE,
-        access_token_encrypted=vault.encrypt(f"token-{n}"), created_at=now, updated_at=now,
-    ))
-    session.flush()
+    make_connection(session, now=START, member_urn=f"urn:li:person:doctor-{n}",
+                    access_token_encrypted=vault.encrypt(f"token-{n}"))
     session.commit()
 
 

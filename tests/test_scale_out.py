@@ -29,13 +29,12 @@ from sqlalchemy import func, select
 from syndicate.articles import services as articles
 from syndicate.crypto import TokenVault
 from syndicate.db import Database, make_engine
-from syndicate.posts import services as posts
 from syndicate.posts.models import Post, PostState
 from syndicate.sharing.models import ShareRequest
 from syndicate.staff.models import Role
 from syndicate.staff.services import create_api_token, create_user
 from tests.conftest import missing_service
-from tests.factories import make_sandbox_target
+from tests.factories import make_post, make_sandbox_target
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,15 +53,14 @@ def seed(database: Database, sandbox, token_key: str, site: str) -> tuple[str, s
     """An admin with an API token, a connected target, a published article and 500 posts
     falling due over the first half of the load. Returns (API token, article slug)."""
     now = datetime.now(UTC)
-    token = sandbox.state.mint_token(
-        ["openid", "profile", "email", "w_member_social"], client_id="syndicate-test"
-    )
     with database.transaction() as session:
         admin = create_user(
             session, "ops@example.test", "a long test password", role=Role.ADMIN, now=now
         )
         _, api_token = create_api_token(session, admin, "load", now=now)
-        target = make_sandbox_target(session, vault=TokenVault([token_key]), token=token, now=now)
+        target = make_sandbox_target(
+            session, sandbox=sandbox, vault=TokenVault([token_key]), now=now, pages=False
+        )
         shared = articles.create_article(
             session,
             articles.ArticleInput(
@@ -82,13 +80,18 @@ def seed(database: Database, sandbox, token_key: str, site: str) -> tuple[str, s
                 now=now,
             )
             articles.publish_article(session, article, now=now)
-            data = posts.compose_defaults(article, target, site_url=site, campaign="load")
-            data.when = now + timedelta(minutes=5)
-            post = posts.create_post(
-                session, article, target, data, user=None, now=now, site_url=site, campaign="load"
-            )
             due = now + timedelta(seconds=SECONDS / 2 * i / POSTS)
-            post.due_at = post.scheduled_at = due
+            make_post(
+                session,
+                article=article,
+                target=target,
+                now=now,
+                site_url=site,
+                when=now + timedelta(minutes=5),
+                campaign="load",
+                due_at=due,
+                scheduled_at=due,
+            )
         return api_token, shared.slug
 
 

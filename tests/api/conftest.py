@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -14,12 +13,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from syndicate import create_app
-from syndicate.linkedin.models import (
-    ConnectionState,
-    LinkedInConnection,
-    LinkedInTarget,
-    TargetKind,
-)
 from syndicate.staff.services import create_api_token
 from tests.conftest import app_config
 
@@ -73,38 +66,20 @@ def api(client: FlaskClient, token: str) -> Api:
     return Api(client, token)
 
 
-def make_target(session, app: Flask, now, *, urn: str = "urn:li:person:api-member", **fields):  # noqa: ANN001, ANN201
-    """A connected target; nothing is sent, so the token need not be a real one."""
-    connection = LinkedInConnection(
-        member_urn=f"urn:li:person:owner-{secrets.token_hex(4)}",
-        name="Ada API",
-        access_token_encrypted=app.extensions["token_vault"].encrypt("not-sent"),
-        expires_at=now + timedelta(days=50),
-        scopes="openid profile w_member_social",
-        state=ConnectionState.ACTIVE,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(connection)
-    target = LinkedInTarget(
-        connection=connection,
-        urn=urn,
-        kind=TargetKind.MEMBER,
-        display_name=fields.pop("display_name", "Ada API"),
-        time_zone=fields.pop("time_zone", "Europe/Berlin"),
-        queue_slots=fields.pop("queue_slots", []),
-        created_at=now,
-        updated_at=now,
-        **fields,
-    )
-    session.add(target)
-    session.commit()
-    return target
-
-
 @pytest.fixture
-def target(session, app, clock):  # noqa: ANN001, ANN201
-    return make_target(session, app, clock.now())
+def target(make_connection, make_target, clock):  # noqa: ANN001, ANN201
+    """A connected target; nothing is sent, so the token need not be a real one."""
+    connection = make_connection(
+        name="Ada API",
+        expires_at=clock.now() + timedelta(days=50),
+        scopes="openid profile w_member_social",
+    )
+    return make_target(
+        connection=connection,
+        urn="urn:li:person:api-member",
+        display_name="Ada API",
+        time_zone="Europe/Berlin",
+    )
 
 
 @pytest.fixture

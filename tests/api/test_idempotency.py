@@ -15,7 +15,7 @@ from syndicate.models import Event
 from syndicate.posts.models import Post
 from syndicate.staff.services import create_api_token
 from tests import factories
-from tests.api.conftest import Api, make_target
+from tests.api.conftest import Api
 
 
 def _count(session, model) -> int:  # noqa: ANN001
@@ -133,8 +133,7 @@ def test_two_threads_with_the_same_key_create_one_post(fresh_app):
         _token, raw = create_api_token(s, user, "race", now=now)
         article = factories.make_article(s, now=now)
         public_id = article.public_id
-    with database.sessions() as s:
-        target_id = make_target(s, fresh_app, now).id
+        target_id = factories.make_target(s, now=now).id
 
     # reshare posts have no unique constraint: only the key can keep them from doubling.
     body = json.dumps({"article": public_id, "target": target_id, "reshare": True,

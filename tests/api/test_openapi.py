@@ -19,7 +19,6 @@ from syndicate.api.views import operations
 from syndicate.staff.models import Role
 from syndicate.staff.services import create_api_token
 from tests import factories
-from tests.api.conftest import make_target
 from tests.sharing.conftest import pending_request
 
 
@@ -106,8 +105,8 @@ def test_schemathesis_with_every_check_finds_nothing_against_a_running_app(live_
         _token, raw = create_api_token(session, user, "schemathesis", now=now)
         factories.make_article(session, now=now, title="Fuzzed article")
         share_article = factories.make_article(session, now=now, title="Shared article")
+        factories.make_target(session, now=now)
     with app.extensions["database"].sessions() as session:
-        make_target(session, app, now)
         pending_request(session, app, share_article, app.extensions["clock"])
 
     config = schemathesis.Config.from_path(PROJECT_ROOT / "schemathesis.toml")

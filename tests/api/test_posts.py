@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import func, select
 
 from syndicate.posts.models import Post, PostState
-from tests.api.conftest import make_target
 
 
 def _count(session) -> int:  # noqa: ANN001
@@ -85,9 +84,9 @@ def test_schedule_at_a_local_time_by_urn_with_own_text(api, article, target):
     assert "does not exist" in post["schedule_note"]
 
 
-def test_queue_takes_the_next_free_slot_and_draft_has_no_time(api, article, session, app, clock):
+def test_queue_takes_the_next_free_slot_and_draft_has_no_time(api, article, make_target):
     slotted = make_target(
-        session, app, clock.now(), urn="urn:li:organization:77",
+        urn="urn:li:organization:77", time_zone="Europe/Berlin",
         queue_slots=[{"weekday": 2, "time": "09:00"}],
     )
     queued = api.post("/posts", {"article": article.public_id, "target": slotted.id, "queue": True})
@@ -95,7 +94,7 @@ def test_queue_takes_the_next_free_slot_and_draft_has_no_time(api, article, sess
     # Monday 2 March 2026 09:00 UTC now; Wednesday 09:00 Berlin (CET) is 08:00 UTC.
     assert queued.get_json()["scheduled_at"] == "2026-03-04T08:00:00Z"
 
-    other = make_target(session, app, clock.now(), urn="urn:li:organization:78")
+    other = make_target(urn="urn:li:organization:78", time_zone="Europe/Berlin")
     draft = api.post("/posts", {"article": article.public_id, "target": other.id, "draft": True})
     assert draft.status_code == 201
     assert draft.get_json()["state"] == "draft"

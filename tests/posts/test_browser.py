@@ -16,7 +16,6 @@ from syndicate.posts.jobs import make_dispatcher
 from syndicate.staff.models import Role
 from tests import factories
 from tests.conftest import LiveServer, app_config
-from tests.posts.conftest import connect_target
 from tests.sandbox_fixtures import CLIENT_ID, CLIENT_SECRET
 
 pytestmark = pytest.mark.browser
@@ -59,8 +58,14 @@ def world(fresh_database: str, tmp_path: Path) -> Iterator[dict]:
                     time_zone="Europe/Berlin",
                 )
                 article = factories.make_article(session, now=now, title=TITLE, tags=["Trade"])
+                target = factories.make_sandbox_target(
+                    session,
+                    sandbox=sandbox,
+                    vault=app.extensions["token_vault"],
+                    now=now,
+                    time_zone="Europe/Berlin",
+                )
                 session.commit()
-                target = connect_target(session, app, sandbox, now)
                 ids = {"article": article.id, "target": target.id}
             yield {"app": app, "server": server, "sandbox": sandbox, "clock": clock, **ids}
         database.engine.dispose()

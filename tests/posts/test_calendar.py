@@ -5,37 +5,18 @@ from datetime import UTC, datetime
 import pytest
 from lxml import html as lxml_html
 
-from syndicate.posts import services
-from syndicate.posts.models import PostState
+from tests import factories
 
 
 @pytest.fixture
-def berliner(make_user, login):
-    user = make_user(time_zone="Europe/Berlin")
-    login(user)
-    return user
+def berliner(staff_user):
+    return staff_user(time_zone="Europe/Berlin")
 
 
 @pytest.fixture
-def schedule(session, app, target, make_article, clock):
+def schedule(make_post, target, make_article):
     def make(when: datetime, title: str):
-        article = make_article(title=title)
-        data = services.compose_defaults(
-            article, target, site_url=app.config["SITE_URL"], campaign="test"
-        )
-        data.when = when
-        post = services.create_post(
-            session,
-            article,
-            target,
-            data,
-            user=None,
-            now=clock.now(),
-            site_url=app.config["SITE_URL"],
-            campaign="test",
-        )
-        session.commit()
-        return post
+        return make_post(article=make_article(title=title), target=target, when=when)
 
     return make
 
@@ -111,10 +92,13 @@ def test_chips_link_to_the_post_and_published_ones_to_the_live_post(
 ):
     waiting = schedule(datetime(2026, 3, 3, 8, 0, tzinfo=UTC), "Still waiting")
     done = schedule(datetime(2026, 3, 2, 9, 5, tzinfo=UTC), "Out already")
-    done.attempt = 1
-    services.record(session, done, PostState.SENDING, now=clock.now(), actor="w1")
-    done.linkedin_urn, done.published_at = "urn:li:share:42", datetime(2026, 3, 2, 9, 6, tzinfo=UTC)
-    services.record(session, done, PostState.PUBLISHED, now=clock.now(), actor="w1")
+    factories.record_published(
+        session,
+        done,
+        now=clock.now(),
+        urn="urn:li:share:42",
+        published_at=datetime(2026, 3, 2, 9, 6, tzinfo=UTC),
+    )
     session.commit()
 
     page = calendar(client, "")  # this week, by the app's clock: Monday 2026-03-02

@@ -5,44 +5,30 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from syndicate.linkedin.models import (
-    ConnectionState,
-    LinkedInConnection,
-    LinkedInTarget,
-    TargetKind,
-)
+from syndicate.linkedin.models import ConnectionState
 from syndicate.mail.models import MailRecord  # noqa: F401  (registers the outbox tables)
 from syndicate.models import Event, OutboxMessage
-from syndicate.posts import services
+from syndicate.posts import editing
 from syndicate.posts.models import Post, PostHistory, PostState
 from syndicate.web.models import Alert
+from tests import factories
 from tests.sharing.conftest import mails
 
 TITLE = "Talks (finally) resume: US_China #fentanyl @desk [update] *now*"
 
 
 @pytest.fixture
-def post(session, app, target, make_article, clock):
+def post(make_post, target, make_article, clock):
     def make(title=TITLE, when=None, **article_fields):
         article = make_article(
             title=title, summary="A summary.", tags=["Policy", "Drugs"], **article_fields
         )
-        data = services.compose_defaults(
-            article, target, site_url=app.config["SITE_URL"], campaign="spring"
-        )
-        data.when = when or clock.now() + timedelta(minutes=5)
-        created = services.create_post(
-            session,
-            article,
-            target,
-            data,
-            user=None,
-            now=clock.now(),
-            site_url=app.config["SITE_URL"],
+        return make_post(
+            article=article,
+            target=target,
+            when=when or clock.now() + timedelta(minutes=5),
             campaign="spring",
         )
-        session.commit()
-        return created
 
     return make
 
@@ -78,7 +64,7 @@ def test_a_due_post_is_published_once_with_card_and_uncut_text(
 
 
 def test_thumbnail_is_uploaded_once_and_attached(
-    session, post, dispatcher, clock, app, linkedin_sandbox
+    session, post, dispatcher, clock, app, linkedin_sandbox, make_post
 ):
     hero = app.config["SITE_URL"] + "/static/demo/harbour-dawn.png"
     first = post(hero_image_url=hero, hero_image_alt="Harbour")
@@ -89,20 +75,16 @@ def test_thumbnail_is_uploaded_once_and_attached(
     assert image.startswith("urn:li:image:")
     assert len(linkedin_sandbox.state.images) == 1
     # A deliberate re-share of the same article reuses the uploaded image.
-    again = services.create_post(
-        session,
-        reload(session, first).article,
-        first.target,
-        services.PostInput(
-            commentary="Once more", card_title="T", when=clock.now() + timedelta(minutes=1)
-        ),
-        user=None,
-        now=clock.now(),
-        site_url=app.config["SITE_URL"],
+    again = make_post(
+        article=reload(session, first).article,
+        target=first.target,
+        when=clock.now() + timedelta(minutes=1),
         campaign="c",
         reshare=True,
+        commentary="Once more",
+        card_title="T",
+        card_description="",
     )
-    session.commit()
     clock.advance(timedelta(minutes=2))
     dispatcher().run_once()
     assert reload(session, again).state is PostState.PUBLISHED
@@ -211,7 +193,7 @@ def test_a_post_too_late_is_missed_not_sent(session, post, dispatcher, clock, li
     assert missed.state is PostState.MISSED
     assert missed.last_error.startswith("3 days late; not sent")
     assert sandbox_posts(linkedin_sandbox) == []
-    assert missed in services.posts_needing_attention(session)
+    assert missed in editing.posts_needing_attention(session)
 
 
 def test_lease_of_a_worker_that_died_before_sending_is_recovered_once(
@@ -415,43 +397,21 @@ def test_a_pass_that_breaks_after_linkedin_accepted_a_post_still_records_it(
 
 
 def test_posts_waiting_for_a_reconnection_do_not_hold_up_other_targets(
-    session, post, dispatcher, clock, app, linkedin_sandbox, target, make_article
+    session, post, dispatcher, clock, linkedin_sandbox, target, make_article, make_post
 ):
-    stuck = LinkedInConnection(
+    stuck = factories.make_connection(
+        session,
+        now=clock.now(),
         member_urn="urn:li:person:gone",
         name="Gone",
         state=ConnectionState.RECONNECT_NEEDED,
-        created_at=clock.now(),
-        updated_at=clock.now(),
+        expires_at=None,
     )
-    waiting_target = LinkedInTarget(
-        connection=stuck,
-        urn="urn:li:person:gone",
-        kind=TargetKind.MEMBER,
-        display_name="Gone",
-        time_zone="UTC",
-        queue_slots=[],
-        created_at=clock.now(),
-        updated_at=clock.now(),
-    )
-    session.add(waiting_target)
-    session.flush()
+    waiting_target = factories.make_target(session, now=clock.now(), connection=stuck)
     for i in range(12):  # due before the post that can go
-        session.add(
-            Post(
-                article=make_article(title=f"Waiting {i}"),
-                target=waiting_target,
-                commentary="c",
-                link_url="https://news.example.test/a",
-                card_title="t",
-                state=PostState.SCHEDULED,
-                scheduled_at=clock.now(),
-                due_at=clock.now(),
-                created_at=clock.now(),
-                updated_at=clock.now(),
-            )
+        make_post(
+            article=make_article(title=f"Waiting {i}"), target=waiting_target, when=clock.now()
         )
-    session.commit()
     sendable = post(title="Goes out", when=clock.now() + timedelta(minutes=1))
     clock.advance(timedelta(minutes=5))
     [claim] = dispatcher().claim(limit=5)

@@ -22,11 +22,10 @@ from sqlalchemy import func, select
 from syndicate.articles import services as articles
 from syndicate.db import Database, make_engine
 from syndicate.linkedin.models import LinkedInTarget
-from syndicate.posts import services as posts
 from syndicate.posts.models import Post, PostState
 from syndicate.staff.models import Role
 from syndicate.staff.services import create_user
-from tests.factories import make_sandbox_target
+from tests.factories import make_post, make_sandbox_target
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,15 +65,12 @@ class World:
         from syndicate.crypto import TokenVault
 
         now = datetime.now(UTC)
-        token = sandbox.state.mint_token(
-            ["openid", "profile", "email", "w_member_social"], client_id="syndicate-test"
-        )
         with self.database.transaction() as session:
             self.user = create_user(
                 session, "ops@example.test", "a long test password", role=Role.ADMIN, now=now
             )
             target = make_sandbox_target(
-                session, vault=TokenVault([self.key]), token=token, now=now
+                session, sandbox=sandbox, vault=TokenVault([self.key]), now=now, pages=False
             )
             self.target_id = target.id
 
@@ -97,12 +93,17 @@ class World:
                     now=now,
                 )
                 articles.publish_article(session, article, now=now)
-                data = posts.compose_defaults(article, target, site_url=SITE, campaign="t")
-                data.when = now + timedelta(seconds=1)
-                post = posts.create_post(
-                    session, article, target, data, user=None, now=now, site_url=SITE, campaign="t"
+                post = make_post(
+                    session,
+                    article=article,
+                    target=target,
+                    now=now,
+                    site_url=SITE,
+                    when=now + timedelta(seconds=1),
+                    campaign="t",
+                    due_at=due,
+                    scheduled_at=due,
                 )
-                post.due_at = post.scheduled_at = due
                 ids.append(post.id)
         return ids
 

@@ -6,23 +6,16 @@ import pytest
 from flask import render_template_string
 from sqlalchemy import func, select
 
-from syndicate.posts import services, views
+from syndicate.posts import auto_rules, context, views
 from syndicate.posts.models import AutoPostRule, Post, PostState
-from syndicate.staff.models import Role
+from tests import factories
 
 EMOJI = "\N{GRINNING FACE}"  # two UTF-16 code units: LinkedIn counts it as 2
 
 
 @pytest.fixture
-def editor(make_user, login):
-    user = make_user(email="editor@example.test", time_zone="Europe/Berlin")
-    login(user)
-    return user
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user(email="admin@example.test", role=Role.ADMIN, time_zone="Europe/Berlin")
+def editor(staff_user):
+    return staff_user(email="editor@example.test", time_zone="Europe/Berlin")
 
 
 @pytest.fixture
@@ -55,27 +48,6 @@ def count_posts(session):
 def only_post(session):
     session.expire_all()
     return session.scalars(select(Post)).one()
-
-
-def make_post(session, app, article, target, clock, *, user=None, when=None, **fields):
-    data = services.compose_defaults(
-        article, target, site_url=app.config["SITE_URL"], campaign="test"
-    )
-    data.when = when or clock.now() + timedelta(days=1)
-    for key, value in fields.items():
-        setattr(data, key, value)
-    post = services.create_post(
-        session,
-        article,
-        target,
-        data,
-        user=user,
-        now=clock.now(),
-        site_url=app.config["SITE_URL"],
-        campaign="test",
-    )
-    session.commit()
-    return post
 
 
 # --- access ----------------------------------------------------------------------------
@@ -294,10 +266,8 @@ def test_forms_without_the_csrf_token_are_refused(app, client, session, editor, 
 # --- one post --------------------------------------------------------------------------
 
 
-def test_editing_text_and_time_while_scheduled(
-    client, session, app, editor, article, target, clock
-):
-    post = make_post(session, app, article, target, clock, user=editor)
+def test_editing_text_and_time_while_scheduled(client, session, editor, article, target, make_post):
+    post = make_post(article=article, target=target, user=editor)
     response = client.post(
         f"/dashboard/posts/{post.id}",
         data={
@@ -315,10 +285,10 @@ def test_editing_text_and_time_while_scheduled(
 
 
 def test_time_left_as_shown_keeps_the_stored_instant(
-    client, session, app, editor, article, target, clock
+    client, session, editor, article, target, make_post
 ):
     exact = datetime(2026, 3, 4, 12, 0, 30, tzinfo=UTC)  # seconds are not shown in the field
-    post = make_post(session, app, article, target, clock, user=editor, when=exact)
+    post = make_post(article=article, target=target, user=editor, when=exact)
     response = client.post(
         f"/dashboard/posts/{post.id}",
         data={"commentary": "Only the text", "card_title": "T", "scheduled_at": "2026-03-04T13:00"},
@@ -328,8 +298,8 @@ def test_time_left_as_shown_keeps_the_stored_instant(
     assert post.scheduled_at == exact and len(post.history) == 1
 
 
-def test_cancel_then_no_more_changes(client, session, app, editor, article, target, clock):
-    post = make_post(session, app, article, target, clock, user=editor)
+def test_cancel_then_no_more_changes(client, session, editor, article, target, make_post):
+    post = make_post(article=article, target=target, user=editor)
     assert client.post(f"/dashboard/posts/{post.id}/cancel").status_code == 303
     assert only_post(session).state is PostState.CANCELLED
     page = client.get(f"/dashboard/posts/{post.id}").get_data(as_text=True)
@@ -342,23 +312,13 @@ def test_cancel_then_no_more_changes(client, session, app, editor, article, targ
     assert only_post(session).commentary != "Too late"
 
 
-def publish(session, post, now, urn="urn:li:share:7001"):
-    """What the dispatcher records when LinkedIn answers 201 (its own tests cover how)."""
-    post.attempt = 1
-    services.record(session, post, PostState.SENDING, now=now, actor="w1", detail="claimed")
-    post.linkedin_urn, post.published_at = urn, now
-    services.record(
-        session, post, PostState.PUBLISHED, now=now, actor="w1", http_status=201, detail=urn
-    )
-    session.commit()
-
-
 def test_published_post_shows_history_urn_and_live_link_and_cannot_change(
-    client, session, app, editor, article, target, clock, linkedin_sandbox
+    client, session, editor, article, target, clock, linkedin_sandbox, make_post
 ):
-    post = make_post(session, app, article, target, clock, when=clock.now() + timedelta(minutes=5))
+    post = make_post(article=article, target=target, when=clock.now() + timedelta(minutes=5))
     clock.advance(timedelta(minutes=5))
-    publish(session, post, clock.now())
+    factories.record_published(session, post, now=clock.now())
+    session.commit()
     post = only_post(session)
     page = client.get(f"/dashboard/posts/{post.id}").get_data(as_text=True)
     assert post.linkedin_urn in page
@@ -370,8 +330,8 @@ def test_published_post_shows_history_urn_and_live_link_and_cannot_change(
     assert edit.status_code == 409
 
 
-def test_live_link_goes_to_linkedin_when_talking_to_linkedin(app, session, article, target, clock):
-    post = make_post(session, app, article, target, clock)
+def test_live_link_goes_to_linkedin_when_talking_to_linkedin(app, article, target, make_post):
+    post = make_post(article=article, target=target)
     post.linkedin_urn = "urn:li:share:7"
     app.config["LINKEDIN_API_BASE"] = "https://api.linkedin.com"
     with app.test_request_context():
@@ -461,11 +421,11 @@ def test_an_editors_edit_of_an_approved_post_needs_approval_again(
 
 
 def test_failed_posts_show_with_their_reason_until_dismissed(
-    client, session, app, editor, article, target, clock
+    client, session, editor, article, target, clock, make_post
 ):
-    post = make_post(session, app, article, target, clock)
+    post = make_post(article=article, target=target)
     post.last_error = "LinkedIn answered 500 five times"
-    services.record(session, post, PostState.FAILED, now=clock.now(), actor="w1")
+    context.record(session, post, PostState.FAILED, now=clock.now(), actor="w1")
     session.commit()
     page = client.get("/dashboard/posts/").get_data(as_text=True)
     assert "Needs attention" in page and "LinkedIn answered 500 five times" in page
@@ -479,20 +439,18 @@ def test_failed_posts_show_with_their_reason_until_dismissed(
     assert only_post(session).dismissed_at == clock.now()
 
 
-def test_dismiss_ignores_a_foreign_next(client, session, app, editor, article, target, clock):
-    post = make_post(session, app, article, target, clock)
+def test_dismiss_ignores_a_foreign_next(client, editor, article, target, make_post):
+    post = make_post(article=article, target=target)
     response = client.post(
         f"/dashboard/posts/{post.id}/dismiss", data={"next": "https://evil.example/"}
     )
     assert response.headers["Location"] == "/dashboard/posts/"
 
 
-def test_list_filters_by_state_and_paginates(
-    client, session, app, editor, make_article, target, clock
-):
+def test_list_filters_by_state_and_paginates(client, app, editor, make_article, target, make_post):
     app.config["PAGE_SIZE"] = 2
     for n in range(3):
-        make_post(session, app, make_article(title=f"Piece {n}"), target, clock)
+        make_post(article=make_article(title=f"Piece {n}"), target=target)
     first = client.get("/dashboard/posts/?state=scheduled").get_data(as_text=True)
     assert "Page 1 of 2" in first and first.count('href="/dashboard/posts/') >= 2
     assert "Piece 0" in client.get("/dashboard/posts/?state=scheduled&page=2").get_data(
@@ -625,7 +583,7 @@ def test_rule_with_unknown_category_or_no_target_is_422(client, session, login, 
 
 
 def test_editors_see_rules_but_cannot_change_them(client, session, editor, admin, target, clock):
-    rule = services.create_rule(
+    rule = auto_rules.create_rule(
         session,
         name="Everything",
         category_slugs=[],
@@ -649,8 +607,8 @@ def test_editors_see_rules_but_cannot_change_them(client, session, editor, admin
 # --- the article editor's links --------------------------------------------------------
 
 
-def test_article_snippet_links_each_target_and_existing_posts(app, session, article, target, clock):
-    post = make_post(session, app, article, target, clock)
+def test_article_snippet_links_each_target_and_existing_posts(app, article, target, make_post):
+    post = make_post(article=article, target=target)
     with app.test_request_context():
         html = render_template_string('{% include "posts/_article_links.html" %}', article=article)
     assert f"/dashboard/posts/new?article={article.id}&amp;target={target.id}" in html

@@ -19,16 +19,12 @@ from flask import Flask
 
 from syndicate import migrate
 from syndicate.db import make_engine
-from syndicate.linkedin.models import (
-    ConnectionState,
-    LinkedInConnection,
-    LinkedInTarget,
-    TargetKind,
-)
+from syndicate.linkedin.models import ConnectionState, LinkedInTarget
 from syndicate.models import OutboxMessage, OutboxState
-from syndicate.posts.models import Post, PostState
+from syndicate.posts.models import PostState
 from syndicate.web import metrics
 from syndicate.web.metrics import Counters, fold_dead_process, prepare_directory
+from tests import factories
 from tests.conftest import app_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,27 +109,21 @@ def test_feed_cache_hits_and_misses_are_counted(client, make_article):
 def _connection(session, clock, n: int, *, state=ConnectionState.ACTIVE, expires_in=None,
                 refresh=False) -> LinkedInTarget:
     now = clock.now()
-    connection = LinkedInConnection(
-        member_urn=f"urn:li:person:metrics-{n}", name=f"Member {n}", state=state,
-        access_token_encrypted="sealed", created_at=now, updated_at=now,
+    connection = factories.make_connection(
+        session, now=now, member_urn=f"urn:li:person:metrics-{n}", name=f"Member {n}", state=state,
+        access_token_encrypted="sealed",
         expires_at=now + expires_in if expires_in is not None else None,
         refresh_token_encrypted="sealed-refresh" if refresh else None,
     )
-    target = LinkedInTarget(connection=connection, urn=connection.member_urn,
-                            kind=TargetKind.MEMBER, display_name=connection.name,
-                            created_at=now, updated_at=now)
-    session.add_all([connection, target])
-    session.flush()
-    return target
+    return factories.make_target(session, now=now, connection=connection)
 
 
 def _post(session, clock, article, target, state: PostState, due_in: timedelta) -> None:
-    now = clock.now()
-    session.add(Post(article_id=article.id, target_id=target.id, is_reshare=True,
-                     commentary="c", link_url="https://news.example.test/a", card_title="t",
-                     state=state, due_at=now + due_in, scheduled_at=now + due_in,
-                     created_at=now, updated_at=now))
-    session.flush()
+    """A re-share (one article serves them all) put in ``state``, due ``due_in`` from now."""
+    due = clock.now() + due_in
+    factories.make_post(session, article=article, target=target, now=clock.now(),
+                        site_url="https://news.example.test", reshare=True,
+                        state=state, due_at=due, scheduled_at=due)
 
 
 def test_gauges_come_from_the_database(client, session, clock, make_article):

@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from syndicate.staff.models import Role
 from syndicate.webhooks import services
 
 
@@ -98,11 +97,6 @@ def receiver() -> Iterator[Receiver]:
     server.thread.start()
     yield server
     server.close()
-
-
-@pytest.fixture
-def admin(make_user):  # noqa: ANN001, ANN201
-    return make_user(email="admin@example.test", role=Role.ADMIN, time_zone="Europe/Berlin")
 
 
 @pytest.fixture

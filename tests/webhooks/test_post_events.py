@@ -6,10 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from syndicate.posts import services as posts
 from syndicate.posts.jobs import make_dispatcher
 from syndicate.webhooks.jobs import deliver_webhooks, enqueue_webhook_deliveries
-from tests.posts.conftest import connect_target
 
 
 @pytest.fixture
@@ -17,27 +15,36 @@ def app_overrides(sandbox_settings):  # noqa: ANN001, ANN201
     return sandbox_settings
 
 
-def _schedule(session, app, article, target, clock):  # noqa: ANN001, ANN202
-    data = posts.compose_defaults(article, target, site_url=app.config["SITE_URL"], campaign="c")
-    data.when = clock.now() + timedelta(minutes=5)
-    post = posts.create_post(session, article, target, data, user=None, now=clock.now(),
-                             site_url=app.config["SITE_URL"], campaign="c")
-    session.commit()
-    return post
-
-
 def test_published_and_failed_posts_are_delivered(
-    app, session, clock, receiver, make_endpoint, make_article, linkedin_sandbox
+    app,
+    clock,
+    receiver,
+    make_endpoint,
+    make_article,
+    make_sandbox_target,
+    make_post,
+    linkedin_sandbox,
 ):
     make_endpoint(receiver.url, ["post.published", "post.failed"])
-    target = connect_target(session, app, linkedin_sandbox, clock.now())
-    good = _schedule(session, app, make_article(title="Goes out"), target, clock)
+    target = make_sandbox_target(time_zone="Europe/Berlin")
+    good = make_post(
+        article=make_article(title="Goes out"),
+        target=target,
+        campaign="c",
+        when=clock.now() + timedelta(minutes=5),
+    )
     clock.advance(timedelta(minutes=6))
     make_dispatcher(app).run_until_idle()
 
-    org = connect_target(session, app, linkedin_sandbox, clock.now(),
-                         urn="urn:li:organization:2414183", display_name="Org")
-    bad = _schedule(session, app, make_article(title="Refused"), org, clock)
+    org = make_sandbox_target(
+        urn="urn:li:organization:2414183", display_name="Org", time_zone="Europe/Berlin"
+    )
+    bad = make_post(
+        article=make_article(title="Refused"),
+        target=org,
+        campaign="c",
+        when=clock.now() + timedelta(minutes=5),
+    )
     linkedin_sandbox.state.inject("/rest/posts", "403", method="POST")
     clock.advance(timedelta(minutes=6))
     make_dispatcher(app).run_until_idle()
