@@ -14,10 +14,8 @@ from syndicate.web.models import Alert
 
 
 @pytest.fixture
-def staff(make_user, login):
-    user = make_user(time_zone="Europe/Berlin")
-    login(user)
-    return user
+def staff(staff_user):
+    return staff_user(time_zone="Europe/Berlin")
 
 
 def _connections(session):

@@ -12,10 +12,8 @@ from tests.sharing.conftest import mails
 
 
 @pytest.fixture
-def staff(make_user, login):  # noqa: ANN001, ANN201
-    user = make_user(email="owner@example.org")
-    login(user)
-    return user
+def staff(staff_user):  # noqa: ANN001, ANN201
+    return staff_user(email="owner@example.org")
 
 
 def test_six_days_less_a_few_seconds_left_is_worded_six_days(staff, oauth_browser, session, clock):

@@ -166,12 +166,6 @@ def pending_request(
     return verified
 
 
-def staff_user(make_user, login, **overrides: Any):  # noqa: ANN001, ANN201
-    user = make_user(**overrides)
-    login(user)
-    return user
-
-
 def change_signing_key(app: Flask) -> None:
     """What an operator does: a new SYNDICATE_SHARING_SIGNING_KEY, and the app restarted."""
     from syndicate.sharing.signing import new_private_key

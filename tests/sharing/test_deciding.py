@@ -22,7 +22,7 @@ from syndicate.sharing.models import (
 from syndicate.sharing.standing import create_standing_permission, end_standing_permission
 from syndicate.staff.models import Role
 from syndicate.web.models import Alert
-from tests.sharing.conftest import mails, pending_request, staff_user
+from tests.sharing.conftest import mails, pending_request
 
 
 def _reload(session, request: ShareRequest) -> ShareRequest:  # noqa: ANN001
@@ -47,7 +47,7 @@ def test_dashboard_pages_need_a_signed_in_staff_member(client, session, app, art
 
 
 def test_inbox_filters_by_state_type_and_article_and_paginates(
-    client, session, app, clock, make_article, article, make_user, login
+    client, session, app, clock, make_article, article, staff_user
 ):
     other = make_article(title="Harbour towns at night")
     pending_request(session, app, article, clock, email="a@example.org", kind="full")
@@ -55,7 +55,7 @@ def test_inbox_filters_by_state_type_and_article_and_paginates(
         session, app, other, clock, email="b@example.org", kind="translation", language="German"
     )
     pending_request(session, app, article, clock, email="c@example.org", kind="link")
-    staff_user(make_user, login)
+    staff_user()
 
     def names(**args):  # noqa: ANN003, ANN202
         page = client.get("/dashboard/sharing/", query_string=args)
@@ -84,17 +84,17 @@ def test_inbox_filters_by_state_type_and_article_and_paginates(
         assert client.get("/dashboard/sharing/", query_string=bad).status_code == 400, bad
 
 
-def test_inbox_empty_state_says_what_to_do(client, make_user, login):
-    staff_user(make_user, login)
+def test_inbox_empty_state_says_what_to_do(client, staff_user):
+    staff_user()
     page = client.get("/dashboard/sharing/").get_data(as_text=True)
     assert "No share request yet" in page and "share button" in page
 
 
 def test_ask_answer_approve_with_conditions_and_every_step_in_the_audit_log(
-    client, session, app, article, clock, make_user, login
+    client, session, app, article, clock, staff_user
 ):
     request = pending_request(session, app, article, clock)
-    editor = staff_user(make_user, login, name="Eda Editor", time_zone="Europe/Berlin")
+    editor = staff_user(name="Eda Editor", time_zone="Europe/Berlin")
     detail = client.get(f"/dashboard/sharing/{request.id}").get_data(as_text=True)
     assert "This is their first request." in detail
     assert "First published by news.example.test at" in detail  # default credit line
@@ -170,11 +170,9 @@ def test_ask_answer_approve_with_conditions_and_every_step_in_the_audit_log(
     assert "> First published by F5mag at https://f5mag.example/x" in granted.text
 
 
-def test_deny_needs_a_reason_and_tells_the_reader(
-    client, session, app, article, clock, make_user, login
-):
+def test_deny_needs_a_reason_and_tells_the_reader(client, session, app, article, clock, staff_user):
     request = pending_request(session, app, article, clock)
-    staff_user(make_user, login)
+    staff_user()
     empty = client.post(f"/dashboard/sharing/{request.id}/deny", data={"deny-note": "  "})
     assert empty.status_code == 422
     assert _reload(session, request).state is RequestState.PENDING
@@ -200,10 +198,10 @@ def test_deny_needs_a_reason_and_tells_the_reader(
 
 
 def test_approve_refuses_a_past_end_date_and_an_empty_credit_line(
-    client, session, app, article, clock, make_user, login
+    client, session, app, article, clock, staff_user
 ):
     request = pending_request(session, app, article, clock)
-    staff_user(make_user, login)
+    staff_user()
     for data in (
         {"approve-credit_line": "", "approve-link_required": "y"},
         {"approve-credit_line": "x", "approve-expires_on": "2020-01-01"},
@@ -217,10 +215,10 @@ def test_approve_refuses_a_past_end_date_and_an_empty_credit_line(
 
 
 def test_revoke_marks_the_record_revoked_and_tells_the_grantee(
-    client, session, app, article, clock, make_user, login
+    client, session, app, article, clock, staff_user
 ):
     request = pending_request(session, app, article, clock, kind="link")
-    staff_user(make_user, login)
+    staff_user()
     assert (
         client.post(f"/dashboard/sharing/{request.id}/revoke", data={"revoke-note": ""}).status_code
         == 422
@@ -266,13 +264,13 @@ def test_two_staff_deciding_at_once_cannot_both_win(session, app, article, clock
 
 
 def test_requester_history_shows_their_earlier_requests(
-    client, session, app, article, clock, make_article, make_user, login
+    client, session, app, article, clock, make_article, staff_user
 ):
     other = make_article(title="Harbour towns at night")
     first = pending_request(session, app, other, clock, kind="link")
     second = pending_request(session, app, article, clock)
     pending_request(session, app, article, clock, email="someone.else@example.org")
-    staff_user(make_user, login)
+    staff_user()
     page = client.get(f"/dashboard/sharing/{second.id}").get_data(as_text=True)
     assert f"/dashboard/sharing/{first.id}" in page
     assert "Harbour towns at night" in page
@@ -280,13 +278,13 @@ def test_requester_history_shows_their_earlier_requests(
 
 
 def test_bulk_approve_and_deny_skip_what_is_already_decided(
-    client, session, app, article, clock, make_user, login
+    client, session, app, article, clock, staff_user
 ):
     open_ones = [
         pending_request(session, app, article, clock, email=f"r{i}@example.org") for i in range(3)
     ]
     decided = pending_request(session, app, article, clock, email="link@example.org", kind="link")
-    staff_user(make_user, login)
+    staff_user()
 
     no_reason = client.post(
         "/dashboard/sharing/bulk",
@@ -327,9 +325,9 @@ def test_bulk_approve_and_deny_skip_what_is_already_decided(
         assert client.post("/dashboard/sharing/bulk", data=bad).status_code == 400, bad
 
 
-def test_bulk_actions_need_the_csrf_token(app, client, session, article, clock, make_user, login):
+def test_bulk_actions_need_the_csrf_token(app, client, session, article, clock, staff_user):
     request = pending_request(session, app, article, clock)
-    staff_user(make_user, login)
+    staff_user()
     app.config["WTF_CSRF_ENABLED"] = True
     response = client.post(
         "/dashboard/sharing/bulk", data={"action": "approve", "ids": [str(request.id)]}
@@ -339,7 +337,7 @@ def test_bulk_actions_need_the_csrf_token(app, client, session, article, clock, 
 
 
 def test_csv_export_follows_the_filter_and_defuses_formulas(
-    client, session, app, article, clock, make_user, login
+    client, session, app, article, clock, staff_user
 ):
     pending_request(
         session,
@@ -351,7 +349,7 @@ def test_csv_export_follows_the_filter_and_defuses_formulas(
         email="eve@example.org",
     )
     pending_request(session, app, article, clock, kind="link", email="ok@example.org")
-    staff_user(make_user, login)
+    staff_user()
     response = client.get("/dashboard/sharing/export.csv", query_string={"state": "pending"})
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
@@ -406,9 +404,9 @@ def test_excerpts_wait_for_a_person_by_default_and_links_can_too(session, app, a
 
 
 def test_standing_permission_grants_within_scope_quota_and_end_date(
-    client, session, app, article, clock, make_user, login
+    client, session, app, article, clock, staff_user
 ):
-    staff_user(make_user, login, role=Role.ADMIN)
+    staff_user(role=Role.ADMIN)
     created = client.post(
         "/dashboard/sharing/standing",
         data={
@@ -463,8 +461,8 @@ def test_standing_permission_grants_within_scope_quota_and_end_date(
     assert late.state is RequestState.PENDING and solo.state is RequestState.PENDING
 
 
-def test_standing_permissions_refuse_bad_input_and_editors(client, session, make_user, login):
-    staff_user(make_user, login, role=Role.ADMIN)
+def test_standing_permissions_refuse_bad_input_and_editors(client, session, staff_user):
+    staff_user(role=Role.ADMIN)
     for data in (
         {"who": "not a domain", "kinds": ["full"]},
         {"who": "x@", "kinds": ["full"]},
@@ -475,7 +473,7 @@ def test_standing_permissions_refuse_bad_input_and_editors(client, session, make
     ):
         assert client.post("/dashboard/sharing/standing", data=data).status_code == 422, data
     assert session.scalar(select(StandingPermission)) is None
-    staff_user(make_user, login, role=Role.EDITOR)
+    staff_user(role=Role.EDITOR)
     assert client.get("/dashboard/sharing/standing").status_code == 200
     assert (
         client.post(
@@ -485,8 +483,8 @@ def test_standing_permissions_refuse_bad_input_and_editors(client, session, make
     )
 
 
-def test_detail_of_unknown_request_is_404(client, make_user, login):
-    staff_user(make_user, login)
+def test_detail_of_unknown_request_is_404(client, staff_user):
+    staff_user()
     assert client.get("/dashboard/sharing/999999").status_code == 404
     assert client.get("/dashboard/sharing/99999999999999").status_code == 404
     assert client.post("/dashboard/sharing/999999/deny", data={"deny-note": "x"}).status_code == 404

@@ -12,7 +12,7 @@ from syndicate.sharing import jobs, visits
 from syndicate.sharing.context import SYSTEM, Sharing
 from syndicate.sharing.deciding import revoke
 from syndicate.sharing.models import ShareVisitDay, ShareVisitor
-from tests.sharing.conftest import CANONICAL, pending_request, staff_user
+from tests.sharing.conftest import CANONICAL, pending_request
 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 IPHONE_LINKEDIN_APP = (
@@ -123,7 +123,7 @@ def test_folding_keeps_totals_and_deletes_past_hashes(client, session, clock, li
 
 
 def test_chart_and_top_sharers_for_grant_and_article(
-    client, session, app, article, clock, make_user, login, link
+    client, session, app, article, clock, link, staff_user
 ):
     second = pending_request(
         session, app, article, clock, kind="link", email="b@example.org", name="Bea Sharer"
@@ -144,7 +144,7 @@ def test_chart_and_top_sharers_for_grant_and_article(
         ("Ada Reader", 2),
     ]
 
-    staff_user(make_user, login)
+    staff_user()
     page = client.get("/dashboard/sharing/stats", query_string={"article": article.id})
     text = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -159,8 +159,8 @@ def test_chart_and_top_sharers_for_grant_and_article(
     assert "3 visits through your link" in private_page_count
 
 
-def test_empty_stats_say_what_to_do(client, make_user, login):
-    staff_user(make_user, login)
+def test_empty_stats_say_what_to_do(client, staff_user):
+    staff_user()
     text = client.get("/dashboard/sharing/stats").get_data(as_text=True)
     assert "No visits through tracked links yet" in text
 

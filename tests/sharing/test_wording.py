@@ -11,7 +11,7 @@ from syndicate.mail.jobs import deliver_mail
 from syndicate.sharing.jobs import maintain_share_requests
 from syndicate.sharing.models import ShareRequest
 from syndicate.web.models import Alert
-from tests.sharing.conftest import mails, pending_request, staff_user, submit
+from tests.sharing.conftest import mails, pending_request, submit
 
 
 def _approve_until(client, session, request, day: str) -> ShareRequest:  # noqa: ANN001
@@ -34,10 +34,10 @@ def _private_path(session) -> str:  # noqa: ANN001
 
 
 def test_a_permission_valid_until_a_day_names_that_day_on_every_page_and_email(
-    client, session, app, article, clock, make_user, login, smtp
+    client, session, app, article, clock, smtp, staff_user
 ):
     request = pending_request(session, app, article, clock)
-    staff_user(make_user, login, time_zone="UTC")
+    staff_user(time_zone="UTC")
     request = _approve_until(client, session, request, "2026-12-14")
     until = "valid until 2026-12-14 (last day included, UTC)"
 
@@ -66,13 +66,13 @@ def test_a_permission_valid_until_a_day_names_that_day_on_every_page_and_email(
 
 @pytest.mark.parametrize("day", ["2026-03-28", "2026-03-29", "2026-10-24", "2026-10-25"])
 def test_a_permission_ending_around_a_dst_change_names_its_day_in_berlin(
-    client, session, app, article, clock, make_user, login, day
+    client, session, app, article, clock, day, staff_user
 ):
     # Europe/Berlin moves its clocks on 2026-03-29 and 2026-10-25: the days either side end
     # at 23:00 or 22:00 UTC, and the days themselves last 23 and 25 hours.
     app.config["TIME_ZONE"] = "Europe/Berlin"
     request = pending_request(session, app, article, clock)
-    staff_user(make_user, login, time_zone="Europe/Berlin")
+    staff_user(time_zone="Europe/Berlin")
     request = _approve_until(client, session, request, day)
     last_day = f"{day} (last day included, Europe/Berlin)"
 
@@ -84,10 +84,10 @@ def test_a_permission_ending_around_a_dst_change_names_its_day_in_berlin(
 
 
 def test_an_end_staff_set_in_another_zone_is_told_as_a_moment_in_the_readers(
-    client, session, app, article, clock, make_user, login
+    client, session, app, article, clock, staff_user
 ):
     request = pending_request(session, app, article, clock)
-    staff_user(make_user, login, time_zone="Europe/Berlin")
+    staff_user(time_zone="Europe/Berlin")
     _approve_until(client, session, request, "2026-12-14")
     # The end of 14 December in Berlin, for a reader in the site's zone (UTC).
     assert "valid until 2026-12-14 23:00 UTC" in mails(session)[-1].text
