@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from syndicate.linkedin_sandbox.app import running_sandbox
 from syndicate.linkedin_sandbox.state import SandboxClient
+from tests.factories import SANDBOX_MEMBER
 
 SITE_URL = "https://news.example.test"
 CLIENT_ID, CLIENT_SECRET = "syndicate-test", "syndicate-test-secret"
@@ -39,4 +41,23 @@ def sandbox_settings(linkedin_sandbox) -> dict[str, object]:
         "LINKEDIN_CLIENT_SECRET": CLIENT_SECRET,
         # The sandbox accepts the last twelve monthly versions, counted in real time.
         "LINKEDIN_VERSION": datetime.now(UTC).strftime("%Y%m"),
+    }
+
+
+def post_body(
+    commentary: str = "A new article", author: str = SANDBOX_MEMBER, **extra: Any
+) -> dict[str, Any]:
+    """A /rest/posts body as LinkedIn documents it: public, in the main feed, re-sharable."""
+    return {
+        "author": author,
+        "commentary": commentary,
+        "visibility": "PUBLIC",
+        "distribution": {
+            "feedDistribution": "MAIN_FEED",
+            "targetEntities": [],
+            "thirdPartyDistributionChannels": [],
+        },
+        "lifecycleState": "PUBLISHED",
+        "isReshareDisabledByAuthor": False,
+        **extra,
     }

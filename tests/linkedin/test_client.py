@@ -8,19 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from syndicate.linkedin import client as li
+from syndicate.linkedin.services import scopes_for
 from syndicate.linkedin.text import MAX_COMMENTARY, escape_little_text, linkedin_length
 from syndicate.linkedin_sandbox.text import render_little_text
+from tests.factories import SANDBOX_MEMBER
+from tests.sandbox_fixtures import post_body
 
-MEMBER = "urn:li:person:sandbox-member-1"
-SCOPES = [
-    "openid",
-    "profile",
-    "email",
-    "w_member_social",
-    "w_organization_social",
-    "r_organization_admin",
-    "r_member_social",
-]
+SCOPES = [*scopes_for(pages=True), "r_member_social"]
 
 
 @pytest.fixture
@@ -41,21 +35,6 @@ def api(linkedin_sandbox):
 @pytest.fixture
 def token(linkedin_sandbox):
     return linkedin_sandbox.state.mint_token(SCOPES)
-
-
-def post_body(commentary: str, author: str = MEMBER) -> dict:
-    return {
-        "author": author,
-        "commentary": commentary,
-        "visibility": "PUBLIC",
-        "distribution": {
-            "feedDistribution": "MAIN_FEED",
-            "targetEntities": [],
-            "thirdPartyDistributionChannels": [],
-        },
-        "lifecycleState": "PUBLISHED",
-        "isReshareDisabledByAuthor": False,
-    }
 
 
 def stored(linkedin_sandbox, urn):
@@ -211,7 +190,7 @@ def test_image_upload_gives_an_image_urn_usable_as_thumbnail(api, token, linkedi
     from pathlib import Path
 
     png = (Path(__file__).parents[2] / "syndicate/static/demo/harbour-dawn.png").read_bytes()
-    upload = api.initialize_image_upload(token, MEMBER)
+    upload = api.initialize_image_upload(token, SANDBOX_MEMBER)
     image = api.upload_image(token, upload, png)
     body = post_body("With a card")
     body["content"] = {

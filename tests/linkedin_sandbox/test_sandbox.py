@@ -23,6 +23,7 @@ from syndicate.clock import FixedClock
 from syndicate.linkedin_sandbox.app import SandboxApp, SandboxClient, running_sandbox
 from syndicate.linkedin_sandbox.errors import INVALID_CODE_MESSAGE, INVALID_GRANT_MESSAGE
 from syndicate.linkedin_sandbox.text import RESERVED, parse_little_text, render_little_text
+from tests.sandbox_fixtures import post_body
 
 START = datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
 VERSION = "202611"
@@ -125,22 +126,6 @@ def sandbox() -> Iterator[Sandbox]:
     clock = FixedClock(START)
     with running_sandbox(clock=clock.now) as (base, app):
         yield Sandbox(base, app, clock)
-
-
-def post_body(commentary: str = "A new article", author: str = ME, **extra: Any) -> dict[str, Any]:
-    return {
-        "author": author,
-        "commentary": commentary,
-        "visibility": "PUBLIC",
-        "distribution": {
-            "feedDistribution": "MAIN_FEED",
-            "targetEntities": [],
-            "thirdPartyDistributionChannels": [],
-        },
-        "lifecycleState": "PUBLISHED",
-        "isReshareDisabledByAuthor": False,
-        **extra,
-    }
 
 
 def article(source: str = "https://mag.example/a", **extra: Any) -> dict[str, Any]:
