@@ -152,7 +152,8 @@ def without_repeated_guids(items: list[SourceItem]) -> list[SourceItem]:
     """
     counts = Counter(item.guid for item in items if item.guid)
     return [
-        replace(item, guid=None) if item.url and counts[item.guid] > 1 else item for item in items
+        replace(item, guid=None) if item.url and item.guid and counts[item.guid] > 1 else item
+        for item in items
     ]
 
 
@@ -175,6 +176,7 @@ def place_undated(
     if not any(placing):
         return
     first = next((i for i, date in enumerate(dates) if date is not None), None)
+    upper: datetime | None
     if first is None:
         order, upper = list(range(len(items))), floor()
     else:

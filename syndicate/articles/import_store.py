@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +36,9 @@ from syndicate.articles.models import (
     Tag,
 )
 from syndicate.fetch import Fetcher
+
+# The three taxonomies share (id, name, slug) and are found or created the same way.
+Taxon = TypeVar("Taxon", Author, Category, Tag)
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +152,7 @@ class _Taxonomy:
         name = re.sub(r"\s+", " ", raw).strip()[:200]
         return name, cached_slugify(name)
 
-    def prepare(self, model: type, names: Iterable[str]) -> None:
+    def prepare(self, model: type[Taxon], names: Iterable[str]) -> None:
         wanted: dict[str, str] = {}
         for raw in names:
             name, slug = self._key(raw)
@@ -158,7 +161,7 @@ class _Taxonomy:
         slugs = sorted(wanted)
         for start in range(0, len(slugs), 500):
             for found in self.session.scalars(
-                select(model).where(model.slug.in_(slugs[start : start + 500]))  # type: ignore[attr-defined]
+                select(model).where(model.slug.in_(slugs[start : start + 500]))
             ):
                 self.known[(model, found.slug)] = found
         missing = [
@@ -169,8 +172,8 @@ class _Taxonomy:
             self.session.flush()
             self.known.update({(model, found.slug): found for found in missing})
 
-    def named(self, model: type, names: Iterable[str]) -> list[Any]:
-        found: list[Any] = []
+    def named(self, model: type[Taxon], names: Iterable[str]) -> list[Taxon]:
+        found: list[Taxon] = []
         for raw in names:
             name, slug = self._key(raw)
             if name and self.known[(model, slug)] not in found:
@@ -286,14 +289,11 @@ class ArticleCreator:
             return
         try:
             with self.session.begin_nested():
-                for model, attribute in (
-                    (Author, "authors"),
-                    (Category, "categories"),
-                    (Tag, "tags"),
-                ):
-                    self.taxonomy.prepare(
-                        model, (name for item in batch for name in getattr(item.data, attribute))
-                    )
+                # add() refuses items without data
+                inputs = [item.data for item in batch if item.data is not None]
+                self.taxonomy.prepare(Author, (n for data in inputs for n in data.authors))
+                self.taxonomy.prepare(Category, (n for data in inputs for n in data.categories))
+                self.taxonomy.prepare(Tag, (n for data in inputs for n in data.tags))
                 self.slugs.prepare(_wanted_slug(item) for item in batch)
                 articles = [self._build(item) for item in batch]
                 self.session.add_all(articles)

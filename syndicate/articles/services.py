@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import markdown as markdown_lib
@@ -231,7 +232,10 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-def get_or_create(session: Session, model: type, name: str) -> Author | Category | Tag:
+_Named = TypeVar("_Named", Author, Category, Tag)
+
+
+def get_or_create(session: Session, model: type[_Named], name: str) -> _Named:
     name = re.sub(r"\s+", " ", name).strip()[:200]
     slug = slugify(name)
     found = session.scalar(select(model).where(model.slug == slug))
@@ -254,9 +258,15 @@ def tags_named(session: Session, names: Sequence[str]) -> list[Tag]:
     return _unique([get_or_create(session, Tag, n) for n in names if n.strip()])
 
 
-def _unique(items: list) -> list:
+def _unique(items: list[_Named]) -> list[_Named]:
+    """The items in order, each id once."""
     seen: set[int] = set()
-    return [i for i in items if not (i.id in seen or seen.add(i.id))]
+    unique = []
+    for item in items:
+        if item.id not in seen:
+            seen.add(item.id)
+            unique.append(item)
+    return unique
 
 
 @dataclass
@@ -447,8 +457,8 @@ def unpublish_article(
     session.flush()
 
 
-def event_payload(article: Article, old_slug: str | None = None) -> dict:
-    payload = {
+def event_payload(article: Article, old_slug: str | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = {
         "article_id": article.id,
         "slug": article.slug,
         "title": article.title,
