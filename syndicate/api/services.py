@@ -17,7 +17,8 @@ from syndicate.articles.services import ArticleInput
 from syndicate.feeds.context import CONTENT_TYPES, FORMATS, FeedSettings
 from syndicate.feeds.listing import all_feeds
 from syndicate.linkedin.models import LinkedInConnection, LinkedInTarget
-from syndicate.posts import services as posts
+from syndicate.posts import composing, editing, scheduling
+from syndicate.posts.context import NotEditable, PostError
 from syndicate.posts.models import EDITABLE_STATES, Post, PostState
 from syndicate.sharing.context import Actor, Sharing
 from syndicate.sharing.deciding import (
@@ -125,11 +126,11 @@ def _instant(when: schemas.When) -> tuple[datetime, str | None]:
         try:
             zone = check_time_zone(when.time_zone)
         except StaffError as exc:
-            raise posts.PostError(str(exc), "scheduled_at.time_zone") from None
-        local = posts.parse_local(when.local, zone)
+            raise PostError(str(exc), "scheduled_at.time_zone") from None
+        local = scheduling.parse_local(when.local, zone)
         return local.instant, local.note or None
     if when.year not in YEARS:
-        raise posts.PostError("Give a date between the years 1900 and 2999.", "scheduled_at")
+        raise PostError("Give a date between the years 1900 and 2999.", "scheduled_at")
     return when.astimezone(UTC), None
 
 
@@ -139,7 +140,7 @@ def _one_schedule(body: schemas.ScheduleIn, *, draft: bool = False) -> None:
         allowed = "scheduled_at, queue: true or draft: true" if isinstance(
             body, schemas.PostCreate
         ) else "scheduled_at or queue: true"
-        raise posts.PostError(f"Give exactly one of {allowed}.", "scheduled_at")
+        raise PostError(f"Give exactly one of {allowed}.", "scheduled_at")
 
 
 def schedule_post(
@@ -157,11 +158,11 @@ def schedule_post(
 
     article = find_by_public_id(session, body.article)
     if article is None:
-        raise posts.PostError("There is no article with this public_id.", "article")
+        raise PostError("There is no article with this public_id.", "article")
     target = find_target(session, body.target)
     if target is None:
-        raise posts.PostError("There is no target with this id or URN.", "target")
-    data = posts.compose_defaults(article, target, site_url=site_url, campaign=campaign)
+        raise PostError("There is no target with this id or URN.", "target")
+    data = composing.compose_defaults(article, target, site_url=site_url, campaign=campaign)
     if body.commentary is not None:
         data.commentary = body.commentary
     if body.card_title is not None:
@@ -172,7 +173,7 @@ def schedule_post(
     data.as_draft = body.draft
     if body.scheduled_at is not None:
         data.when, note = _instant(body.scheduled_at)
-    post = posts.create_post(
+    post = composing.create_post(
         session,
         article,
         target,
@@ -193,21 +194,21 @@ def reschedule_post(
     """Move a post not yet sent to another time or to the target's next free slot."""
     _one_schedule(body)
     if post.state not in EDITABLE_STATES:
-        raise posts.NotEditable(
+        raise NotEditable(
             f"This post is {post.state.value.replace('_', ' ')}; it can no longer be changed."
         )
     note = None
     if body.scheduled_at is not None:
         when, note = _instant(body.scheduled_at)
     else:
-        when = posts.next_free_slot(session, post.target, after=now)
-    data = posts.PostInput(
+        when = scheduling.next_free_slot(session, post.target, after=now)
+    data = composing.PostInput(
         commentary=post.commentary,
         card_title=post.card_title,
         card_description=post.card_description,
         when=when,
     )
-    posts.update_post(session, post, data, user=user, now=now)
+    editing.update_post(session, post, data, user=user, now=now)
     return note
 
 
@@ -218,7 +219,7 @@ def _article_fields(article: Article, site_url: str) -> dict[str, Any]:
     return {
         "public_id": article.public_id,
         "slug": article.slug,
-        "url": posts.article_url(article, site_url),
+        "url": composing.article_url(article, site_url),
         "title": article.title,
         "summary": article.summary,
         "status": article.status,

@@ -22,7 +22,7 @@ from syndicate.articles import services as articles
 from syndicate.articles.models import Article
 from syndicate.clock import app_now
 from syndicate.db import get_session
-from syndicate.posts import services as posts
+from syndicate.posts import editing
 from syndicate.posts.models import Post
 from syndicate.sharing.context import Sharing
 from syndicate.sharing.models import ShareRequest
@@ -242,7 +242,7 @@ def reschedule_post(post_id: int, body: schemas.RescheduleIn) -> schemas.PostOut
 def cancel_post(post_id: int, body: schemas.EmptyBody) -> schemas.PostOut:
     """409 once the post has been claimed for sending or has finished."""
     post = _post(post_id)
-    posts.cancel_post(get_session(), post, user=_user(), now=app_now())
+    editing.cancel_post(get_session(), post, user=_user(), now=app_now())
     return api.post_out(post)
 
 

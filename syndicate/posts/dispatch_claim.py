@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from syndicate.linkedin import client as li
 from syndicate.linkedin.models import ConnectionState
+from syndicate.posts.context import record
 from syndicate.posts.dispatch_sql import (
     INSERT_HISTORY,
     LOAD_JOB,
@@ -28,7 +29,6 @@ from syndicate.posts.dispatch_sql import (
     version_alert_key,
 )
 from syndicate.posts.models import Post, PostState
-from syndicate.posts.services import record
 
 if TYPE_CHECKING:
     from syndicate.clock import Clock

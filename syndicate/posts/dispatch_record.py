@@ -21,6 +21,7 @@ from syndicate import events
 from syndicate.clock import Clock
 from syndicate.linkedin import client as li
 from syndicate.linkedin import services as connections
+from syndicate.posts.context import record
 from syndicate.posts.dispatch_claim import Claim, Job
 from syndicate.posts.dispatch_sql import (
     ARTICLES,
@@ -31,7 +32,6 @@ from syndicate.posts.dispatch_sql import (
     version_alert_key,
 )
 from syndicate.posts.models import Post, PostState
-from syndicate.posts.services import record
 from syndicate.staff.models import User
 from syndicate.web.services import raise_alert
 
@@ -349,7 +349,7 @@ class Recording:
         zone = ZoneInfo(job.time_zone)
         tomorrow = (now.astimezone(zone) + timedelta(days=1)).date()
         local_time = (job.scheduled_at or now).astimezone(zone).time()
-        from syndicate.posts.services import from_local
+        from syndicate.posts.scheduling import from_local
 
         later = from_local(tomorrow, local_time, job.time_zone).instant
         return self._requeue(

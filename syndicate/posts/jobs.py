@@ -44,7 +44,7 @@ def dispatch_posts(app: Flask) -> str:
 def apply_auto_post_rules(app: Flask) -> str:
     """Turn newly published articles into posts by the auto-post rules (never edits)."""
     from syndicate.articles.models import Article
-    from syndicate.posts.services import auto_post
+    from syndicate.posts.auto_rules import auto_post
 
     created = 0
     now = app.extensions["clock"].now()

@@ -27,7 +27,8 @@ from syndicate.errors import DomainError
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.linkedin.services import list_targets
 from syndicate.linkedin.text import MAX_COMMENTARY
-from syndicate.posts import services
+from syndicate.posts import auto_rules, composing, editing, scheduling
+from syndicate.posts.context import PostError, PostExists
 from syndicate.posts.forms import (
     MAX_TYPED,
     ComposeForm,
@@ -36,6 +37,7 @@ from syndicate.posts.forms import (
     TargetSettingsForm,
 )
 from syndicate.posts.models import EDITABLE_STATES, AutoPostRule, Post, PostState
+from syndicate.posts.targets import TargetSettings, update_target_settings
 from syndicate.staff.access import admin_required, current_user, login_required
 from syndicate.staff.forms import ConfirmForm
 from syndicate.staff.models import User
@@ -94,7 +96,7 @@ def posting_targets() -> list[LinkedInTarget]:
 
 @bp.app_template_global()
 def article_posts(article_id: int) -> list[Post]:
-    return services.posts_for_article(get_session(), article_id)
+    return editing.posts_for_article(get_session(), article_id)
 
 
 # --- the list --------------------------------------------------------------------------
@@ -109,7 +111,7 @@ def index() -> str:
     except ValueError:
         abort(400, "state must be one of: " + ", ".join(s.value for s in PostState) + ".")
     db = get_session()
-    page = services.posts_page(
+    page = editing.posts_page(
         db, state=state, number=page_number(), size=current_app.config["PAGE_SIZE"]
     )
     return render_template(
@@ -117,7 +119,7 @@ def index() -> str:
         page=page,
         state=state_arg,
         states=list(PostState),
-        attention=services.posts_needing_attention(db),
+        attention=editing.posts_needing_attention(db),
         has_targets=bool(list_targets(db)),
     )
 
@@ -165,7 +167,7 @@ def _postable(article_id: int, target_id: int) -> tuple[Article, LinkedInTarget]
 
 
 def _compose_defaults(form: ComposeForm, article: Article, target: LinkedInTarget) -> ComposeForm:
-    defaults = services.compose_defaults(
+    defaults = composing.compose_defaults(
         article, target, site_url=_site_url(), campaign=_campaign()
     )
     form.commentary.data = defaults.commentary
@@ -183,7 +185,7 @@ def _create(
     """The post the form asks for, and the note to show when a DST change bent its time."""
     user = _user()
     data, note = _post_input(form, user.time_zone)
-    post = services.create_post(
+    post = composing.create_post(
         db,
         article,
         target,
@@ -201,7 +203,7 @@ def _already_posted(
     exc: DomainError, form: ComposeForm, article: Article, target: LinkedInTarget
 ) -> tuple[str, int] | None:
     """The compose page says which post exists already, with its link, instead of a message."""
-    if not isinstance(exc, services.PostExists):
+    if not isinstance(exc, PostExists):
         return None
     existing_id = exc.existing.id if exc.existing is not None else None
     return _compose_page(form, article, target, existing_id=existing_id), exc.status
@@ -225,14 +227,14 @@ def _choose(article_id: int | None, target_id: int | None) -> str:
     )
 
 
-def _post_input(form: ComposeForm, zone: str) -> tuple[services.PostInput, str]:
+def _post_input(form: ComposeForm, zone: str) -> tuple[composing.PostInput, str]:
     """What the form asks for, with the DST note when the local time was bent."""
-    data = services.PostInput(
+    data = composing.PostInput(
         commentary=form.commentary.data or "",
         card_title=form.card_title.data or "",
         card_description=form.card_description.data or "",
     )
-    services.check_commentary(data.commentary)
+    composing.check_commentary(data.commentary)
     if form.when.data == "draft":
         data.as_draft = True
         return data, ""
@@ -240,8 +242,8 @@ def _post_input(form: ComposeForm, zone: str) -> tuple[services.PostInput, str]:
         return data, ""
     raw = (form.scheduled_at.data or "").strip()
     if not raw:
-        raise services.PostError("Pick a date and time, or another choice below.", "scheduled_at")
-    local = services.parse_local(raw, zone)
+        raise PostError("Pick a date and time, or another choice below.", "scheduled_at")
+    local = scheduling.parse_local(raw, zone)
     data.when = local.instant
     return data, local.note
 
@@ -268,9 +270,9 @@ def _compose_page(
         article=article,
         target=target,
         zone=zone,
-        slots=services.format_slots(target.queue_slots),
-        shown=services.typed_preview(form.commentary.data or ""),
-        link=services.article_url(article, _site_url()),
+        slots=scheduling.format_slots(target.queue_slots),
+        shown=composing.typed_preview(form.commentary.data or ""),
+        link=composing.article_url(article, _site_url()),
         existing_id=existing_id,
         max_length=MAX_COMMENTARY,
     )
@@ -283,7 +285,7 @@ def preview() -> Response:
     commentary = request.form.get("commentary", "")
     if len(commentary) > MAX_TYPED:
         abort(413, f"The text is longer than {MAX_TYPED} characters.")
-    shown = services.typed_preview(commentary)
+    shown = composing.typed_preview(commentary)
     return jsonify(
         length=shown.length, too_long=shown.too_long, sent=shown.sent, max=MAX_COMMENTARY
     )
@@ -319,14 +321,14 @@ def show(post_id: int) -> ResponseReturnValue:
     )
 
 
-def _update(db: Session, post: Post, given: tuple[services.PostInput, str]) -> tuple[Post, str]:
+def _update(db: Session, post: Post, given: tuple[composing.PostInput, str]) -> tuple[Post, str]:
     data, note = given
-    services.update_post(db, post, data, user=_user(), now=app_now())
+    editing.update_post(db, post, data, user=_user(), now=app_now())
     return post, note
 
 
-def _edit_input(form: EditPostForm, zone: str, shown_time: str) -> tuple[services.PostInput, str]:
-    data = services.PostInput(
+def _edit_input(form: EditPostForm, zone: str, shown_time: str) -> tuple[composing.PostInput, str]:
+    data = composing.PostInput(
         commentary=form.commentary.data or "",
         card_title=form.card_title.data or "",
         card_description=form.card_description.data or "",
@@ -335,7 +337,7 @@ def _edit_input(form: EditPostForm, zone: str, shown_time: str) -> tuple[service
     # The time as shown, unchanged, keeps the stored instant (seconds, the second 02:30).
     if not raw or raw == shown_time:
         return data, ""
-    local = services.parse_local(raw, zone)
+    local = scheduling.parse_local(raw, zone)
     data.when = local.instant
     return data, local.note
 
@@ -349,7 +351,7 @@ def _post_page(post: Post, form: EditPostForm) -> str:
         form=form,
         zone=zone,
         editable=post.state in EDITABLE_STATES,
-        shown=services.typed_preview(form.commentary.data or post.commentary),
+        shown=composing.typed_preview(form.commentary.data or post.commentary),
         max_length=MAX_COMMENTARY,
     )
 
@@ -365,7 +367,7 @@ def _post_or_404(post_id: int) -> Post:
 def cancel(post_id: int) -> ResponseReturnValue:
     post = _post_or_404(post_id)
     return act(
-        lambda db: services.cancel_post(db, post, user=_user(), now=app_now()),
+        lambda db: editing.cancel_post(db, post, user=_user(), now=app_now()),
         done="The post is cancelled; it will not be sent.",
         then=url_for("posts.show", post_id=post.id),
     )
@@ -376,7 +378,7 @@ def cancel(post_id: int) -> ResponseReturnValue:
 def approve(post_id: int) -> ResponseReturnValue:
     post = _post_or_404(post_id)
     return act(
-        lambda db: services.approve_post(db, post, user=_user(), now=app_now()),
+        lambda db: editing.approve_post(db, post, user=_user(), now=app_now()),
         done=lambda _: f"Approved: {_saved_message(post, _user().time_zone)}",
         then=url_for("posts.show", post_id=post.id),
     )
@@ -387,7 +389,7 @@ def approve(post_id: int) -> ResponseReturnValue:
 def dismiss(post_id: int) -> ResponseReturnValue:
     post = _post_or_404(post_id)
     return act(
-        lambda db: services.dismiss_post(db, post, now=app_now()),
+        lambda db: editing.dismiss_post(db, post, now=app_now()),
         done="Dismissed. The post stays in the list with its state.",
         then=safe_next(request.form.get("next"), url_for("posts.index")),
     )
@@ -406,7 +408,7 @@ def calendar() -> str:
     today = app_now().astimezone(ZoneInfo(zone)).date()
     anchor = _start_arg() or today
     first, last, previous, following = _calendar_range(view, anchor)
-    entries = services.calendar_entries(get_session(), first, last, zone)
+    entries = scheduling.calendar_entries(get_session(), first, last, zone)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     return render_template(
         "posts/calendar.html",
@@ -461,7 +463,7 @@ def targets() -> str:
     return render_template(
         "posts/targets.html",
         targets=list_targets(get_session()),
-        format_slots=services.format_slots,
+        format_slots=scheduling.format_slots,
     )
 
 
@@ -471,11 +473,11 @@ def target_settings(target_id: int) -> ResponseReturnValue:
     db = writing_session() if request.method == "POST" else get_session()
     target = db.get(LinkedInTarget, target_id) or abort(404, "There is no target with this number.")
     form = TargetSettingsForm()
-    example = services.example_article(db)
+    example = composing.example_article(db)
     if request.method == "GET":
         return _target_page(target, _target_defaults(form, target), example)
     return act(
-        lambda db: services.update_target_settings(
+        lambda db: update_target_settings(
             db, target, _target_input(form), user=_user(), now=app_now(), example=example
         ),
         form=form,
@@ -487,15 +489,15 @@ def target_settings(target_id: int) -> ResponseReturnValue:
 
 def _target_defaults(form: TargetSettingsForm, target: LinkedInTarget) -> TargetSettingsForm:
     form.time_zone.data = target.time_zone
-    form.queue_slots.data = services.format_slots(target.queue_slots)
+    form.queue_slots.data = scheduling.format_slots(target.queue_slots)
     form.daily_cap.data = target.daily_cap
-    form.template.data = target.template or services.DEFAULT_TEMPLATE
+    form.template.data = target.template or composing.DEFAULT_TEMPLATE
     form.needs_approval.data = target.needs_approval
     return form
 
 
-def _target_input(form: TargetSettingsForm) -> services.TargetSettings:
-    return services.TargetSettings(
+def _target_input(form: TargetSettingsForm) -> TargetSettings:
+    return TargetSettings(
         time_zone=form.time_zone.data or "",
         queue_slots=form.queue_slots.data or "",
         daily_cap=form.daily_cap.data,
@@ -506,10 +508,10 @@ def _target_input(form: TargetSettingsForm) -> services.TargetSettings:
 
 def _target_page(target: LinkedInTarget, form: TargetSettingsForm, example: Article) -> str:
     try:
-        sample = services.compose_defaults(
+        sample = composing.compose_defaults(
             example, target, site_url=_site_url(), campaign=_campaign()
         ).commentary
-    except services.PostError:
+    except PostError:
         sample = None
     return render_template(
         "posts/target.html",
@@ -517,7 +519,7 @@ def _target_page(target: LinkedInTarget, form: TargetSettingsForm, example: Arti
         form=form,
         example=example,
         sample=sample,
-        placeholders=services.PLACEHOLDERS,
+        placeholders=composing.PLACEHOLDERS,
         zones=time_zone_choices(),
     )
 
@@ -534,7 +536,7 @@ def rules() -> ResponseReturnValue:
     if not _user().is_admin:
         abort(403, "Only an administrator can manage auto-post rules.")
     return act(
-        lambda db: services.create_rule(
+        lambda db: auto_rules.create_rule(
             db,
             name=form.name.data or "",
             category_slugs=list(form.categories.data or []),
@@ -555,7 +557,7 @@ def _rule_form() -> RuleForm:
     db = get_session()
     form = RuleForm()
     form.categories.choices = [
-        SelectChoice(slug, name) for slug, name in services.category_choices(db)
+        SelectChoice(slug, name) for slug, name in auto_rules.category_choices(db)
     ]
     form.targets.choices = [
         SelectChoice(t.id, f"{t.display_name} ({t.kind.value}, {t.time_zone})")
@@ -566,7 +568,7 @@ def _rule_form() -> RuleForm:
 
 def _rules_page(form: RuleForm, status: int) -> tuple[str, int]:
     db = get_session()
-    page = services.rules_page(db, number=page_number(), size=current_app.config["PAGE_SIZE"])
+    page = auto_rules.rules_page(db, number=page_number(), size=current_app.config["PAGE_SIZE"])
     names = {t.id: t.display_name for t in list_targets(db, active_only=False)}
     return render_template("posts/rules.html", form=form, page=page, target_names=names), status
 
@@ -579,7 +581,7 @@ def delete_rule(rule_id: int) -> ResponseReturnValue:
         404, "There is no rule with this number."
     )
     return act(
-        lambda db: services.delete_rule(db, rule, user=_user()),
+        lambda db: auto_rules.delete_rule(db, rule, user=_user()),
         done=f"The rule “{rule.name}” is deleted.",
         then=url_for("posts.rules"),
     )
