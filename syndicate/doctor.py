@@ -22,6 +22,9 @@ from flask import Flask
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.pool import NullPool
 
+from syndicate.web.params import digits
+from syndicate.wording import count
+
 if TYPE_CHECKING:
     from syndicate.mail.smtp import MisconfiguredMailer, SmtpMailer
 
@@ -192,18 +195,19 @@ def linkedin_version_check(version: str, *, now: datetime) -> Check:
     """LinkedIn-Version is YYYYMM, released monthly, sunset after about a year."""
     name = "LinkedIn version"
     hint = "Set SYNDICATE_LINKEDIN_VERSION to a recent month (YYYYMM) and restart."
-    if len(version) != 6 or not version.isdigit() or not 1 <= int(version[4:]) <= 12:
+    if len(version) != 6 or digits(version) is None or not 1 <= int(version[4:]) <= 12:
         return Check(name, False, f"{version!r} is not YYYYMM", hint)
     age = (now.year * 12 + now.month) - (int(version[:4]) * 12 + int(version[4:]))
     if age < 0:
         return Check(name, False, f"{version} is in the future", hint)
+    old = f"{count(age, 'month')} old" if age else "this month's"
     if age >= 12:
-        return Check(name, False, f"{version} is {age} months old: past LinkedIn's one-year "
+        return Check(name, False, f"{version} is {old}: past LinkedIn's one-year "
                      "support, so LinkedIn answers 426 and sending is paused", hint)
     if age >= VERSION_WARN_MONTHS:
-        return Check(name, False, f"{version} is {age} months old and about to be sunset "
+        return Check(name, False, f"{version} is {old} and about to be sunset "
                      "(LinkedIn will answer 426)", hint)
-    return Check(name, True, f"{version} ({age} months old)")
+    return Check(name, True, f"{version} ({old})")
 
 
 # --- database ---------------------------------------------------------------------------

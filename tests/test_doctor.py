@@ -99,7 +99,8 @@ def test_a_setting_that_stops_start_up_is_reported_not_raised():
 @pytest.mark.parametrize(
     ("version", "ok", "words"),
     [
-        ("202603", True, "0 months"),
+        ("202603", True, "202603 (this month's)"),
+        ("202602", True, "202602 (1 month old)"),
         ("202505", True, "10 months"),
         ("202504", False, "about to be sunset"),
         ("202503", False, "426"),
@@ -107,6 +108,7 @@ def test_a_setting_that_stops_start_up_is_reported_not_raised():
         ("202604", False, "future"),
         ("2026-3", False, "YYYYMM"),
         ("202613", False, "YYYYMM"),
+        ("20260²", False, "YYYYMM"),
     ],
 )
 def test_linkedin_version_age(version, ok, words):
