@@ -41,6 +41,7 @@ def _default_zone() -> str:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = format_time
     app.jinja_env.filters["duration"] = wording.duration
+    app.jinja_env.filters["count"] = wording.count
     app.jinja_env.globals["site_url"] = app.config["SITE_URL"]
 
     @app.context_processor

@@ -396,4 +396,12 @@ def test_dashboard_lists_feeds_for_staff_only(
     text = page.get_data(as_text=True)
     assert f"{SITE}/feeds/category/world/rss.xml" in text and "World" in text
     assert "1 waiting" in text and "1 failing" in text and "last delivered 2026-03-02" in text
+    assert "newest articles not yet archived" in text and "come back\n  every 15 minutes" in text
     assert client.get("/dashboard/feeds?page=0").status_code == 400
+
+
+@pytest.mark.parametrize("app_overrides", [{"FEED_TTL_MINUTES": 1, "FEED_ITEMS": 1}])
+def test_dashboard_counts_one_minute_and_one_article_in_the_singular(client, login, make_user):
+    login(make_user())
+    text = client.get("/dashboard/feeds").get_data(as_text=True)
+    assert "archive pages hold 1 article each" in text and "every 1 minute." in text
