@@ -155,6 +155,7 @@ class PostgresVersion:
         raw = self._engine.raw_connection()
         raw.detach()
         connection = self._connection = raw.dbapi_connection
+        assert connection is not None  # None only once invalidated, which nothing here does
         connection.rollback()  # the pool's ping may have opened a transaction
         connection.autocommit = True
         connection.execute(f"LISTEN {NOTIFY_CHANNEL}")

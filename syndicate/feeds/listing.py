@@ -112,6 +112,7 @@ def feed_stats(session: Session, listings: Sequence[FeedListing]) -> list[FeedSt
         grouped[kind] = {slug: (count, last) for slug, count, last in rows}
     stats = []
     for listing in listings:
+        last: datetime | None
         if listing.kind == "site":
             count, last = site[0] or 0, site[1]
         else:

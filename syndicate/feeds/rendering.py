@@ -60,7 +60,7 @@ ARCHIVE_MAX_AGE = 30 * 24 * 3600
 # feedgen extensions
 
 
-class _PermissionsLinkEntry(BaseEntryExtension):
+class _PermissionsLinkEntry(BaseEntryExtension):  # type: ignore[misc]  # feedgen: no types
     """Each item's ccREL "more permissions" link: where to ask to share it.
 
     feedgen drops rel from entry links, so this writes the element itself (atom:link in RSS).
@@ -82,7 +82,7 @@ class _PermissionsLinkEntry(BaseEntryExtension):
         return self._add(entry, "link")
 
 
-class _RssChannelExtension(BaseExtension):
+class _RssChannelExtension(BaseExtension):  # type: ignore[misc]  # feedgen: no types
     """feedgen: RSS keeps only ``rel=self`` links and misspells sy:; this writes the rest."""
 
     def __init__(self) -> None:
@@ -108,7 +108,7 @@ class _RssChannelExtension(BaseExtension):
         return rss_feed
 
 
-class _AtomArchiveExtension(BaseExtension):
+class _AtomArchiveExtension(BaseExtension):  # type: ignore[misc]  # feedgen: no types
     """Marks an Atom archive page with ``<fh:archive/>`` (RFC 5005)."""
 
     def __init__(self) -> None:
@@ -218,9 +218,8 @@ def _xml_feed(doc: FeedDocument, settings: FeedSettings) -> bytes:
             # feedgen: the default group wraps one item in media:group, which is invalid.
             fe.media.content(media, group=None)
     with _RENDER_LOCK:
-        if fmt == "rss":
-            return fg.rss_str(pretty=False)
-        return fg.atom_str(pretty=False)
+        document: bytes = fg.rss_str(pretty=False) if fmt == "rss" else fg.atom_str(pretty=False)
+    return document
 
 
 def _json_feed(doc: FeedDocument, settings: FeedSettings) -> bytes:

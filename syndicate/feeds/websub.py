@@ -194,7 +194,8 @@ def waiting_requests(session: Session, *, limit: int) -> list[tuple[int, datetim
         .order_by(WebSubSubscription.pending_since)
         .limit(limit)
     ).all()
-    return [(sub_id, since) for sub_id, since in rows]
+    # pending_since is set and cleared with pending_mode
+    return [(sub_id, since) for sub_id, since in rows if since is not None]
 
 
 @dataclass(frozen=True)

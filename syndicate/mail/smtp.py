@@ -37,6 +37,11 @@ class MisconfiguredMailer:
     def __init__(self, problem: str) -> None:
         self.problem = problem
 
+    @property
+    def endpoint(self) -> str:
+        """No server to name: ``send`` refuses before reaching one."""
+        return "no server (the mail settings are wrong)"
+
     def send(self, mail: Mail) -> None:
         raise ValueError(self.problem)
 
@@ -165,7 +170,7 @@ class SmtpMailer:
 def send_mail(payload: dict[str, object], *, mailer: SmtpMailer | MisconfiguredMailer) -> str:
     """Send one queued email; PermanentFailure when the server rejects it for good."""
     try:
-        mail = Mail.from_payload(payload)  # type: ignore[arg-type]
+        mail = Mail.from_payload(payload)
     except ValueError as exc:
         raise PermanentFailure(str(exc)) from None
     try:
@@ -181,7 +186,8 @@ def send_mail(payload: dict[str, object], *, mailer: SmtpMailer | MisconfiguredM
         raise
     except smtplib.SMTPDataError as exc:
         if exc.smtp_code >= 500:
-            reply = exc.smtp_error.decode(errors="replace")
+            error = exc.smtp_error
+            reply = error.decode(errors="replace") if isinstance(error, bytes) else error
             raise PermanentFailure(
                 f"the server rejected the message: {exc.smtp_code} {reply}"
             ) from None
