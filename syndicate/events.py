@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import String, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from syndicate.db import Database
@@ -87,7 +87,12 @@ def emit_rows(
     ]
     if not rows:
         return
-    _take_turn(session, {row["kind"] for row in rows})
+    kinds = {row["kind"] for row in rows}
+    if session.get_bind().dialect.name == "postgresql":
+        announced = ",".join(sorted(kinds))
+        session.connection().execute(_INSERT_IN_TURN, [{**row, "kinds": announced} for row in rows])
+        return
+    _take_turn(session, kinds)
     session.connection().execute(insert(Event.__table__), rows)
 
 
@@ -99,6 +104,28 @@ def _take_turn(session: Session, kinds: set[str]) -> None:
         # after this point. The same round trip announces the kinds on NOTIFY_CHANNEL;
         # PostgreSQL delivers that at commit, and never on rollback.
         session.execute(_LOCK_AND_NOTIFY, {"key": EVENT_LOCK_KEY, "kinds": ",".join(sorted(kinds))})
+
+
+_EVENTS = Event.__table__
+# PostgreSQL, for emit_rows: the turn (``_take_turn``) and the insert as one statement. The
+# lock is held until the commit and every dispatcher takes it for every post, so each round
+# trip between taking it and committing delays all the others. The turn is a subquery that
+# ``OFFSET 0`` keeps from being flattened: its row (the lock) exists before the row to insert,
+# hence before the new event's id is drawn. The lock is re-entrant and equal notifications
+# of one transaction are delivered once, so several rows may each take it.
+_TURN = (
+    select(
+        func.pg_advisory_xact_lock(EVENT_LOCK_KEY),
+        func.pg_notify(NOTIFY_CHANNEL, bindparam("kinds", type_=String())),
+    )
+    .offset(0)
+    .subquery("turn")
+)
+_ROW = ("kind", "subject", "payload", "created_at", "actor_id")
+_INSERT_IN_TURN = insert(_EVENTS).from_select(
+    list(_ROW),
+    select(*(bindparam(name, type_=_EVENTS.c[name].type) for name in _ROW)).select_from(_TURN),
+)
 
 
 Handler = Callable[[Session, Event], None]

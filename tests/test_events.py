@@ -100,3 +100,41 @@ def test_emit_rows_writes_the_same_events_as_emit_many(app, session, clock):
     seen: list[str] = []
     events.consume(app.extensions["database"], "t", lambda s, e: seen.append(e.kind), now=clock.now())
     assert seen == ["article.updated", "post.published"]
+
+
+def test_postgresql_event_ids_become_visible_in_order_when_writers_wait_for_their_turn(
+    request, tmp_path, clock
+):
+    """A writer that waits for its turn draws its id after the writer ahead of it: a
+    subscriber that has read past an id never finds a smaller one committed later."""
+    import threading
+
+    from syndicate import migrate
+    from syndicate.db import Database, make_engine
+    from tests.conftest import _new_database
+
+    url, drop = _new_database("postgresql", request, tmp_path)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    database = Database(engine)
+    try:
+        with database.sessions() as ahead:
+            events.emit(ahead, "article.published", "first", {}, now=clock.now())
+
+            def write_behind() -> None:
+                with database.transaction() as behind:
+                    events.emit_rows(behind, [("post.published", "behind", {})], now=clock.now())
+
+            waiting = threading.Thread(target=write_behind)
+            waiting.start()
+            waiting.join(timeout=1)
+            assert waiting.is_alive()  # waiting for its turn
+            events.emit(ahead, "article.published", "second", {}, now=clock.now())
+            ahead.commit()
+            waiting.join(timeout=10)
+        with database.sessions() as session:
+            subjects = session.scalars(select(events.Event.subject).order_by(events.Event.id))
+            assert list(subjects) == ["first", "second", "behind"]
+    finally:
+        engine.dispose()
+        drop()
