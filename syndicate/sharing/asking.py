@@ -356,8 +356,10 @@ def store_request(
         "message_payload": mail.to_payload(),
         "message_at": now,
     }
+    request_id: int | None
     if connection.dialect.name == "postgresql":
-        return connection.scalar(_INSERT_REQUEST_AND_MAIL, values)
+        request_id = connection.scalar(_INSERT_REQUEST_AND_MAIL, values)
+        return request_id
     request_id = connection.scalar(_INSERT_REQUEST, values)
     if request_id is not None:
         connection.execute(_INSERT_MAIL, values)

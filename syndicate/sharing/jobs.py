@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from sqlalchemy import bindparam, or_, select
@@ -28,6 +28,9 @@ from syndicate.db import Database, get_database
 from syndicate.sharing import sweeps, visits
 from syndicate.sharing.context import Sharing
 from syndicate.sharing.models import Permission, PermissionState, ShareLink, ShareVisitor
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
 
 log = logging.getLogger(__name__)
 CORRECTIONS_SUBSCRIBER = "sharing.corrections"
@@ -229,6 +232,8 @@ _INSERT_VISITORS: dict[str, Any] = {}
 def _insert_visitors(dialect: str) -> Any:
     statement = _INSERT_VISITORS.get(dialect)
     if statement is None:
+        # Both dialects' inserts take the same arguments.
+        insert: Callable[..., postgresql.Insert | sqlite.Insert]
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:

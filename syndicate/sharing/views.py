@@ -24,12 +24,14 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem
 from limits import parse as parse_limit
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response as BaseResponse
 
 from syndicate import wording
 from syndicate.articles.models import Article
@@ -72,7 +74,8 @@ def _valid_until(ends_at: datetime, zone: str | None = None) -> str:
 
 public.add_app_template_filter(emails.quoted, "quoted")
 # Counts and durations on sharing pages are worded as in its emails.
-public.add_app_template_global(wording, "wording")
+# Flask types template globals as callables; Jinja takes any value, a module included.
+public.add_app_template_global(wording, "wording")  # type: ignore[arg-type]
 
 
 def settle_before_showing(permission: Permission | None) -> None:
@@ -172,12 +175,12 @@ def _share_forms_skip_the_limiter_check() -> bool:
 
 
 @public.route("/articles/<slug>/share", methods=["GET", "POST"])
-def request_form(slug: str) -> str | Response | tuple[str, int]:
+def request_form(slug: str) -> ResponseReturnValue:
     if request.method == "POST":
         refused = _flood_refusal()
         return refused if refused is not None else _send_request(slug)
     article = _form_article(get_session(), slug)
-    if isinstance(article, Response):
+    if isinstance(article, BaseResponse):
         return article
     ctx = _ctx()
     form = ShareRequestForm()
@@ -185,7 +188,7 @@ def request_form(slug: str) -> str | Response | tuple[str, int]:
     return render_template("sharing/form.html", form=form, article=article, ctx=ctx)
 
 
-def _form_article(db: Session, slug: str) -> Article | Response:
+def _form_article(db: Session, slug: str) -> Article | BaseResponse:
     article, moved_to = asking.article_for_form(db, slug)
     if moved_to:
         code = 301 if request.method == "GET" else 308
@@ -195,7 +198,7 @@ def _form_article(db: Session, slug: str) -> Article | Response:
     return article
 
 
-def _send_request(slug: str) -> Response | tuple[str, int]:
+def _send_request(slug: str) -> ResponseReturnValue:
     """The busiest write: no session transaction, one statement on its own connection."""
     sent = request.form
     # CSRF was checked before the view (CSRFProtect); the services check every field.
@@ -221,12 +224,12 @@ def _send_request(slug: str) -> Response | tuple[str, int]:
 
 def _not_stored(
     slug: str, new: asking.NewRequest, shown: asking.ShownForm, *, now: datetime, ctx: Sharing
-) -> Response | tuple[str, int]:
+) -> ResponseReturnValue:
     """Nothing was stored (rare): find out why, and answer accordingly."""
     # Nothing to roll back: the request session only read, and the store's own connection
     # committed or rolled back when its block ended.
     article = _form_article(get_session(), slug)  # 404, or 308 to where it moved
-    if isinstance(article, Response):
+    if isinstance(article, BaseResponse):
         return article
     try:
         asking.check_form_article(article, shown)
@@ -237,11 +240,11 @@ def _not_stored(
 
 
 def _form_again(
-    article: Article | Response, exc: SharingError, ctx: Sharing
-) -> Response | tuple[str, int]:
+    article: Article | BaseResponse, exc: SharingError, ctx: Sharing
+) -> ResponseReturnValue:
     """The form again, as it was sent, with the error beside its field (or where the article
     went instead: 404, or 308 to where it moved)."""
-    if isinstance(article, Response):
+    if isinstance(article, BaseResponse):
         return article
     form = ShareRequestForm()
     show_error(form, exc)
@@ -268,7 +271,7 @@ def sent(slug: str) -> str:
 
 
 @public.get("/share")
-def by_url() -> Response:
+def by_url() -> BaseResponse:
     """The publisher's snippet: /share?url=<canonical URL> opens that article's form."""
     url = request.args.get("url", "")
     article = asking.article_by_url(get_session(), url, current_app.config["SITE_URL"])
@@ -306,7 +309,7 @@ def confirm_page(token: str) -> str | tuple[str, int]:
 
 
 @public.post("/sharing/verify/<token>")
-def confirm(token: str) -> Response | tuple[str, int]:
+def confirm(token: str) -> ResponseReturnValue:
     ConfirmForm().validate_on_submit() or abort(400)
     ctx = _ctx()
     return act(
@@ -364,7 +367,7 @@ def private(token: str) -> Response:
 
 
 @public.post("/sharing/r/<token>/answer")
-def answer(token: str) -> Response | tuple[str, int]:
+def answer(token: str) -> ResponseReturnValue:
     writing_session()
     share_request = _own_request(token)
     form = AnswerForm()
@@ -380,7 +383,7 @@ def answer(token: str) -> Response | tuple[str, int]:
 
 
 @public.post("/sharing/r/<token>/withdraw")
-def withdraw(token: str) -> Response | tuple[str, int]:
+def withdraw(token: str) -> ResponseReturnValue:
     writing_session()
     share_request = _own_request(token)
     ConfirmForm().validate_on_submit() or abort(400)
@@ -458,7 +461,7 @@ def record_json(public_id: str) -> Response:
 
 
 @public.get("/s/<code>")
-def follow(code: str) -> Response:
+def follow(code: str) -> BaseResponse:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     hop = visits.follow_link(
         jobs.tracking_for(app),

@@ -30,6 +30,10 @@ from syndicate.sharing.models import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.dialects import postgresql, sqlite
+
     from syndicate.sharing.jobs import Tracking
 
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -147,6 +151,8 @@ def fold_visits(session: Session, *, now: datetime) -> int:
     totals = Counter((link_id, day) for link_id, day in removed)
     if not totals:
         return 0
+    # Both dialects' upserts take the same arguments.
+    insert: Callable[..., postgresql.Insert | sqlite.Insert]
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
