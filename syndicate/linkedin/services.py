@@ -109,7 +109,9 @@ def _sync_targets(
     user: User,
     now: datetime,
 ) -> None:
-    wanted = {connection.member_urn: (TargetKind.MEMBER, connection.name, None)}
+    wanted: dict[str, tuple[TargetKind, str, str | None]] = {
+        connection.member_urn: (TargetKind.MEMBER, connection.name, None)
+    }
     for org in organizations:
         if org.role in POSTING_ROLES:
             wanted[org.urn] = (TargetKind.ORGANIZATION, org.name, org.role)
@@ -308,12 +310,13 @@ def warn_expiring(session: Session, *, now: datetime) -> int:
         )
     ).all()
     for connection in connections:
+        expires_at = connection.expires_at
+        assert expires_at is not None  # the query takes only connections with one
         if connection.refresh_token_encrypted and (
-            connection.refresh_expires_at is None
-            or connection.refresh_expires_at > connection.expires_at
+            connection.refresh_expires_at is None or connection.refresh_expires_at > expires_at
         ):
             continue  # it will be refreshed before it expires
-        left = connection.expires_at - now
+        left = expires_at - now
         threshold = min(
             (d for d in EXPIRY_WARNINGS_DAYS if left <= timedelta(days=d)), default=None
         )

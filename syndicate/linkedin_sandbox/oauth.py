@@ -236,7 +236,11 @@ def _issue(
 ) -> tuple[AccessToken, RefreshToken | None]:
     """A new access token (and the partner refresh token); other scope sets are revoked."""
     now = state.now()
-    for old in [*state.tokens.values(), *state.refresh_tokens.values()]:
+    issued: list[AccessToken | RefreshToken] = [
+        *state.tokens.values(),
+        *state.refresh_tokens.values(),
+    ]
+    for old in issued:
         if old.client_id == client_id and old.sub == sub and old.scopes != scopes:
             old.revoked = True
     token = AccessToken(

@@ -183,7 +183,7 @@ def _field(
 
 def _enum(body: Mapping[str, Any], name: str, symbols: frozenset[str], path: str = "") -> str:
     """A string field that must be one of `symbols`."""
-    value = _field(body, name, str, path)
+    value: str = _field(body, name, str, path)
     if value not in symbols:
         raise errors.schema_error(f"{path}/{name}", f'"{value}" is not an enum symbol')
     return value

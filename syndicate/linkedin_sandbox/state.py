@@ -457,11 +457,11 @@ class SandboxState:
     def revoke_tokens(self, value: str | None = None) -> int:
         """Revoke one access or refresh token, or every one when `value` is None."""
         with self.lock:
-            found = [
-                t
-                for t in [*self.tokens.values(), *self.refresh_tokens.values()]
-                if value is None or t.value == value
+            tokens: list[AccessToken | RefreshToken] = [
+                *self.tokens.values(),
+                *self.refresh_tokens.values(),
             ]
+            found = [t for t in tokens if value is None or t.value == value]
             for token in found:
                 token.revoked = True
             return len(found)
