@@ -7,6 +7,7 @@ fencing mechanism is the one every claimed table shares (``syndicate/claims.py``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,6 +68,11 @@ class Job:
     # The card's picture as uploaded before (None: not yet, or no picture).
     image_urn: str | None = None
 
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Job:
+        """A row of dispatch_sql.JOB_COLUMNS, which lists the fields in this order."""
+        return cls(*row)
+
 
 CLAIM_DETAIL = {
     PostState.SCHEDULED: "claimed",
@@ -97,7 +103,7 @@ class Claiming:
         params = {"b_now": now, "b_alert": version_alert_key(self.client.version)}
         with self._write() as session:
             connection = session.connection()
-            rows = connection.execute(LOCK_TO_RECOVER, {**params, "b_limit": limit}).all()
+            rows = list(connection.execute(LOCK_TO_RECOVER, {**params, "b_limit": limit}))
             if len(rows) < limit:
                 rows += connection.execute(LOCK_DUE, {**params, "b_limit": limit - len(rows)})
             taking: dict[int, PostState] = {}
@@ -110,7 +116,7 @@ class Claiming:
                 return []
             # The rows are locked (PostgreSQL) or the whole database is (SQLite), so the
             # batch update changes exactly the rows just read.
-            attempts = dict(
+            attempts: dict[int, int] = dict(
                 connection.execute(
                     update(POSTS)
                     .where(POSTS.c.id.in_(taking))
@@ -123,7 +129,8 @@ class Claiming:
                 ).all()
             )
             jobs = {
-                row[0]: Job(*row) for row in connection.execute(LOAD_JOBS, {"b_ids": list(taking)})
+                row[0]: Job.from_row(row)
+                for row in connection.execute(LOAD_JOBS, {"b_ids": list(taking)})
             }
             connection.execute(
                 INSERT_HISTORY,
@@ -185,7 +192,7 @@ class Claiming:
     def _lost_after_sending(
         self, session: Session, post_id: int, old_owner: str | None, now: datetime
     ) -> None:
-        post = session.get(Post, post_id)
+        post = session.get_one(Post, post_id)  # locked by the claim's read
         post.lease_owner = None
         post.due_at = now + self.settings.reconcile_after
         record(
@@ -213,4 +220,4 @@ class Claiming:
     def _load(self, session: Session, claim: Claim) -> Job | None:
         """What sending needs, read in one query without loading ORM objects."""
         row = session.execute(LOAD_JOB, self._fence_params(claim)).one_or_none()
-        return Job(*row) if row is not None else None
+        return Job.from_row(row) if row is not None else None

@@ -64,7 +64,7 @@ class Sending:
             except UndecryptableSecret:
                 pass
         with self._write() as session:
-            connection = session.get(LinkedInConnection, job.connection_id)
+            connection = session.get_one(LinkedInConnection, job.connection_id)
             try:
                 return connections.access_token(session, connection, vault=self.vault, now=now)
             except connections.ReconnectNeeded as exc:

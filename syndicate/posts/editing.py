@@ -41,7 +41,7 @@ def update_post(
     card_title = data.card_title.strip()[:400] or post.card_title
     card_description = data.card_description.strip()[:2000]
     moved = data.when is not None and data.when != post.scheduled_at
-    if moved and data.when <= now - timedelta(minutes=1):
+    if moved and data.when is not None and data.when <= now - timedelta(minutes=1):
         raise PostError("That time is in the past.", "scheduled_at")
     changed = moved or (commentary, card_title, card_description) != (
         post.commentary,
