@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -19,8 +20,6 @@ from syndicate.staff.models import ApiToken, Role, StaffSession, User
 MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "syn_"  # noqa: S105 (a public marker, not a secret)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Checked when the email is unknown, so that a wrong email costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not a password, only a timing decoy", method="scrypt")
 
 
 class StaffError(DomainError):
@@ -30,6 +29,14 @@ class StaffError(DomainError):
 def hash_password(password: str) -> str:
     # scrypt is memory-hard; werkzeug's parameters follow current OWASP guidance.
     return generate_password_hash(password, method="scrypt")
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """Checked when the email is unknown, so that a wrong email costs as long as a wrong
+    password. Made on first use: at import, every process (schedulers, CLI commands, web
+    workers) paid a scrypt hash at start-up whether or not anyone signed in."""
+    return hash_password("not a password, only a timing decoy")
 
 
 def normalise_email(email: str) -> str:
@@ -97,7 +104,7 @@ def authenticate(session: Session, email: str, password: str, *, now: datetime) 
     except StaffError:
         user = None
     if user is None or not user.is_active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_decoy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password):
         return None
