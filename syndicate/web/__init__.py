@@ -7,11 +7,12 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """What every page shares: converters, security, errors, logs, metrics, templates, health."""
-    from syndicate.web import converters, errors, metrics, security, templating, views
+    from syndicate.web import converters, errors, metrics, security, sessions, templating, views
     from syndicate.web import logging as web_logging
 
     converters.init_app(app)  # before any blueprint: rules are parsed when registered
     security.init_app(app)
+    sessions.init_app(app)
     errors.init_app(app)
     web_logging.init_app(app)
     metrics.init_app(app)
