@@ -183,6 +183,12 @@ def test_lines_outside_requests_have_no_request_id(json_logs):
         ("callback /dashboard/connections/callback?code=AQT-code&state=st4te", "AQT-code"),
         ("callback /dashboard/connections/callback?code=AQT-code&state=st4te", "st4te"),
         ("opened https://news.example.test/sharing/r/Zq9-reader", "Zq9-reader"),
+        # Every word scrub's quick check looks for, in any case.
+        ("sent AUTHORIZATION: Basic dXNlcjpw", "dXNlcjpw"),
+        ("sent API_KEY=k3y-value", "k3y-value"),
+        ("config PASSWD: pw0rd", "pw0rd"),
+        ("verify /hooks/check?signature=s1gn3d", "s1gn3d"),
+        ("followed /s/AbC123 to the article", "AbC123"),
     ],
 )
 def test_scrub_masks_secrets(message, secret):
