@@ -47,7 +47,7 @@ def init_app(app: Flask) -> None:
 
 def security_headers(*, production: bool) -> tuple[tuple[str, str], ...]:
     """The headers every answer carries unless its view set its own."""
-    headers = (
+    headers: tuple[tuple[str, str], ...] = (
         ("Content-Security-Policy", CSP),
         ("X-Content-Type-Options", "nosniff"),
         ("X-Frame-Options", "DENY"),
