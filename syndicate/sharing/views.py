@@ -167,8 +167,15 @@ def _flood_refusal() -> Response | None:
 @limiter.request_filter
 def _share_forms_skip_the_limiter_check() -> bool:
     """Flask-Limiter's per-request check finds no limit of its own on a sent share form
-    (``_flood_refusal`` counts it, once), and costs as much as a count to find none."""
-    return request.method == "POST" and request.endpoint == "sharing.request_form"
+    (``_flood_refusal`` counts it, once), and costs as much as a count to find none.
+
+    Nor on a share link: readers follow it from anywhere (LinkedIn's apps, offices behind
+    one address), each visitor is counted once whatever they send, and the check would be
+    a fifth of the redirect's cost."""
+    endpoint = request.endpoint
+    return endpoint == "sharing.follow" or (
+        endpoint == "sharing.request_form" and request.method == "POST"
+    )
 
 
 # --- asking ---------------------------------------------------------------------------------
