@@ -101,7 +101,9 @@ class Counters:
         with self._lock:
             self._values[sample] = self._values.get(sample, 0.0) + amount
         if self.directory is not None:
-            self._dirty.set()
+            # Setting an Event takes its lock and wakes waiters; once set, a flush is due anyway.
+            if not self._dirty.is_set():
+                self._dirty.set()
             self._ensure_flusher()
 
     def own(self) -> dict[Key, float]:
