@@ -92,8 +92,9 @@ class Claiming:
     settings: DispatchSettings
 
     if TYPE_CHECKING:
-
+        # Dispatcher provides these two; Sending and Recording inherit the declarations.
         def _write(self) -> AbstractContextManager[Session]: ...
+        def _flush(self) -> None: ...
 
     def claim(self, limit: int = 10) -> list[Claim]:
         """Claim up to ``limit`` due posts in one short transaction: locking reads of the

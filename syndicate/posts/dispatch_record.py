@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 import random
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -22,7 +21,7 @@ from syndicate.clock import Clock
 from syndicate.linkedin import client as li
 from syndicate.linkedin import services as connections
 from syndicate.posts.context import record
-from syndicate.posts.dispatch_claim import Claim, Job
+from syndicate.posts.dispatch_claim import Claim, Claiming, Job
 from syndicate.posts.dispatch_sql import (
     ARTICLES,
     MARK_PUBLISHED,
@@ -50,7 +49,7 @@ class Accepted:
     note: str
 
 
-class Recording:
+class Recording(Claiming):
     """The fenced writes that end a claim (part of ``Dispatcher``)."""
 
     actor: str
@@ -60,24 +59,6 @@ class Recording:
     random: random.Random
     _accepted: Accepted | None
     _recorded: dict[int, str]
-
-    if TYPE_CHECKING:
-
-        def _write(self) -> AbstractContextManager[Session]: ...
-        def _flush(self) -> None: ...
-        def _fenced(self, claim: Claim) -> Any: ...
-        def _fence_params(self, claim: Claim, **more: Any) -> dict[str, Any]: ...
-        def _history(
-            self,
-            session: Session,
-            post_id: int,
-            from_state: PostState,
-            to_state: PostState,
-            attempt: int,
-            now: datetime,
-            detail: str,
-            http_status: int | None = None,
-        ) -> None: ...
 
     def _published(self, claim: Claim, urn: str, *, note: str) -> str:
         self._accepted = Accepted(claim, urn, note)

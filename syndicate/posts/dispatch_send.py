@@ -4,7 +4,6 @@ and the Posts API body."""
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -19,7 +18,7 @@ from syndicate.linkedin import client as li
 from syndicate.linkedin import services as connections
 from syndicate.linkedin.models import ConnectionState, LinkedInConnection
 from syndicate.linkedin.text import escape_little_text
-from syndicate.posts.dispatch_claim import Claim, Job
+from syndicate.posts.dispatch_claim import Claim, Claiming, Job
 from syndicate.posts.dispatch_sql import START_REQUEST
 from syndicate.posts.models import LinkedInImage, Post, PostState
 
@@ -29,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Sending:
+class Sending(Claiming):
     """What happens between a claim and LinkedIn's answer (part of ``Dispatcher``)."""
 
     database: Database
@@ -39,22 +38,8 @@ class Sending:
     settings: DispatchSettings
 
     if TYPE_CHECKING:
-
-        def _write(self) -> AbstractContextManager[Session]: ...
-        def _flush(self) -> None: ...
-        def _fence_params(self, claim: Claim, **more: Any) -> dict[str, Any]: ...
+        # Recording's; Dispatcher joins the two.
         def _wait(self, session: Session, claim: Claim, now: datetime, detail: str) -> str: ...
-        def _history(
-            self,
-            session: Session,
-            post_id: int,
-            from_state: PostState,
-            to_state: PostState,
-            attempt: int,
-            now: datetime,
-            detail: str,
-            http_status: int | None = None,
-        ) -> None: ...
 
     def _token(self, job: Job, claim: Claim, now: datetime) -> str | None:
         """The plaintext token; None (and the post back to waiting) when it cannot be had."""

@@ -48,7 +48,7 @@ from syndicate.crypto import TokenVault
 from syndicate.db import Database
 from syndicate.fetch import Fetcher
 from syndicate.linkedin import client as li
-from syndicate.posts.dispatch_claim import Claim, Claiming
+from syndicate.posts.dispatch_claim import Claim
 from syndicate.posts.dispatch_record import Accepted, Recording
 from syndicate.posts.dispatch_send import Sending, post_body
 from syndicate.posts.models import PostState
@@ -106,7 +106,7 @@ class DispatchSettings:
     static_folder: Path | None = None
 
 
-class Dispatcher(Claiming, Sending, Recording):
+class Dispatcher(Sending, Recording):
     """Claims due posts and sends each; the concerns live in ``dispatch_claim``,
     ``dispatch_send`` and ``dispatch_record``, the SQL in ``dispatch_sql``."""
 
