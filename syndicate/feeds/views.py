@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, abort, current_app, render_template, request, session
+from flask import Blueprint, Flask, abort, current_app, render_template, request, session
+from werkzeug.http import parse_accept_header, parse_date, parse_etags
 from werkzeug.wrappers import Response
 
 from syndicate.articles.models import Article
@@ -18,7 +19,11 @@ from syndicate.feeds.conditional import RenderedFeed
 from syndicate.feeds.context import BY_FILENAME, FORMAT_LABELS, FeedKey, FeedNotFound, FeedSettings
 from syndicate.staff.access import login_required
 from syndicate.web.actions import run
+from syndicate.web.fastpath import Answer, FastRoute, no_session
 from syndicate.web.security import limiter
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 bp = Blueprint("feeds", __name__)
 dashboard = Blueprint("feeds_dashboard", __name__, url_prefix="/dashboard")
@@ -28,17 +33,18 @@ _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _MAX_PAGE = 10_000_000
 
 
-def _settings() -> FeedSettings:
-    return derived(current_app, "feed_settings", FeedSettings.CONFIG_KEYS,
+def _settings(app: Flask | None = None) -> FeedSettings:
+    return derived(app or current_app, "feed_settings", FeedSettings.CONFIG_KEYS,
                    FeedSettings.from_config)
 
 
-def _cache() -> FeedCache:
-    cache: FeedCache | None = current_app.extensions.get("feed_cache")
+def _cache(app: Flask | None = None) -> FeedCache:
+    app = app or current_app
+    cache: FeedCache | None = app.extensions.get("feed_cache")
     if cache is None:
         # Made on first use, when the app's session factory is bound for good.
-        made: FeedCache = current_app.extensions.setdefault(
-            "feed_cache", FeedCache(freshness.version_source(get_database()))
+        made: FeedCache = app.extensions.setdefault(
+            "feed_cache", FeedCache(freshness.version_source(get_database(app)))
         )
         return made
     return cache
@@ -55,37 +61,73 @@ def _serve(key: FeedKey | str) -> Response:
         feed = _cache().get(get_session, key, _settings())
     except FeedNotFound as exc:
         abort(404, str(exc))
-    return feed_response(feed)
-
-
-def feed_response(feed: RenderedFeed) -> Response:
-    """Bytes or 304, with validators, gzip when asked and the WebSub discovery headers."""
-    # Parsing Accept-Encoding is most of a cache hit's own cost: skip it when gzip is absent.
-    gzipped = "gzip" in request.environ.get("HTTP_ACCEPT_ENCODING", "") and (
-        request.accept_encodings["gzip"] > 0)
     # A feed is the same for everyone: the sign-in loader only looked at the cookie, and a
     # "Vary: Cookie" would make shared caches keep one copy per reader.
     session.accessed = False
+    status, headers, body = feed_answer(feed, request.environ)
+    return Response(body, status=status, headers=headers)
+
+
+def feed_answer(
+    feed: RenderedFeed, environ: WSGIEnvironment
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Bytes or 304, with validators, gzip when asked and the WebSub discovery headers."""
+    # Parsing Accept-Encoding is most of a cache hit's own cost: skip it when gzip is absent.
+    accept = environ.get("HTTP_ACCEPT_ENCODING", "")
+    gzipped = "gzip" in accept and parse_accept_header(accept)["gzip"] > 0
     etag = ("ETag", feed.gzip_etag if gzipped else feed.etag)
-    if _not_modified(feed):
-        return Response(status=304, headers=[etag, *feed.not_modified_headers])
+    if _not_modified(feed, environ):
+        return 304, [etag, *feed.not_modified_headers], b""
     headers = [("Content-Type", feed.content_type), etag, *feed.headers]
     if gzipped:
         headers.append(("Content-Encoding", "gzip"))
-    return Response(feed.gzipped if gzipped else feed.body, status=200, headers=headers)
+    return 200, headers, feed.gzipped if gzipped else feed.body
 
 
-def _not_modified(feed: RenderedFeed) -> bool:
-    sent = request.environ.get("HTTP_IF_NONE_MATCH")
+def _not_modified(feed: RenderedFeed, environ: WSGIEnvironment) -> bool:
+    sent = environ.get("HTTP_IF_NONE_MATCH")
     if sent is not None:
         if sent == feed.etag or sent == feed.gzip_etag:
             return True  # what nearly every reader sends: our tag, verbatim
         # One resource in two encodings: either tag names the same content (weak comparison).
-        tags = request.if_none_match
+        tags = parse_etags(sent)
         bare = feed.etag.strip('"')
         return tags.star_tag or tags.contains_weak(bare) or tags.contains_weak(bare + "-gzip")
-    since = request.if_modified_since
+    since = parse_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
     return since is not None and feed.last_modified <= since
+
+
+# The feeds readers poll, answered from the cache before Flask (web/fastpath.py); archives,
+# a cache miss and anything unusual go through the views below.
+_FAST_SITE_FEEDS = {
+    f"/feeds/{name}": FeedKey("site", None, fmt) for name, fmt in BY_FILENAME.items()
+}
+_FAST_SUBJECT_FEED = re.compile(
+    r"/feeds/(category|tag|author)/([a-z0-9]+(?:-[a-z0-9]+)*)/(rss\.xml|atom\.xml|feed\.json)"
+)
+
+
+def fast_feed(app: Flask) -> FastRoute:
+    """The fast route of /feeds/: a current cached feed, else Flask's views."""
+
+    def answer(environ: WSGIEnvironment) -> Answer | None:
+        path: str = environ.get("PATH_INFO", "")
+        key = _FAST_SITE_FEEDS.get(path)
+        endpoint = "feeds.site_feed"
+        if key is None:
+            subject = _FAST_SUBJECT_FEED.fullmatch(path)
+            if subject is None or len(subject[2]) > 200:
+                return None
+            key = FeedKey(subject[1], subject[2], BY_FILENAME[subject[3]])
+            endpoint = "feeds.subject_feed"
+        try:
+            feed = _cache(app).get(no_session, key, _settings(app))
+        except FeedNotFound:
+            return None
+        status, headers, body = feed_answer(feed, environ)
+        return Answer(endpoint, status, headers, body)
+
+    return answer
 
 
 @bp.get(f"/feeds/<{_FILES}:filename>")

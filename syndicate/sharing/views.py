@@ -12,9 +12,11 @@ import functools
 import logging
 import time as pytime
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from flask import (
     Blueprint,
+    Flask,
     Response,
     abort,
     current_app,
@@ -31,6 +33,7 @@ from limits import parse as parse_limit
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
 from sqlalchemy.orm import Session
+from werkzeug.utils import redirect as werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
 from syndicate import wording
@@ -46,9 +49,14 @@ from syndicate.staff.access import current_user
 from syndicate.staff.forms import ConfirmForm
 from syndicate.web.actions import act, run, show_error, writing_session
 from syndicate.web.errors import error_response, wants_json
+from syndicate.web.fastpath import Answer, FastRoute
+from syndicate.web.logging import REDACTED
 from syndicate.web.security import limiter
 
 log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
 public = Blueprint("sharing", __name__)
 
 PRIVATE_HEADERS = {
@@ -470,18 +478,52 @@ def record_json(public_id: str) -> Response:
 @public.get("/s/<code>")
 def follow(code: str) -> BaseResponse:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    hop = visits.follow_link(
-        jobs.tracking_for(app),
-        code,
-        ip=request.remote_addr or "",
-        user_agent=request.user_agent.string or "",
-        method=request.method,
-        now=app_now(),
-        secret_key=app.config["SECRET_KEY"],
-    )
+    hop = _hop(app, code, request.environ)
     if hop is None:
         abort(404, "This share link does not exist. Check that it was copied whole.")
-    response = redirect(hop.target_url, 302)
-    # Every visit must reach us to be counted once: no browser or proxy may keep the redirect.
+    return _no_store_redirect(hop.target_url)
+
+
+def _hop(app: Flask, code: str, environ: WSGIEnvironment) -> visits.Hop | None:
+    return visits.follow_link(
+        jobs.tracking_for(app),
+        code,
+        ip=environ.get("REMOTE_ADDR") or "",
+        user_agent=environ.get("HTTP_USER_AGENT") or "",
+        method=environ["REQUEST_METHOD"],
+        now=app.extensions["clock"].now(),
+        secret_key=app.config["SECRET_KEY"],
+    )
+
+
+def _no_store_redirect(target_url: str) -> BaseResponse:
+    """The 302 to ``target_url``, which no browser or proxy may keep: every visit must reach
+    us to be counted. (werkzeug's redirect: it builds the same answer in or out of a request.)
+    """
+    response = werkzeug_redirect(target_url, 302)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@functools.lru_cache(maxsize=1024)
+def _redirect_to(target_url: str) -> tuple[tuple[tuple[str, str], ...], bytes]:
+    """The headers (Content-Length apart) and body of the redirect to ``target_url``."""
+    response = _no_store_redirect(target_url)
+    headers = tuple((k, v) for k, v in response.headers.items() if k != "Content-Length")
+    return headers, response.get_data()
+
+
+def fast_follow(app: Flask) -> FastRoute:
+    """The fast route of /s/<code>: the redirect of a known link; Flask answers the rest."""
+
+    def answer(environ: WSGIEnvironment) -> Answer | None:
+        hop = _hop(app, environ.get("PATH_INFO", "")[len("/s/"):], environ)
+        if hop is None:
+            return None
+        headers, body = _redirect_to(hop.target_url)
+        return Answer("sharing.follow", 302, headers, body, logged_path=_LOGGED_LINK)
+
+    return answer
+
+
+_LOGGED_LINK = "/s/" + REDACTED

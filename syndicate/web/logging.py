@@ -173,10 +173,15 @@ def current_request_id() -> str | None:
     return request_id
 
 
-def _start_request() -> None:
+def request_id_from(environ: Mapping[str, Any]) -> str:
+    """A sane incoming X-Request-ID, else a new id."""
     # Straight from the WSGI environ: building the header mapping costs more than the id.
-    incoming = request.environ.get(_REQUEST_ID_ENVIRON, "")
-    g.request_id = incoming if _INCOMING_ID.fullmatch(incoming) else new_request_id()
+    incoming = environ.get(_REQUEST_ID_ENVIRON, "")
+    return incoming if _INCOMING_ID.fullmatch(incoming) else new_request_id()
+
+
+def _start_request() -> None:
+    g.request_id = request_id_from(request.environ)
     g.request_started = time.perf_counter()
 
 
@@ -198,12 +203,24 @@ def _finish_request(response: Response) -> Response:
     request_id = g.get("request_id") or new_request_id()
     response.headers[REQUEST_ID_HEADER] = request_id
     started = g.get("request_started")
+    if ACCESS.isEnabledFor(logging.INFO):
+        rule = request.url_rule
+        log_access(
+            request.method,
+            _loggable_path(),
+            rule.rule if rule is not None else None,
+            response.status_code,
+            started,
+            request_id,
+        )
+    return response
+
+
+def log_access(
+    method: str, path: str, route: str | None, status: int, started: float | None, request_id: str
+) -> None:
+    """The access line of one request (every answer has one, Flask's or the fast path's)."""
     duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else None
-    if not ACCESS.isEnabledFor(logging.INFO):
-        return response
-    path = _loggable_path()
-    rule = request.url_rule
-    method, status = request.method, response.status_code
     ACCESS.info(
         "%s %s %s %sms",
         method,
@@ -213,13 +230,12 @@ def _finish_request(response: Response) -> Response:
         extra={
             "method": method,
             "path": path,
-            "route": rule.rule if rule is not None else None,
+            "route": route,
             "status": status,
             "duration_ms": duration_ms,
             "request_id": request_id,
         },
     )
-    return response
 
 
 def init_app(app: Flask) -> None:

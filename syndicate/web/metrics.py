@@ -327,14 +327,20 @@ def _direct_loopback() -> bool:
 
 def _count_request(response: Response) -> Response:
     rule = request.url_rule
-    method = request.method if request.method in _METHODS else "OTHER"
-    counters().inc(
-        "syndicate_http_requests_total",
-        route=rule.rule if rule is not None else "(unmatched)",
-        method=method,
-        status=str(response.status_code),
+    count_request(
+        counters(), rule.rule if rule is not None else None, request.method, response.status_code
     )
     return response
+
+
+def count_request(store: Counters, route: str | None, method: str, status: int) -> None:
+    """One more request of ``route`` (Flask's rule) in syndicate_http_requests_total."""
+    store.inc(
+        "syndicate_http_requests_total",
+        route=route if route is not None else "(unmatched)",
+        method=method if method in _METHODS else "OTHER",
+        status=str(status),
+    )
 
 
 def init_app(app: Flask) -> Counters:
