@@ -182,3 +182,94 @@ def test_requests_during_repeated_postgres_restarts_answer_200_or_503_never_500(
     assert set(statuses) <= {200, 503}, statuses
     assert statuses[503] > 0  # the outage was felt
     assert after[-1] == 200
+
+
+# --- SQLite writers take turns through a file lock (db.WriterTurns) ---------------------------
+
+
+def _turn_is_free(path: Path) -> bool:
+    import fcntl
+    import os
+
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(descriptor)
+    return True
+
+
+def test_a_sqlite_write_transaction_holds_the_writers_turn_until_it_ends(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'turns.db'}")
+    lock = tmp_path / "turns.db-writer.lock"
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            connection.commit()
+        for ending in ("commit", "rollback"):
+            with engine.connect() as connection:
+                with connection.execution_options(sqlite_begin="IMMEDIATE").begin() as writing:
+                    connection.exec_driver_sql("INSERT INTO t VALUES (1)")
+                    assert not _turn_is_free(lock)  # another process's writer would wait here
+                    getattr(writing, ending)()
+                assert _turn_is_free(lock)
+        # A reading transaction never takes it.
+        with engine.connect() as connection, connection.begin():
+            connection.exec_driver_sql("SELECT count(*) FROM t")
+            assert _turn_is_free(lock)
+    finally:
+        engine.dispose()
+
+
+def test_a_writer_that_cannot_get_its_turn_still_writes_once_sqlite_lets_it(tmp_path):
+    """The turn only orders writers: past its patience a writer goes on, and SQLite decides."""
+    import fcntl
+    import os
+
+    from syndicate.db import WriterTurns
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'stuck.db'}")
+    lock = tmp_path / "stuck.db-writer.lock"
+    stuck = os.open(lock, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(stuck, fcntl.LOCK_EX)  # a writer that never gives its turn back
+    try:
+        turns = WriterTurns(str(lock), patience=0.05)
+        with engine.connect() as connection:
+            started = time.monotonic()
+            turns.take(connection.connection.dbapi_connection)
+            assert time.monotonic() - started < 5
+            turns.give_back(connection.connection.dbapi_connection)
+            connection.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            connection.commit()
+    finally:
+        os.close(stuck)
+        engine.dispose()
+
+
+def test_a_statement_connection_that_need_not_be_durable_skips_the_flush_for_its_own_write(
+    postgres_url,
+):
+    from syndicate.db import Database
+
+    database = Database(make_engine(postgres_url, pool_size=1, max_overflow=0))
+    show = text("SHOW synchronous_commit")
+    try:
+        with database.statement_connection(durable=False) as connection:
+            assert connection.scalar(show) == "off"
+            connection.execute(text("CREATE TABLE relaxed (x integer)"))
+            connection.execute(text("INSERT INTO relaxed VALUES (1)"))
+        # Committed, and the same pooled connection is back to the server's setting.
+        with database.statement_connection() as connection:
+            assert connection.scalar(show) == "on"
+            assert connection.scalar(text("SELECT count(*) FROM relaxed")) == 1
+        with pytest.raises(ZeroDivisionError), database.statement_connection(
+            durable=False
+        ) as connection:
+            connection.execute(text("INSERT INTO relaxed VALUES (2)"))
+            raise ZeroDivisionError  # an error inside: nothing of the block is kept
+        with database.statement_connection() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM relaxed")) == 1
+    finally:
+        database.engine.dispose()
