@@ -12,7 +12,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -126,22 +125,19 @@ def _normalised(names: Iterable[str]) -> list[tuple[str, str]]:
 def expected_hash(data: services.ArticleInput) -> str:
     """The content hash an article would get from ``data``, without touching the database.
 
-    ``services.content_hash`` stays the one definition: it is given a plain stand-in with the
-    attributes it reads (no ORM objects, which would cost more than the hash). A name stored
-    with other spelling only makes the check miss and take the full update path.
+    A name stored with other spelling only makes the check miss and take the full update path.
     """
-    preview = SimpleNamespace(
+    return services.content_digest(
         title=data.title.strip(),
         summary=data.summary.strip(),
         body_html=services.render_body(data.body, data.body_format),
         canonical_url=(data.canonical_url or "").strip() or None,
         hero_image_url=(data.hero_image_url or "").strip() or None,
         hero_image_alt=data.hero_image_alt.strip(),
-        authors=[SimpleNamespace(name=name) for name, _ in _normalised(data.authors)],
-        categories=[SimpleNamespace(slug=slug) for _, slug in _normalised(data.categories)],
-        tags=[SimpleNamespace(slug=slug) for _, slug in _normalised(data.tags)],
+        author_names=[name for name, _ in _normalised(data.authors)],
+        category_slugs=[slug for _, slug in _normalised(data.categories)],
+        tag_slugs=[slug for _, slug in _normalised(data.tags)],
     )
-    return services.content_hash(preview)  # type: ignore[arg-type]
 
 
 def without_repeated_guids(items: list[SourceItem]) -> list[SourceItem]:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -219,15 +219,42 @@ def check_url(url: str | None, field_name: str) -> str | None:
 
 def content_hash(article: Article) -> str:
     """A digest of everything a reader sees; equal hashes mean nothing worth telling changed."""
+    return content_digest(
+        title=article.title,
+        summary=article.summary,
+        body_html=article.body_html,
+        hero_image_url=article.hero_image_url,
+        hero_image_alt=article.hero_image_alt,
+        canonical_url=article.canonical_url,
+        author_names=[a.name for a in article.authors],
+        category_slugs=[c.slug for c in article.categories],
+        tag_slugs=[t.slug for t in article.tags],
+    )
+
+
+def content_digest(
+    *,
+    title: str,
+    summary: str,
+    body_html: str,
+    hero_image_url: str | None,
+    hero_image_alt: str,
+    canonical_url: str | None,
+    author_names: Sequence[str],
+    category_slugs: Iterable[str],
+    tag_slugs: Iterable[str],
+) -> str:
+    """``content_hash`` of an article with these values, for callers that hold no Article
+    (imports hash what they are about to store, or what an item would store)."""
     material = {
-        "title": article.title,
-        "summary": article.summary,
-        "body": article.body_html,
-        "hero": [article.hero_image_url, article.hero_image_alt],
-        "canonical": article.canonical_url,
-        "authors": [a.name for a in article.authors],
-        "categories": sorted(c.slug for c in article.categories),
-        "tags": sorted(t.slug for t in article.tags),
+        "title": title,
+        "summary": summary,
+        "body": body_html,
+        "hero": [hero_image_url, hero_image_alt],
+        "canonical": canonical_url,
+        "authors": list(author_names),
+        "categories": sorted(category_slugs),
+        "tags": sorted(tag_slugs),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
@@ -458,15 +485,37 @@ def unpublish_article(
 
 
 def event_payload(article: Article, old_slug: str | None = None) -> dict[str, Any]:
+    return payload_of(
+        article_id=article.id,
+        slug=article.slug,
+        title=article.title,
+        category_slugs=[c.slug for c in article.categories],
+        tag_slugs=[t.slug for t in article.tags],
+        author_slugs=[a.slug for a in article.authors],
+        old_slug=old_slug,
+    )
+
+
+def payload_of(
+    *,
+    article_id: int,
+    slug: str,
+    title: str,
+    category_slugs: list[str],
+    tag_slugs: list[str],
+    author_slugs: list[str],
+    old_slug: str | None = None,
+) -> dict[str, Any]:
+    """``event_payload`` of an article with these values (imports create rows, not Articles)."""
     payload: dict[str, Any] = {
-        "article_id": article.id,
-        "slug": article.slug,
-        "title": article.title,
-        "categories": [c.slug for c in article.categories],
-        "tags": [t.slug for t in article.tags],
-        "authors": [a.slug for a in article.authors],
+        "article_id": article_id,
+        "slug": slug,
+        "title": title,
+        "categories": category_slugs,
+        "tags": tag_slugs,
+        "authors": author_slugs,
     }
-    if old_slug and old_slug != article.slug:
+    if old_slug and old_slug != slug:
         payload["old_slug"] = old_slug
     return payload
 
