@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from syndicate.articles import services
 from syndicate.articles.import_parse import SourceItem, cached_slugify
-from syndicate.articles.models import Article, Source
+from syndicate.articles.models import Article, Author, Source
 
 
 @dataclass
@@ -74,6 +74,9 @@ class ArticleIndex:
         self.by_guid: dict[str, KnownArticle] = {}
         self.by_url: dict[str, KnownArticle] = {}
         self.looked_up: set[str] = set()
+        # Author slug -> stored name, for the unchanged check.
+        self.author_names: dict[str, str] = {}
+        self.authors_looked_up: set[str] = set()
         # Articles an earlier item of this import matched or created: one item each.
         self.taken: set[int] = set()
         rows = session.execute(select(*_KNOWN_COLUMNS).where(Article.source_id == source.id))
@@ -103,6 +106,22 @@ class ArticleIndex:
                 self.remember(KnownArticle(*row))
             self.looked_up.update(chunk)
 
+    def prefetch_authors(self, names: Iterable[str]) -> None:
+        """Look up, in chunks, the stored names of these authors (by slug)."""
+        wanted = sorted({slug for _, slug in _normalised(names)} - self.authors_looked_up)
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            rows = self.session.execute(
+                select(Author.slug, Author.name).where(Author.slug.in_(chunk))
+            )
+            self.author_names.update({slug: name for slug, name in rows})
+        self.authors_looked_up.update(wanted)
+
+    def expected_hash(self, data: services.ArticleInput) -> str:
+        """``expected_hash`` with the authors' stored names."""
+        self.prefetch_authors(data.authors)
+        return expected_hash(data, self.author_names)
+
     def find(self, guid: str | None, url: str | None) -> KnownArticle | None:
         if guid and guid in self.by_guid:
             return self.by_guid[guid]
@@ -122,10 +141,11 @@ def _normalised(names: Iterable[str]) -> list[tuple[str, str]]:
     return [(name, slug) for slug, name in found.items()]
 
 
-def expected_hash(data: services.ArticleInput) -> str:
+def expected_hash(data: services.ArticleInput, stored_names: Mapping[str, str]) -> str:
     """The content hash an article would get from ``data``, without touching the database.
 
-    A name stored with other spelling only makes the check miss and take the full update path.
+    ``stored_names`` maps author slugs to the names stored for them: an author is found by
+    slug and keeps the name it was stored with, whatever spelling the item uses.
     """
     return services.content_digest(
         title=data.title.strip(),
@@ -134,7 +154,7 @@ def expected_hash(data: services.ArticleInput) -> str:
         canonical_url=(data.canonical_url or "").strip() or None,
         hero_image_url=(data.hero_image_url or "").strip() or None,
         hero_image_alt=data.hero_image_alt.strip(),
-        author_names=[name for name, _ in _normalised(data.authors)],
+        author_names=[stored_names.get(slug, name) for name, slug in _normalised(data.authors)],
         category_slugs=[slug for _, slug in _normalised(data.categories)],
         tag_slugs=[slug for _, slug in _normalised(data.tags)],
     )

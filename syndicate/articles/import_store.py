@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from syndicate import events, wording
 from syndicate.articles import services
-from syndicate.articles.import_match import ArticleIndex, KnownArticle, expected_hash
+from syndicate.articles.import_match import ArticleIndex, KnownArticle
 from syndicate.articles.import_page import dated_from_page, item_from_page
 from syndicate.articles.import_parse import ItemProblem, SourceItem, cached_slugify, slug_from_url
 from syndicate.articles.models import (
@@ -519,7 +519,7 @@ def _store_item(
     if known.id in index.taken:
         # Two items of one source name this article: the first one holds, or every sync
         # would store one over the other.
-        if known.content_hash == expected_hash(item.data):
+        if known.content_hash == index.expected_hash(item.data):
             return "unchanged"
         raise ItemProblem(
             "an earlier item of this source has the same guid or link; that one was imported"
@@ -532,7 +532,7 @@ def _store_item(
         and known.guid != item.guid
         and item.guid not in index.by_guid
     )
-    if not claim and known.content_hash == expected_hash(item.data):
+    if not claim and known.content_hash == index.expected_hash(item.data):
         return "unchanged"
     with session.begin_nested():
         article = session.get(Article, known.id)

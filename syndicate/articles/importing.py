@@ -92,6 +92,7 @@ def import_url(
     items = without_repeated_guids(items)
     index = ArticleIndex(session, source)
     index.prefetch(item.url for item in items)
+    index.prefetch_authors(name for item in items if item.data for name in item.data.authors)
     place_undated(items, index, now=now, floor=lambda: oldest_publication(session, now))
     store_items(
         session,
