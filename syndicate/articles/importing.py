@@ -15,11 +15,12 @@ Its functions take a Session and never commit; the command, the scheduler's job
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from syndicate import claims
@@ -82,6 +83,7 @@ def import_url(
         items = parse_sitemap(response, fetcher=fetcher, fail=summary.fail)
     else:
         items = [parse_page(response.body, url=response.url, charset=response.charset, guid=url)]
+    take_turn(session, url)
     if source is None:
         source = session.scalar(select(Source).where(Source.url == url))
     if source is None:
@@ -106,6 +108,30 @@ def import_url(
         progress=progress,
     )
     return summary
+
+
+def take_turn(session: Session, url: str) -> None:
+    """PostgreSQL: imports of one source URL take turns, each until its transaction ends.
+
+    An import finds its articles by guid or canonical URL, and only those committed before it
+    looked. Two imports of one source at once (the scheduler's sync and "Sync now", or two
+    ``syndicate import`` commands) would each create the other's new articles, twice where
+    no unique guid stops it. The second now waits for the first to commit, then finds them
+    all. The lock is taken after fetching and parsing, so only storing is serialised. SQLite
+    serialises every writer anyway.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(url.encode()).digest()
+    session.execute(
+        _SOURCE_TURN, {"kind": SOURCE_LOCK_KIND, "key": int.from_bytes(digest[:4], signed=True)}
+    )
+
+
+# pg_advisory_xact_lock(int, int): the first key tells import turns from other advisory locks
+# (events.EVENT_LOCK_KEY is a single bigint key, a separate space).
+SOURCE_LOCK_KIND = 0x5EE7_0002
+_SOURCE_TURN = text("SELECT pg_advisory_xact_lock(:kind, :key)")
 
 
 # --- sources ------------------------------------------------------------------------------
