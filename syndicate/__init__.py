@@ -12,8 +12,14 @@ from flask import Flask
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings, extensions, then each feature in turn. Nothing runs at import."""
+def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> Flask:
+    """Build the app: settings, collaborators, then each feature in turn. Nothing runs at import.
+
+    ``web=False`` is the app of a job process (``syndicate scheduler``, ``syndicate posts
+    dispatch``): the same settings, database, collaborators and commands, without the pages,
+    the API, templates and metrics, whose modules (views, forms, schemas) are never imported.
+    Jobs reach only ``app.config`` and ``app.extensions``, so they run the same either way.
+    """
     from syndicate import (
         api,
         articles,
@@ -26,9 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         posts,
         sharing,
         staff,
-        web,
         webhooks,
     )
+    from syndicate import web as web_feature
     from syndicate.clock import SystemClock
     from syndicate.crypto import TokenVault
     from syndicate.fetch import Fetcher
@@ -50,19 +56,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["mailer"] = make_mailer(app.config["SMTP_URL"], app.config["MAIL_FROM"])
     db.init_app(app, engine=(config or {}).get("ENGINE"))
 
-    web.init_app(app)
-    outbox.init_app(app)
-    staff.init_app(app)
-    articles.init_app(app)
-    linkedin.init_app(app)
-    mail.init_app(app)
-    posts.init_app(app)
-    api.init_app(app)
-    webhooks.init_app(app)
-    sharing.init_app(app)
-    feeds.init_app(app)
-    if app.config["LINKEDIN_SANDBOX"]:
-        _mount_sandbox(app)
+    if web:
+        web_feature.init_app(app)
+        outbox.init_app(app)
+        staff.init_app(app)
+        articles.init_app(app)
+        linkedin.init_app(app)
+        mail.init_app(app)
+        posts.init_app(app)
+        api.init_app(app)
+        webhooks.init_app(app)
+        sharing.init_app(app)
+        feeds.init_app(app)
+        if app.config["LINKEDIN_SANDBOX"]:
+            _mount_sandbox(app)
     cli.init_app(app)
     return app
 

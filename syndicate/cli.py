@@ -7,7 +7,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
+from functools import update_wrapper
+from typing import Any, TypeVar
 
 import click
 from flask import Flask, current_app
@@ -18,17 +21,46 @@ from syndicate.doctor import doctor_command
 from syndicate.staff.models import Role
 
 
-def _create_app() -> Flask:
+def _create_app(*, web: bool = True) -> Flask:
     from syndicate import create_app
     from syndicate.config import ConfigError
 
     try:
-        return create_app()
+        return create_app(web=web)
     except ConfigError as exc:  # a setting to fix: say which, without a traceback
         raise click.ClickException(str(exc)) from None
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_job_app(f: F) -> F:
+    """Flask's ``with_appcontext`` for job commands: started as ``syndicate …``, the command
+    builds the lean app of job processes (``create_app(web=False)``), not the web app.
+
+    Another entry point brings its own app and that one is used: ``flask --app syndicate``
+    has built the full app already, the tests' runner passes theirs. The command must also be
+    on ``main`` itself (see the end of this module), or looking it up builds the web app.
+    """
+
+    @click.pass_context
+    def decorator(ctx: click.Context, /, *args: Any, **kwargs: Any) -> Any:
+        if not current_app:
+            info = ctx.ensure_object(ScriptInfo)
+            app = _create_app(web=False) if info.create_app is _create_app else info.load_app()
+            ctx.with_resource(app.app_context())
+        return ctx.invoke(f, *args, **kwargs)
+
+    return update_wrapper(decorator, f)  # type: ignore[return-value]
+
+
 class _SyndicateGroup(FlaskGroup):
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Our own commands without loading Flask's plugin commands first: those import
+        their packages (flask-limiter's ``limiter`` command, with rich) on every start of a
+        job process, for commands it does not run."""
+        return click.Group.get_command(self, ctx, name) or super().get_command(ctx, name)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         """``--help`` with settings to fix: the commands that work without them, and what to
         fix (Flask would print the traceback of anything but its own loading errors)."""
@@ -193,7 +225,7 @@ def serve(host: str, port: int, with_scheduler: bool) -> None:
 
 @click.command("scheduler")
 @click.option("--once", is_flag=True, help="Run every due job once, then exit.")
-@with_appcontext
+@with_job_app
 def scheduler(once: bool) -> None:
     """Run the periodic jobs (source sync, ...). Any number may run at once."""
     from syndicate.jobs import build_scheduler, run_all_once
@@ -391,7 +423,7 @@ def posts_group() -> None:
 
 @posts_group.command("dispatch")
 @click.option("--until-idle", is_flag=True, help="Keep going until no post is due.")
-@with_appcontext
+@with_job_app
 def posts_dispatch(until_idle: bool) -> None:
     """Publish the posts that are due now (what the scheduler does every tick)."""
     from syndicate.posts.dispatcher import sender
@@ -456,6 +488,7 @@ def settings_command(markdown: bool) -> None:
 
 # Reachable without building the app, so even when settings are broken or missing, which
 # is when they are needed most: the doctor, and the commands that make the keys those
-# settings want (their other commands build the app when they run).
-for _command in (doctor_command, tokens_group, sharing_group):
+# settings want (their other commands build the app when they run). The job processes too:
+# they build the lean app when they run (``with_job_app``), not the web app to be found.
+for _command in (doctor_command, tokens_group, sharing_group, scheduler, posts_group):
     main.add_command(_command)

@@ -112,8 +112,9 @@ _EVENTS = Event.__table__
 # trip between taking it and committing delays all the others. The turn is a subquery that
 # ``OFFSET 0`` keeps from being flattened: its row (the lock) exists before the row to insert,
 # hence before the new event's id is drawn. The lock is re-entrant and equal notifications
-# of one transaction are delivered once, so several rows may each take it.
-_TURN = (
+# of one transaction are delivered once, so several rows may each take it. Statements that
+# insert events themselves select from it too (the dispatcher's, ``posts/dispatch_sql.py``).
+TURN = (
     select(
         func.pg_advisory_xact_lock(EVENT_LOCK_KEY),
         func.pg_notify(NOTIFY_CHANNEL, bindparam("kinds", type_=String())),
@@ -124,7 +125,7 @@ _TURN = (
 _ROW = ("kind", "subject", "payload", "created_at", "actor_id")
 _INSERT_IN_TURN = insert(_EVENTS).from_select(
     list(_ROW),
-    select(*(bindparam(name, type_=_EVENTS.c[name].type) for name in _ROW)).select_from(_TURN),
+    select(*(bindparam(name, type_=_EVENTS.c[name].type) for name in _ROW)).select_from(TURN),
 )
 
 

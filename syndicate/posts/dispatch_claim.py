@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from syndicate.db import changed_rows
 from syndicate.linkedin import client as li
 from syndicate.linkedin.models import ConnectionState
 from syndicate.posts.context import record
@@ -151,6 +152,26 @@ class Claiming:
             Claim(post_id, attempts[post_id], state is PostState.UNKNOWN, jobs[post_id])
             for post_id, state in taking.items()
         ]
+
+    def renew(self, claims: Sequence[Claim]) -> int:
+        """Extend the leases of ``claims`` that this worker still holds by a lease from now;
+        how many it renewed. A lease that ran out stays out: its post is someone else's to
+        take, and this worker's fence before sending it will fail."""
+        if not claims:
+            return 0
+        now = self.clock.now()
+        with self._write() as session:
+            renewed = session.connection().execute(
+                update(POSTS)
+                .where(
+                    POSTS.c.id.in_([claim.post_id for claim in claims]),
+                    POSTS.c.lease_owner == self.owner,
+                    POSTS.c.state == PostState.SENDING,
+                    POSTS.c.lease_expires_at > now,
+                )
+                .values(lease_expires_at=now + self.settings.lease)
+            )
+            return changed_rows(renewed)
 
     def _history_row(
         self,

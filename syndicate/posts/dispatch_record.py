@@ -10,7 +10,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -67,16 +67,13 @@ class Recording(Claiming):
 
     def _record_published(self, session: Session, accepted: Accepted) -> str:
         """The fenced write of a post LinkedIn has, with its history row and event."""
-        claim, urn, note = accepted.claim, accepted.urn, accepted.note
+        claim, urn = accepted.claim, accepted.urn
         now = self.clock.now()
-        detail, status = note or f"published as {urn}", 422 if note else 201
         connection = session.connection()
         params = self._fence_params(claim, b_urn=urn, b_now=now)
+        what = self._published_history(accepted)
         if connection.dialect.name == "postgresql":
-            row = connection.execute(
-                MARK_PUBLISHED_WITH_HISTORY,
-                {**params, "b_actor": self.actor[:200], "b_status": status, "b_detail": detail},
-            ).one_or_none()
+            row = connection.execute(MARK_PUBLISHED_WITH_HISTORY, {**params, **what}).one_or_none()
         else:
             row = connection.execute(MARK_PUBLISHED, params).one_or_none()
             if row is not None:
@@ -87,16 +84,11 @@ class Recording(Claiming):
                     PostState.PUBLISHED,
                     claim.attempt,
                     now,
-                    detail,
-                    http_status=status,
+                    what["b_detail"],
+                    http_status=what["b_status"],
                 )
         if row is None:
-            log.warning(
-                "post %s: published as %s but the lease was lost; the new owner will settle it",
-                claim.post_id,
-                urn,
-            )
-            return "lost"
+            return self._published_but_lost(accepted)
         if claim.job is not None:
             public_id, target_urn = claim.job.article_public_id, claim.job.target_urn
         else:
@@ -111,10 +103,27 @@ class Recording(Claiming):
             post = session.get(Post, claim.post_id, populate_existing=True)
             if post is not None and post.unknown_notified_at is not None:
                 _notify(session, post, now)
-        payload = {"post_id": claim.post_id, "urn": urn, "article": public_id, "target": target_urn}
+        payload = published_payload(claim.post_id, urn, public_id, target_urn)
         # Last before the commit: the event lock is held from here until then.
         events.emit_rows(session, [("post.published", str(claim.post_id), payload)], now=now)
         return "published"
+
+    def _published_history(self, accepted: Accepted) -> dict[str, Any]:
+        """The history row's actor, HTTP status and detail for a post LinkedIn accepted."""
+        note = accepted.note
+        return {
+            "b_actor": self.actor[:200],
+            "b_status": 422 if note else 201,
+            "b_detail": note or f"published as {accepted.urn}",
+        }
+
+    def _published_but_lost(self, accepted: Accepted) -> str:
+        log.warning(
+            "post %s: published as %s but the lease was lost; the new owner will settle it",
+            accepted.claim.post_id,
+            accepted.urn,
+        )
+        return "lost"
 
     def _fenced_post(self, session: Session, claim: Claim) -> Post | None:
         return session.scalar(select(Post).where(self._fenced(claim)).with_for_update(of=Post))
@@ -343,6 +352,11 @@ class Recording(Claiming):
             detail=f"{job.target_name} reached its daily cap of "
             f"{job.daily_cap}; moved to {later.isoformat()}",
         )
+
+
+def published_payload(post_id: int, urn: str, article: str, target: str) -> dict[str, Any]:
+    """The ``post.published`` event's payload (webhooks deliver it as it is)."""
+    return {"post_id": post_id, "urn": urn, "article": article, "target": target}
 
 
 def _emit_failed(session: Session, post: Post, now: datetime) -> None:

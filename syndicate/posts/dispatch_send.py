@@ -36,6 +36,7 @@ class Sending(Claiming):
     vault: TokenVault
     fetcher: Fetcher | None
     settings: DispatchSettings
+    _tokens: dict[str, str]
 
     if TYPE_CHECKING:
         # Recording's; Dispatcher joins the two.
@@ -44,8 +45,13 @@ class Sending(Claiming):
     def _token(self, job: Job, claim: Claim, now: datetime) -> str | None:
         """The plaintext token; None (and the post back to waiting) when it cannot be had."""
         if job.connection_state is ConnectionState.ACTIVE and job.token_encrypted:
+            # One decryption per token and run: a batch's posts mostly share a connection.
+            token = self._tokens.get(job.token_encrypted)
+            if token is not None:
+                return token
             try:
-                return self.vault.decrypt(job.token_encrypted)
+                token = self._tokens[job.token_encrypted] = self.vault.decrypt(job.token_encrypted)
+                return token
             except UndecryptableSecret:
                 pass
         with self._write() as session:
@@ -60,7 +66,10 @@ class Sending(Claiming):
         """The fence: committed before the request leaves, impossible for a stale worker."""
         changed = (
             session.connection()
-            .execute(START_REQUEST, self._fence_params(claim, b_now=now))
+            .execute(
+                START_REQUEST,
+                self._fence_params(claim, b_now=now, b_until=now + self.settings.lease),
+            )
             .rowcount
         )
         if changed != 1:

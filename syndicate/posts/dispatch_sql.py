@@ -8,9 +8,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, insert, literal, or_, select, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.sql.elements import BindParameter
 
+from syndicate import events
 from syndicate.articles.models import Article
 from syndicate.claims import Leases
 from syndicate.db import UTCDateTime
@@ -30,6 +46,7 @@ ARTICLES = Article.__table__
 TARGETS = LinkedInTarget.__table__
 CONNECTIONS = LinkedInConnection.__table__
 IMAGES = LinkedInImage.__table__
+EVENTS = events.Event.__table__
 # Who holds a post being sent, until when, on which attempt (see syndicate/claims.py).
 POST_LEASES = Leases(
     id=POSTS.c.id,
@@ -82,44 +99,92 @@ def _now_param() -> BindParameter[datetime]:
 # Rows still ours: same owner, same attempt, still sending. Parameters: b_post_id, b_owner,
 # b_attempt (and b_now); bind names may not be column names in an UPDATE.
 FENCED = POST_LEASES.fenced(bindparam("b_post_id"), bindparam("b_owner"), bindparam("b_attempt"))
+# The fence before a request; it renews the post's lease (b_until) for the request.
 START_REQUEST = (
     update(POSTS)
     .where(FENCED, POSTS.c.lease_expires_at > _now_param())
-    .values(request_started_at=_now_param())
+    .values(request_started_at=_now_param(), lease_expires_at=bindparam("b_until"))
 )
-MARK_PUBLISHED = (
-    update(POSTS)
-    .where(FENCED)
-    .values(
-        state=PostState.PUBLISHED,
-        linkedin_urn=bindparam("b_urn"),
-        published_at=_now_param(),
-        lease_owner=None,
-        updated_at=_now_param(),
+
+
+def _mark_published(fenced: ColumnElement[bool]) -> Update:
+    return (
+        update(POSTS)
+        .where(fenced)
+        .values(
+            state=PostState.PUBLISHED,
+            linkedin_urn=bindparam("b_urn"),
+            published_at=_now_param(),
+            lease_owner=None,
+            updated_at=_now_param(),
+        )
+        .returning(POSTS.c.id)
     )
-    .returning(POSTS.c.id)
-)
-_published = MARK_PUBLISHED.returning(POSTS.c.attempt).cte("published")
-# PostgreSQL: the same UPDATE and its history row in one statement (a data-modifying CTE
-# runs once, whatever the outer statement does with it). Also b_actor, b_status, b_detail.
-MARK_PUBLISHED_WITH_HISTORY = (
-    insert(HISTORY)
-    .from_select(
+
+
+def _history_of(published: CTE) -> Insert:
+    """The history rows of the posts ``published`` returns (its id and attempt)."""
+    return insert(HISTORY).from_select(
         ["post_id", "at", "from_state", "to_state", "attempt", "actor", "http_status", "detail"],
         select(
-            _published.c.id,
+            published.c.id,
             _now_param(),
             literal(PostState.SENDING.value, HISTORY.c.from_state.type),
             literal(PostState.PUBLISHED.value, HISTORY.c.to_state.type),
-            _published.c.attempt,
+            published.c.attempt,
             bindparam("b_actor", type_=HISTORY.c.actor.type),
             bindparam("b_status", type_=HISTORY.c.http_status.type),
             bindparam("b_detail", type_=HISTORY.c.detail.type),
         ),
     )
-    .add_cte(_published)
-    .returning(HISTORY.c.post_id)
+
+
+MARK_PUBLISHED = _mark_published(FENCED)
+_published = MARK_PUBLISHED.returning(POSTS.c.attempt).cte("published")
+# PostgreSQL: the same UPDATE and its history row in one statement (a data-modifying CTE
+# runs once, whatever the outer statement does with it). Also b_actor, b_status, b_detail.
+MARK_PUBLISHED_WITH_HISTORY = (
+    _history_of(_published).add_cte(_published).returning(HISTORY.c.post_id)
 )
+
+# PostgreSQL: the write between two requests as one statement, which commits by itself (no
+# BEGIN and COMMIT round trips, and the event lock is held only while it runs): the post
+# LinkedIn accepted last is recorded (fenced, with its history row and its post.published
+# event, which takes the event writers' turn first, as events.emit_rows does), and the next
+# post passes its fence (START_REQUEST). Parameters: those of START_REQUEST (b_post_id NULL:
+# none), b_done_id and b_done_attempt (the accepted post's claim), b_urn, b_actor, b_status,
+# b_detail, b_payload (the event's) and kinds ("post.published"). Returns how many posts
+# were recorded and started (0 or 1 each).
+_done = (
+    _mark_published(
+        POST_LEASES.fenced(
+            bindparam("b_done_id"), bindparam("b_owner"), bindparam("b_done_attempt")
+        )
+    )
+    .returning(POSTS.c.attempt)
+    .cte("done")
+)
+_done_history = _history_of(_done).cte("done_history")
+_done_event = (
+    insert(EVENTS)
+    .from_select(
+        ["kind", "subject", "payload", "created_at"],
+        select(
+            literal("post.published", EVENTS.c.kind.type),
+            cast(_done.c.id, String),
+            bindparam("b_payload", type_=EVENTS.c.payload.type),
+            _now_param(),
+        )
+        .select_from(_done)
+        .join(events.TURN, true()),
+    )
+    .cte("done_event")
+)
+_started = START_REQUEST.returning(POSTS.c.id).cte("started")
+RECORD_AND_START = select(
+    select(func.count()).select_from(_done).scalar_subquery().label("recorded"),
+    select(func.count()).select_from(_started).scalar_subquery().label("started"),
+).add_cte(_done_history, _done_event)
 LOAD_JOB = select(*JOB_COLUMNS).select_from(JOB_FROM).where(FENCED)
 LOAD_JOBS = (
     select(*JOB_COLUMNS)

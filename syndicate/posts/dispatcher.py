@@ -16,11 +16,15 @@ The post row is the truth; APScheduler only ticks. One pass:
    never landed. Nothing is ever retried blind.
 
 Throughput comes from doing less per post, never from a weaker fence: the hot path runs
-prepared Core statements (no ORM objects), the claim fetches everything sending needs, and
-a post LinkedIn accepted is recorded in the same transaction as the next post's fence (the
-write that has to happen before the next request anyway), so each post costs one commit.
-Nothing goes to LinkedIn while an accepted post is still unrecorded, so a crash leaves at
-most one post to settle, exactly as before.
+prepared Core statements (no ORM objects), one claim serves a batch and fetches everything
+sending needs, a token is decrypted once per run, and a post LinkedIn accepted is recorded
+by the same write as the next post's fence (the write that has to happen before the next
+request anyway). On PostgreSQL that write is one statement outside any transaction
+(``dispatch_sql.RECORD_AND_START``), so each post costs one round trip to the database and
+the event lock its event takes is held only while the statement runs. Nothing goes to
+LinkedIn while an accepted post is still unrecorded, so a crash leaves at most one post to
+settle, exactly as before; the batch's other posts wait for their leases to run out, which
+the pass renews while it works through them (``_pass``).
 
 Where each part lives: the claim and its fence in ``dispatch_claim.py`` (on the lease
 mechanism every claimed table shares, ``syndicate/claims.py``), the token, picture, fence
@@ -35,10 +39,11 @@ import os
 import random
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
@@ -49,12 +54,15 @@ from syndicate.db import Database
 from syndicate.fetch import Fetcher
 from syndicate.linkedin import client as li
 from syndicate.posts.dispatch_claim import Claim
-from syndicate.posts.dispatch_record import Accepted, Recording
+from syndicate.posts.dispatch_record import Accepted, Recording, published_payload
 from syndicate.posts.dispatch_send import Sending, post_body
+from syndicate.posts.dispatch_sql import RECORD_AND_START, START_REQUEST
 from syndicate.posts.models import PostState
 from syndicate.wording import duration
 
 log = logging.getLogger(__name__)
+# Posts claimed per pass: one claim (a few statements) serves this many posts.
+BATCH = 20
 
 
 def worker_name() -> str:
@@ -137,31 +145,37 @@ class Dispatcher(Sending, Recording):
         self._accepted: Accepted | None = None
         self._recorded: dict[int, str] = {}
         self._connection: Connection | None = None  # held for a pass (see _one_connection)
+        self._statements: Connection | None = None  # PostgreSQL, outside transactions
+        self._tokens: dict[str, str] = {}  # decrypted for a run (see Sending._token)
 
     # --- writing --------------------------------------------------------------------------
 
     @contextmanager
     def _one_connection(self) -> Iterator[None]:
-        """Run the enclosed writes on one pooled connection.
+        """Run the enclosed writes on the same connections, checked out once for a pass.
 
         Every checkout from the pool pings the server first, and a pass writes once per
-        post, so it checks out once instead. Only where the app's sessions use the engine:
-        tests bind them to a connection of their own, and SQLite has no ping to save.
+        post, so it checks out once instead; only where the app's sessions use the engine
+        (tests bind them to a connection of their own, and SQLite has no ping to save). On
+        PostgreSQL a second connection, outside transactions, runs the write between two
+        requests as one statement (``_fence``).
         """
-        if self._connection is not None:
+        if self._connection is not None or self._statements is not None:
             yield
             return
         with self.database.sessions() as probe:
             bind = probe.get_bind()
-        if not isinstance(bind, Engine) or bind.dialect.name == "sqlite":
+        if bind.dialect.name != "postgresql":
             yield
             return
-        with bind.connect() as connection:
-            self._connection = connection
+        with ExitStack() as stack:
+            if isinstance(bind, Engine):
+                self._connection = stack.enter_context(bind.connect())
+            self._statements = stack.enter_context(self.database.statement_connection())
             try:
                 yield
             finally:
-                self._connection = None
+                self._connection = self._statements = None
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -202,41 +216,111 @@ class Dispatcher(Sending, Recording):
 
     def _flush(self) -> None:
         """Write the accepted post now, before anything slow (another request to LinkedIn)."""
-        if self._accepted is not None:
-            with self._write():
-                pass
+        if self._accepted is None:
+            return
+        if self._statements is not None and _one_statement_records(self._accepted):
+            self._record_and_start(None, self.clock.now())
+            return
+        with self._write():
+            pass
+
+    def _fence(self, claim: Claim, now: datetime) -> bool:
+        """The fence before ``claim``'s request (``_start_request``), which also records the
+        post LinkedIn accepted last: on PostgreSQL one statement outside any transaction."""
+        if self._statements is not None and (
+            self._accepted is None or _one_statement_records(self._accepted)
+        ):
+            return self._record_and_start(claim, now)
+        with self._write() as session:
+            return self._start_request(session, claim, now)
+
+    def _record_and_start(self, claim: Claim | None, now: datetime) -> bool:
+        """``dispatch_sql.RECORD_AND_START`` (or START_REQUEST alone): the accepted post, if
+        any, recorded and ``claim``, if any, fenced; False when the fence did not hold."""
+        assert self._statements is not None
+        accepted, self._accepted = self._accepted, None
+        try:
+            params: dict[str, Any] = {
+                "b_owner": self.owner,
+                "b_now": now,
+                "b_until": now + self.settings.lease,
+                "b_post_id": claim.post_id if claim else None,
+                "b_attempt": claim.attempt if claim else None,
+            }
+            if accepted is None:
+                started = self._statements.execute(START_REQUEST, params).rowcount
+            else:
+                done, job = accepted.claim, accepted.claim.job
+                assert job is not None
+                params.update(
+                    self._published_history(accepted),
+                    b_done_id=done.post_id,
+                    b_done_attempt=done.attempt,
+                    b_urn=accepted.urn,
+                    b_payload=published_payload(
+                        done.post_id, accepted.urn, job.article_public_id, job.target_urn
+                    ),
+                    kinds="post.published",
+                )
+                recorded, started = self._statements.execute(RECORD_AND_START, params).one()
+                self._recorded[done.post_id] = (
+                    "published" if recorded else self._published_but_lost(accepted)
+                )
+        except BaseException:
+            # Not written: the next write tries again (see _write).
+            self._accepted = accepted
+            raise
+        if claim is not None and started != 1:
+            log.warning("post %s: lease lost before sending; another worker has it", claim.post_id)
+            return False
+        return True
 
     # --- passes ---------------------------------------------------------------------------
 
-    def run_once(self, limit: int = 10) -> DispatchResult:
-        with self._one_connection():
-            try:
-                result = self._pass(limit)
-            finally:
-                self._flush()
-            self._count_recorded(result)
+    def run_once(self, limit: int = BATCH) -> DispatchResult:
+        try:
+            with self._one_connection():
+                try:
+                    result = self._pass(limit)
+                finally:
+                    self._flush()
+                self._count_recorded(result)
+        finally:
+            self._tokens.clear()
         return result
 
-    def run_until_idle(self, *, limit: int = 10, max_passes: int = 10_000) -> DispatchResult:
+    def run_until_idle(self, *, limit: int = BATCH, max_passes: int = 10_000) -> DispatchResult:
         total = DispatchResult()
-        with self._one_connection():
-            try:
-                for _ in range(max_passes):
-                    # The post accepted last in a pass is recorded by the next pass's claim.
-                    result = self._pass(limit)
-                    total.add(result)
-                    if not result.claimed:
-                        break
-            finally:
-                self._flush()
-            self._count_recorded(total)
+        try:
+            with self._one_connection():
+                try:
+                    for _ in range(max_passes):
+                        result = self._pass(limit)
+                        total.add(result)
+                        if not result.claimed:
+                            break
+                finally:
+                    self._flush()
+                self._count_recorded(total)
+        finally:
+            self._tokens.clear()
         return total
 
     def _pass(self, limit: int) -> DispatchResult:
-        """Claim a batch and send it; may leave the last accepted post to be recorded."""
+        """Claim a batch and send it; may leave the last accepted post to be recorded.
+
+        The batch's posts are leased together; while they wait their turn, their leases are
+        renewed (``renew``) each time half a lease has gone by, so a slow batch keeps them,
+        and a worker that dies mid-batch leaves the rest to others a lease later at most.
+        """
         result = DispatchResult()
-        for claim in self.claim(limit):
+        claims = self.claim(limit)
+        renew_at = self.clock.now() + self.settings.lease / 2
+        for index, claim in enumerate(claims):
             result.claimed += 1
+            if self.clock.now() >= renew_at:
+                self.renew(claims[index:])
+                renew_at = self.clock.now() + self.settings.lease / 2
             outcome = self._process(claim)
             if outcome is not None:
                 result.count(claim.post_id, outcome)
@@ -291,9 +375,7 @@ class Dispatcher(Sending, Recording):
             return "waiting"
         thumbnail = self._thumbnail(job, claim, token, now)
         body = post_body(job, author=job.target_urn, thumbnail=thumbnail)
-        with self._write() as session:
-            started = self._start_request(session, claim, now)
-        if not started:
+        if not self._fence(claim, now):
             return "lost"
         try:
             urn = self.client.create_post(token, body)
@@ -301,3 +383,9 @@ class Dispatcher(Sending, Recording):
             return self._after_error(claim, exc)
         self._accepted = Accepted(claim, urn, note="")
         return None
+
+
+def _one_statement_records(accepted: Accepted) -> bool:
+    """Whether RECORD_AND_START can record ``accepted``: the claim brought what its event
+    needs, and settling an unknown (which may email its owner) takes the ORM path."""
+    return accepted.claim.job is not None and not accepted.claim.reconciling
