@@ -102,9 +102,25 @@ def _duration_between(low: timedelta, high: timedelta) -> Callable[[Any], timede
     return parse
 
 
-def as_stats_schedule(value: Any) -> tuple[tuple[timedelta, timedelta], ...]:
+class StatsSchedule(tuple[tuple[timedelta, timedelta], ...]):
+    """(interval, until age) steps, ages rising; shown as the text that sets it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        def short(delta: timedelta) -> str:
+            seconds = int(delta.total_seconds())
+            for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+                if seconds % size == 0:
+                    return f"{seconds // size}{unit}"
+            return f"{seconds}s"
+
+        return repr(", ".join(f"{short(a)} until {short(b)}" for a, b in self))
+
+
+def as_stats_schedule(value: Any) -> StatsSchedule:
     """'1h until 2d, 1d until 30d, 7d until 90d': (interval, until age) steps, ages rising."""
-    if isinstance(value, tuple):
+    if isinstance(value, StatsSchedule):
         return value
     steps: list[tuple[timedelta, timedelta]] = []
     for part in str(value).split(","):
@@ -121,7 +137,7 @@ def as_stats_schedule(value: Any) -> tuple[tuple[timedelta, timedelta], ...]:
         steps.append((interval, age))
     if not steps:
         raise ValueError("give at least one step, such as '1d until 30d'")
-    return tuple(steps)
+    return StatsSchedule(steps)
 
 
 @functools.cache
@@ -381,7 +397,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "POST_STATS_SCHEDULE",
-        "1h until 2d, 1d until 30d, 7d until 90d",
+        as_stats_schedule("1h until 2d, 1d until 30d, 7d until 90d"),
         as_stats_schedule,
         "How often a published post's LinkedIn figures are fetched, by its age; after the "
         "last age they are no longer fetched.",

@@ -248,7 +248,10 @@ class StatsRefresher:
         result: RefreshResult,
     ) -> bool:
         """One LinkedIn call and its record; False when the connection needs reconnecting."""
-        result.calls += 1
+        # Requests, as LinkedIn's limits count them: member analytics ask once per figure.
+        result.calls += (
+            len(li.MEMBER_ANALYTICS_QUERIES) if source is StatSource.MEMBER_ANALYTICS else 1
+        )
         try:
             answered = call()
         except li.AuthError as exc:
