@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from syndicate.articles.models import ArticleStatus, BodyFormat
-from syndicate.linkedin.models import ConnectionState, TargetKind
+from syndicate.linkedin.models import ConnectionState, StatRefresh, StatSource, TargetKind
 from syndicate.posts.models import PostState
 from syndicate.sharing.models import PermissionState, RequestState, ShareKind, ShareWhere
 
@@ -284,6 +284,46 @@ class PostOut(ResponseModel):
 class PostList(ResponseModel):
     items: list[PostOut]
     next_cursor: str | None
+
+
+class FiguresOut(ResponseModel):
+    """LinkedIn's lifetime counts at one moment; null where the API that gave them has none
+    (socialActions gives only reactions and comments, member analytics no clicks)."""
+
+    taken_at: datetime
+    source: StatSource = Field(
+        description="organization: page statistics; member_analytics: memberCreatorPostAnalytics;"
+        " social_actions: socialActions."
+    )
+    impressions: int | None
+    clicks: int | None
+    reactions: int | None
+    comments: int | None
+    reposts: int | None
+    engagement_rate: float | None = Field(
+        description="(clicks + reactions + comments + reposts) / impressions; null without "
+        "impressions."
+    )
+
+
+class StatsRefreshOut(ResponseModel):
+    state: StatRefresh = Field(
+        description="waiting (next_at says when), fetching, done (past the schedule) or gone "
+        "(LinkedIn no longer has the post)."
+    )
+    next_at: datetime | None
+    last_error: str
+    last_error_at: datetime | None
+
+
+class PostStatsOut(ResponseModel):
+    post_id: int
+    linkedin_urn: str | None
+    latest: FiguresOut | None = Field(description="null until the first fetch succeeded.")
+    refresh: StatsRefreshOut | None = Field(
+        description="null for a post that is not published (nothing to fetch)."
+    )
+    series: list[FiguresOut] = Field(description="Every sample, oldest first (at most 500).")
 
 
 # --- connections and feeds -------------------------------------------------------------

@@ -254,6 +254,16 @@ def post_history(post_id: int) -> schemas.HistoryList:
     return schemas.HistoryList(items=api.history_out(_post(post_id)))
 
 
+@registry.route(
+    "GET", f"/posts/{POST_ID}/stats", summary="How a post did on LinkedIn: latest and series",
+    tag="posts", response=schemas.PostStatsOut,
+)
+def post_stats(post_id: int) -> schemas.PostStatsOut:
+    """LinkedIn's figures for a published post, fetched on a schedule (hourly for two days,
+    daily to 30 days, weekly to 90 by default); `latest` is null until the first fetch."""
+    return api.post_stats_out(get_session(), _post(post_id))
+
+
 # --- connections and feeds -------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ from syndicate.web.templating import format_time
 bp = Blueprint("posts_analytics", __name__, url_prefix="/dashboard/posts")
 
 DEFAULT_DAYS = 90
+SMALL_WIDTH, SMALL_HEIGHT = 480, 160
 MAX_WEEKS_CHARTED = 60
 CSV_COLUMNS = (
     "post_id",
@@ -110,11 +111,11 @@ def _range() -> Range:
     return Range(first, last, zone)
 
 
-def weekly_chart(groups: list[stats.Group]) -> BarChart:
-    """Impressions per week, the weeks without posts included (the newest 60 weeks at most)."""
-    if not groups:
-        return bar_chart([])
-    first, last = groups[0].key, groups[-1].key
+def weekly_chart(groups: list[stats.Group], span: Range) -> BarChart:
+    """Impressions per week over the whole range, weeks without posts included (the newest
+    60 weeks at most)."""
+    first = span.first - timedelta(days=span.first.weekday())
+    last = span.last - timedelta(days=span.last.weekday())
     first = max(first, last - timedelta(weeks=MAX_WEEKS_CHARTED - 1))
     by_week = {g.key: g for g in groups}
     weeks = []
@@ -150,7 +151,7 @@ def analytics() -> str:
         total=total,
         weeks=weeks,
         targets=targets,
-        weekly=weekly_chart(weeks),
+        weekly=weekly_chart(weeks, span),
         per_target=target_chart(targets),
         zone=span.zone,
         now=app_now(),
@@ -219,7 +220,9 @@ def post_statistics(post: Post) -> PostStatistics | None:
                     getattr(s, measure) or 0,
                 )
                 for s in samples
-            ]
+            ],
+            width=SMALL_WIDTH,
+            height=SMALL_HEIGHT,
         )
     return PostStatistics(
         state=state,
