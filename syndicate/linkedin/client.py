@@ -305,19 +305,27 @@ class LinkedInClient:
         max_count: int = STATS_BATCH,
         max_url: int = MAX_URL_LENGTH,
     ) -> list[list[str]]:
-        """``post_urns`` cut into batches of at most ``max_count`` whose URL fits ``max_url``."""
+        """``post_urns`` cut into batches of at most ``max_count`` whose URL fits ``max_url``.
+
+        The length is counted as the URL grows (each URN encoded, a comma, or a new list),
+        which is what ``share_statistics_url`` would build.
+        """
+        base = len(self.share_statistics_url(organization_urn, []))
         batches: list[list[str]] = []
         batch: list[str] = []
+        length = base
+        lists: set[str] = set()
         for urn in post_urns:
-            trial = [*batch, urn]
-            if batch and (
-                len(trial) > max_count
-                or len(self.share_statistics_url(organization_urn, trial)) > max_url
-            ):
+            key = "shares" if urn.startswith("urn:li:share:") else "ugcPosts"
+            encoded = len(quote(urn, safe=""))
+            cost = encoded + (1 if key in lists else len(f"&{key}=List()"))
+            if batch and (len(batch) >= max_count or length + cost > max_url):
                 batches.append(batch)
-                batch = [urn]
-            else:
-                batch = trial
+                batch, length, lists = [], base, set()
+                cost = encoded + len(f"&{key}=List()")
+            batch.append(urn)
+            length += cost
+            lists.add(key)
         if batch:
             batches.append(batch)
         return batches

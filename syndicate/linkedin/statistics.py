@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,7 @@ DEFAULT_SCHEDULE: Schedule = (
     (timedelta(days=7), timedelta(days=90)),
 )
 LEASE = timedelta(minutes=5)
+GRID = timedelta(hours=1)
 BACKOFF = timedelta(minutes=5)
 BACKOFF_CAP = timedelta(days=1)
 # Failing posts are retried this long past the schedule's end, then left alone.
@@ -69,11 +70,18 @@ LEASES = Leases(
 
 
 def next_fetch(published_at: datetime, now: datetime, schedule: Schedule) -> datetime | None:
-    """When to fetch again after a fetch at ``now``; None once the post is past the last age."""
+    """When to fetch again after a fetch at ``now``; None once the post is past the last age.
+
+    The time is rounded down to the hour (to the interval, if shorter), so that the posts of
+    a page fall due together and go to LinkedIn in full batches instead of one by one.
+    """
     age = now - published_at
     for interval, until in schedule:
         if age < until:
-            return now + interval
+            at = now + interval
+            grid = min(interval, GRID)
+            aligned = at - timedelta(seconds=at.timestamp() % grid.total_seconds())
+            return aligned if aligned > now else at
     return None
 
 
@@ -231,6 +239,40 @@ def _still_ours(session: Session, claimed: Sequence[Claimed], owner: str) -> lis
 # --- recording ------------------------------------------------------------------------------
 
 
+# Prebuilt, and run once per batch with many parameter sets (executemany): the refresh writes
+# a row per post, so statement compilation must not be paid per post.
+_RECORD_FIGURES = (
+    update(_STATES)
+    .where(_STATES.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        next_at=bindparam("b_next_at"),
+        lease_owner=None,
+        lease_expires_at=None,
+        failures=0,
+        last_error="",
+        last_status=None,
+        taken_at=bindparam("b_taken_at"),
+        source=bindparam("b_source"),
+        **{name: bindparam(f"b_{name}") for name in FIGURES},
+    )
+)
+_RECORD_FAILURE = (
+    update(_STATES)
+    .where(_STATES.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        next_at=bindparam("b_next_at"),
+        lease_owner=None,
+        lease_expires_at=None,
+        failures=bindparam("b_failures"),
+        last_error=bindparam("b_error"),
+        last_status=bindparam("b_status"),
+        last_error_at=bindparam("b_at"),
+    )
+)
+
+
 def record_figures(
     session: Session,
     results: Sequence[tuple[Claimed, PostFigures]],
@@ -245,7 +287,8 @@ def record_figures(
     kept = [(c, f) for c, f in results if c.state_id in ours]
     if not kept:
         return 0
-    session.execute(
+    connection = session.connection()
+    connection.execute(
         insert(_SAMPLES),
         [
             {
@@ -257,25 +300,20 @@ def record_figures(
             for c, f in kept
         ],
     )
+    rows = []
     for c, f in kept:
         following = next_fetch(c.published_at, now, schedule)
-        session.execute(
-            update(_STATES)
-            .where(_STATES.c.id == c.state_id)
-            .values(
-                state=StatRefresh.WAITING if following else StatRefresh.DONE,
-                next_at=following,
-                lease_owner=None,
-                lease_expires_at=None,
-                failures=0,
-                last_error="",
-                last_status=None,
-                taken_at=now,
-                source=source,
-                **{name: getattr(f, name) for name in FIGURES},
-            ),
-            execution_options={"synchronize_session": False},
+        rows.append(
+            {
+                "b_id": c.state_id,
+                "b_state": StatRefresh.WAITING if following else StatRefresh.DONE,
+                "b_next_at": following,
+                "b_taken_at": now,
+                "b_source": source,
+                **{f"b_{name}": getattr(f, name) for name in FIGURES},
+            }
         )
+    connection.execute(_RECORD_FIGURES, rows)
     return len(kept)
 
 
@@ -296,41 +334,28 @@ def record_failure(
     ``gone`` ends the post's fetching. ``count`` False does not count a failure (waiting for a
     reconnect, or for the rate limit, is nobody's fault). How many claims were still ours."""
     ours = _still_ours(session, claimed, owner)
+    if not ours:
+        return 0
     end_of_schedule = schedule[-1][1] + GRACE
+    rows = []
     for c in ours:
         failures = c.failures + 1 if count else c.failures
         when = retry_at or now + backoff(failures)
         finished = gone or when - c.published_at > end_of_schedule
-        session.execute(
-            update(_STATES)
-            .where(_STATES.c.id == c.state_id)
-            .values(
-                state=(StatRefresh.GONE if gone else StatRefresh.DONE)
+        rows.append(
+            {
+                "b_id": c.state_id,
+                "b_state": (StatRefresh.GONE if gone else StatRefresh.DONE)
                 if finished
                 else StatRefresh.WAITING,
-                next_at=None if finished else when,
-                lease_owner=None,
-                lease_expires_at=None,
-                failures=failures,
-                last_error=error[:ERROR_LIMIT],
-                last_status=status,
-                last_error_at=now,
-            ),
-            execution_options={"synchronize_session": False},
+                "b_next_at": None if finished else when,
+                "b_failures": failures,
+                "b_error": error[:ERROR_LIMIT],
+                "b_status": status,
+                "b_at": now,
+            }
         )
-    return len(ours)
-
-
-def release(session: Session, claimed: Sequence[Claimed], *, owner: str) -> int:
-    """Give claims back untouched, due at once (a pass that stopped before reaching them)."""
-    ours = _still_ours(session, claimed, owner)
-    for c in ours:
-        session.execute(
-            update(_STATES)
-            .where(_STATES.c.id == c.state_id)
-            .values(state=StatRefresh.WAITING, lease_owner=None, lease_expires_at=None),
-            execution_options={"synchronize_session": False},
-        )
+    session.connection().execute(_RECORD_FAILURE, rows)
     return len(ours)
 
 

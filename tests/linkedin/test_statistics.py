@@ -274,3 +274,15 @@ def test_two_workers_never_claim_the_same_post(fresh_database, clock):
     finally:
         check.engine.dispose()
     assert claims == 1
+
+
+def test_next_fetches_fall_on_the_hour_so_a_pages_posts_are_batched_together():
+    first = datetime(2026, 1, 1, 10, 17, tzinfo=UTC)
+    second = datetime(2026, 1, 1, 10, 42, tzinfo=UTC)
+    on_the_hour = datetime(2026, 1, 1, 11, 0, tzinfo=UTC)
+    schedule = stats.DEFAULT_SCHEDULE
+    assert stats.next_fetch(first, first + timedelta(minutes=3), schedule) == on_the_hour
+    assert stats.next_fetch(second, second + timedelta(minutes=3), schedule) == on_the_hour
+    # Daily posts too: the day after, on the hour.
+    later = datetime(2026, 1, 5, 10, 45, tzinfo=UTC)
+    assert stats.next_fetch(first, later, schedule) == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
