@@ -8,9 +8,13 @@ One pass claims a batch (``statistics.claim``), groups it by connection, and ask
 - **Member posts**: ``memberCreatorPostAnalytics`` when the connection holds the scope
   ``r_member_postAnalytics``, else ``socialActions`` (reactions and comments only).
 
-Each call's outcome is written in a short transaction of its own, under the claim's fence,
-and nothing is written while LinkedIn is being asked. What goes wrong stays with the posts
-it concerns: a post LinkedIn no longer has (404) stops being fetched; a 401 marks the
+The answers of a claimed batch are written together in one short transaction once its calls
+are done (a failure at once), under each claim's fence, and nothing is written while LinkedIn
+is being asked. The commits do not wait for the disk on PostgreSQL: figures can always be
+fetched again, and a claim whose record was lost simply expires and is fetched anew.
+
+What goes wrong stays with the posts it concerns: a post LinkedIn no longer has (404) stops
+being fetched; a 401 marks the
 connection *reconnect needed* (as for publishing) and its posts wait; a 429 means the daily
 limit is reached, so the pass stops asking and gives the rest back for later; anything else
 backs off the posts of that call (5 minutes, doubling, at most a day).
@@ -25,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from syndicate.clock import Clock
@@ -116,11 +121,51 @@ class StatsRefresher:
         self.schedule = schedule
         self.batch = batch
         self.claim_size = claim_size
+        # Answers not yet written: a pass writes them together, at most one claim's worth.
+        self._answers: list[tuple[Answer, list[stats.Claimed], StatSource, datetime]] = []
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
         with self.database.write_transaction() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Figures can always be fetched again: a crash that loses the last commits
+                # only leaves their claims to expire and be fetched anew, so these commits
+                # need not wait for the disk.
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
             yield session
+
+    def _record(self, answered: Answer, missing: list[stats.Claimed], source: StatSource) -> None:
+        """Keep a call's answer until ``_flush`` writes it (with the others of the pass)."""
+        self._answers.append((answered, missing, source, self.clock.now()))
+
+    def _flush(self, result: RefreshResult) -> None:
+        """Write the answers kept since the last flush, in one transaction."""
+        answers, self._answers = self._answers, []
+        if not answers:
+            return
+        with self._write() as session:
+            for answered, missing, source, now in answers:
+                result.fetched += stats.record_figures(
+                    session,
+                    answered,
+                    source=source,
+                    owner=self.owner,
+                    now=now,
+                    schedule=self.schedule,
+                )
+                for post in missing:
+                    gone = post.failures + 1 >= stats.MISSING_LIMIT
+                    result.gone += gone
+                    result.failed += not gone
+                    stats.record_failure(
+                        session,
+                        [post],
+                        "LinkedIn's answer left this post out (deleted, or not the page's post?)",
+                        owner=self.owner,
+                        now=now,
+                        schedule=self.schedule,
+                        gone=gone,
+                    )
 
     def run_until_idle(self, *, max_rounds: int = 1000) -> RefreshResult:
         """Passes until nothing is due or LinkedIn throttles."""
@@ -156,7 +201,9 @@ class StatsRefresher:
             while pending:
                 connection_id, items = pending.pop(0)
                 self._connection(connection_id, known.get(connection_id), items, result)
+                self._flush(result)
         except _StopPass as stop:
+            self._flush(result)
             rest = stop.rest + [item for _, items in pending for item in items]
             with self._write() as session:
                 result.waiting += stats.record_failure(
@@ -296,26 +343,8 @@ class StatsRefresher:
         except li.LinkedInError as exc:
             self._fail(posts, f"{type(exc).__name__}: {exc}", exc.status, result)
             return True
-        now = self.clock.now()
         answered_ids = {p.state_id for p, _ in answered}
-        missing = [p for p in posts if p.state_id not in answered_ids]
-        with self._write() as session:
-            result.fetched += stats.record_figures(
-                session, answered, source=source, owner=self.owner, now=now, schedule=self.schedule
-            )
-            for post in missing:
-                gone = post.failures + 1 >= stats.MISSING_LIMIT
-                result.gone += gone
-                result.failed += not gone
-                stats.record_failure(
-                    session,
-                    [post],
-                    "LinkedIn's answer left this post out (deleted, or not the page's post?)",
-                    owner=self.owner,
-                    now=now,
-                    schedule=self.schedule,
-                    gone=gone,
-                )
+        self._record(answered, [p for p in posts if p.state_id not in answered_ids], source)
         return True
 
     def _fail(

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from syndicate.db import Database, make_engine
+from syndicate.linkedin import client as li
 from syndicate.linkedin import statistics as stats
 from syndicate.linkedin.jobs import make_stats_refresher
 from syndicate.linkedin.models import (
@@ -286,3 +287,45 @@ def test_next_fetches_fall_on_the_hour_so_a_pages_posts_are_batched_together():
     # Daily posts too: the day after, on the hour.
     later = datetime(2026, 1, 5, 10, 45, tzinfo=UTC)
     assert stats.next_fetch(first, later, schedule) == datetime(2026, 1, 6, 10, 0, tzinfo=UTC)
+
+
+def test_a_worker_whose_claim_was_taken_over_writes_nothing(app, session, clock, page, published):
+    [post] = published(page, 1)
+    database = app.extensions["database"]
+    with database.write_transaction() as s:
+        stats.enroll(s, now=clock.now())
+        [slow] = stats.claim(s, owner="slow", now=clock.now(), limit=10)
+    clock.advance(stats.LEASE + timedelta(seconds=1))
+    with database.write_transaction() as s:
+        [fast] = stats.claim(s, owner="fast", now=clock.now(), limit=10)
+    assert fast.claims == slow.claims + 1
+    figures = li.PostFigures(100, 1, 2, 3, 4)
+    with database.write_transaction() as s:
+        late = stats.record_figures(
+            s,
+            [(slow, figures)],
+            source=StatSource.ORGANIZATION,
+            owner="slow",
+            now=clock.now(),
+            schedule=stats.DEFAULT_SCHEDULE,
+        )
+        failed = stats.record_failure(
+            s, [slow], "late", owner="slow", now=clock.now(), schedule=stats.DEFAULT_SCHEDULE
+        )
+    assert (late, failed) == (0, 0)
+    assert samples(session, post) == []
+    with database.write_transaction() as s:
+        assert (
+            stats.record_figures(
+                s,
+                [(fast, figures)],
+                source=StatSource.ORGANIZATION,
+                owner="fast",
+                now=clock.now(),
+                schedule=stats.DEFAULT_SCHEDULE,
+            )
+            == 1
+        )
+    [sample] = samples(session, post)
+    assert (sample.impressions, sample.reposts) == (100, 4)
+    assert state_of(session, post).lease_owner is None
