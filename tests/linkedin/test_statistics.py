@@ -92,6 +92,11 @@ def test_the_schedule_is_hourly_then_daily_then_weekly_then_stops():
     assert at(timedelta(days=3)) == published + timedelta(days=4)
     assert at(timedelta(days=40)) == published + timedelta(days=47)
     assert at(timedelta(days=91)) is None
+    # At the edges of the steps.
+    assert at(timedelta(days=2) - HOUR) == published + timedelta(days=2)
+    assert at(timedelta(days=2, hours=1)) == published + timedelta(days=3, hours=1)
+    assert at(timedelta(days=30, hours=1)) == published + timedelta(days=37, hours=1)
+    assert at(timedelta(days=90, hours=1)) is None
 
 
 def test_backoff_doubles_from_five_minutes_up_to_a_day():
