@@ -238,3 +238,24 @@ def test_the_article_page_shows_its_posts_totals_beside_share_link_visits(
     assert "Its 1 post on LinkedIn so far" in html
     assert "1000 impressions" in html and "50 reactions" in html
     assert "Tracked share links" in html and "0 visits" in html
+
+
+def test_engagement_by_weekday_and_hour_in_the_targets_zone(
+    session, clock, make_target, published_with_figures
+):
+    from syndicate.linkedin.statistics import engagement_by_weekday_hour
+
+    target = make_target(time_zone="Europe/Berlin")
+    # The clock is Monday 2026-03-02 09:00 UTC; three days back is Friday 10:00 in Berlin.
+    published_with_figures(target, title="One", figures=(1000, 30, 50, 5, 2))
+    published_with_figures(target, title="Two", figures=(500, 10, 20, 4, 1))
+    published_with_figures(target, title="Old", ago=timedelta(days=60))
+    slots = engagement_by_weekday_hour(session, target.id, clock.now() - timedelta(days=30))
+    assert list(slots) == [(4, 10)]
+    slot = slots[(4, 10)]
+    assert (slot.posts, slot.impressions, slot.engagements) == (2, 1500, 87 + 35)
+    assert slot.rate == pytest.approx(122 / 1500)
+    utc = engagement_by_weekday_hour(
+        session, target.id, clock.now() - timedelta(days=30), zone="UTC"
+    )
+    assert list(utc) == [(4, 9)]
