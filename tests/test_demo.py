@@ -57,3 +57,17 @@ def test_demo_posts_come_with_a_history_of_figures_for_the_analytics_page(
     html = client.get("/dashboard/posts/analytics").get_data(as_text=True)
     assert "No published posts in this range" not in html
     assert "Sandbox Magazine" in html and "Sam Sandbox" in html
+
+
+def test_demo_page_target_has_best_times_to_offer(app, runner, session, client):
+    from syndicate.linkedin.models import LinkedInTarget
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    page = session.scalar(
+        select(LinkedInTarget).where(LinkedInTarget.display_name == "Sandbox Magazine")
+    )
+    email, password = (Path(app.instance_path) / "demo-admin.txt").read_text().split()[:2]
+    client.post("/login", data={"email": email, "password": password})
+    html = client.get(f"/dashboard/posts/targets/{page.id}").get_data(as_text=True)
+    assert "Best times to post" in html and "Not enough published posts" not in html
+    assert 'name="top"' in html

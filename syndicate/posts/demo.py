@@ -9,7 +9,8 @@ sandbox answers with, so the series goes on smoothly once the sandbox is connect
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,6 +30,7 @@ from syndicate.linkedin.models import (
 from syndicate.posts import composing
 from syndicate.posts.context import record
 from syndicate.posts.models import PostState
+from syndicate.posts.scheduling import from_local
 
 SANDBOX_MEMBER_URN = "urn:li:person:sandbox-member-1"
 SANDBOX_PAGE_URN = "urn:li:organization:1001"
@@ -82,7 +84,8 @@ def seed_demo_posts(
     schedule: statistics.Schedule = statistics.DEFAULT_SCHEDULE,
 ) -> int:
     """Published posts of the demo articles to the sandbox's page (and a few to the member),
-    with the figures the schedule would have fetched so far; how many posts."""
+    and weekly re-shares to the page in three slots, with the figures the schedule would have
+    fetched so far; how many posts."""
     if session.scalar(
         select(LinkedInConnection.id).where(LinkedInConnection.member_urn == SANDBOX_MEMBER_URN)
     ):
@@ -140,8 +143,38 @@ def seed_demo_posts(
                 schedule=schedule,
             )
             made += 1
+    for published_at in _weekly_reshare_times(now, zone) if articles else []:
+        _published_post(
+            session,
+            articles[made % len(articles)],
+            page,
+            published_at,
+            sequence=made,
+            now=now,
+            site_url=site_url,
+            campaign=campaign,
+            schedule=schedule,
+            reshare=True,
+        )
+        made += 1
     session.flush()
     return made
+
+
+# Re-shares of older articles in the page's regular weekly slots (weekday, local time) over
+# the past weeks, so its settings page has enough posts per slot to suggest best times.
+RESHARE_SLOTS = ((1, time(9, 0)), (2, time(17, 0)), (3, time(12, 0)))
+RESHARE_WEEKS = 4
+
+
+def _weekly_reshare_times(now: datetime, zone: str) -> list[datetime]:
+    today = now.astimezone(ZoneInfo(zone)).date()
+    times = []
+    for week in range(1, RESHARE_WEEKS + 1):
+        for weekday, clock_time in RESHARE_SLOTS:
+            day = today - timedelta(days=(today.weekday() - weekday) % 7 + 7 * week)
+            times.append(from_local(day, clock_time, zone).instant)
+    return sorted(times)
 
 
 def _published_post(
@@ -155,6 +188,7 @@ def _published_post(
     site_url: str,
     campaign: str,
     schedule: statistics.Schedule,
+    reshare: bool = False,
 ) -> None:
     data = composing.compose_defaults(article, target, site_url=site_url, campaign=campaign)
     data.when = published_at
@@ -168,6 +202,7 @@ def _published_post(
         now=made_at,
         site_url=site_url,
         campaign=campaign,
+        reshare=reshare,
     )
     share_id = demo_figures.share_id_at(int(published_at.timestamp() * 1000), sequence)
     post.attempt = 1
