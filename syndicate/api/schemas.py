@@ -326,6 +326,26 @@ class PostStatsOut(ResponseModel):
     series: list[FiguresOut] = Field(description="Every sample, oldest first (at most 500).")
 
 
+class BestTimeOut(ResponseModel):
+    weekday: int = Field(description="0 is Monday.")
+    time: str = Field(description="HH:00 in the target's time zone.")
+    engagement_rate: float = Field(description="The slot's engagements ÷ impressions.")
+    score: float = Field(description="The smoothed rate the slots are ranked by.")
+    posts: int
+    impressions: int
+    engagements: int
+
+
+class BestTimesOut(ResponseModel):
+    target_id: int
+    time_zone: str
+    days: int = Field(description="Only posts published in the last this many days count.")
+    min_posts: int = Field(description="The posts a slot needs before it is suggested.")
+    posts: int = Field(description="Posts with impressions in the period, all slots.")
+    suggestions: list[BestTimeOut] = Field(description="Best first; empty without enough data.")
+    message: str = Field(description="Why there are no suggestions; empty when there are.")
+
+
 # --- connections and feeds -------------------------------------------------------------
 
 

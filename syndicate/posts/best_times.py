@@ -6,7 +6,7 @@ summer), from their latest figures (``statistics.engagement_by_weekday_hour``). 
 published in the last ``DAYS`` days count, and a slot needs ``MIN_POSTS`` of them before it is
 suggested. Slots are ranked by a smoothed rate: the slot's engagements and impressions plus
 ``PRIOR_POSTS`` imaginary average posts at the target's overall rate, so a slot with one lucky
-post cannot beat a slot that did well many times (docs/posting.md explains the rule).
+post cannot beat a slot that did well many times (docs/linkedin.md explains the rule).
 """
 
 from __future__ import annotations
