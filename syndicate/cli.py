@@ -437,6 +437,25 @@ def posts_dispatch(until_idle: bool) -> None:
     click.echo(str(result) or "nothing due")
 
 
+@posts_group.group("stats")
+def posts_stats_group() -> None:
+    """How published posts did on LinkedIn."""
+
+
+@posts_stats_group.command("refresh")
+@click.option("--once", is_flag=True, help="One batch only, instead of until none is due.")
+@with_appcontext
+def posts_stats_refresh(once: bool) -> None:
+    """Fetch the LinkedIn figures that are due now (what the scheduler does every tick)."""
+    from syndicate.linkedin.jobs import make_stats_refresher
+
+    refresher = make_stats_refresher(current_app._get_current_object())  # type: ignore[attr-defined]
+    result = refresher.run_once() if once else refresher.run_until_idle()
+    click.echo(str(result) or "nothing due")
+    for error in dict.fromkeys(result.errors):
+        click.echo(f"  {error}", err=True)
+
+
 @click.command("linkedin-sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5001, show_default=True, type=int)

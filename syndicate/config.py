@@ -102,6 +102,44 @@ def _duration_between(low: timedelta, high: timedelta) -> Callable[[Any], timede
     return parse
 
 
+class StatsSchedule(tuple[tuple[timedelta, timedelta], ...]):
+    """(interval, until age) steps, ages rising; shown as the text that sets it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        def short(delta: timedelta) -> str:
+            seconds = int(delta.total_seconds())
+            for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+                if seconds % size == 0:
+                    return f"{seconds // size}{unit}"
+            return f"{seconds}s"
+
+        return repr(", ".join(f"{short(a)} until {short(b)}" for a, b in self))
+
+
+def as_stats_schedule(value: Any) -> StatsSchedule:
+    """'1h until 2d, 1d until 30d, 7d until 90d': (interval, until age) steps, ages rising."""
+    if isinstance(value, StatsSchedule):
+        return value
+    steps: list[tuple[timedelta, timedelta]] = []
+    for part in str(value).split(","):
+        every, sep, until = part.strip().partition(" until ")
+        if not sep:
+            raise ValueError(
+                f"expected steps such as '1h until 2d, 1d until 30d', got {part.strip()!r}"
+            )
+        interval, age = _as_duration(every), _as_duration(until)
+        if interval < timedelta(minutes=5):
+            raise ValueError(f"fetch at most every 5 minutes, not every {every.strip()}")
+        if steps and age <= steps[-1][1]:
+            raise ValueError("each step's age must be greater than the one before")
+        steps.append((interval, age))
+    if not steps:
+        raise ValueError("give at least one step, such as '1d until 30d'")
+    return StatsSchedule(steps)
+
+
 @functools.cache
 def time_zone_names() -> frozenset[str]:
     """Every IANA zone name this host knows ("localtime" and "Factory" are not places)."""
@@ -356,6 +394,20 @@ SETTINGS: tuple[Setting, ...] = (
         timedelta(days=2),
         _as_duration,
         "A scheduled post this late (e.g. after downtime) is marked missed, not sent.",
+    ),
+    Setting(
+        "POST_STATS_SCHEDULE",
+        as_stats_schedule("1h until 2d, 1d until 30d, 7d until 90d"),
+        as_stats_schedule,
+        "How often a published post's LinkedIn figures are fetched, by its age; after the "
+        "last age they are no longer fetched.",
+    ),
+    Setting(
+        "POST_STATS_BATCH",
+        50,
+        _whole_number(1, 100),
+        "Posts of one page whose figures are fetched in one LinkedIn call (fewer when the "
+        "URL would pass 4000 characters).",
     ),
     Setting(
         "UTM_CAMPAIGN",

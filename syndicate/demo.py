@@ -196,7 +196,20 @@ def load_demo(app: Flask, *, only_if_empty: bool = False) -> str:
         from syndicate.sharing.demo import seed_demo_requests
 
         seed_demo_requests(session, now=now, app=app)
-    return f"Loaded {created} demo articles.\n" + demo_login_hint(app)
+        from syndicate.posts.demo import seed_demo_posts
+
+        posts = seed_demo_posts(
+            session,
+            now=now,
+            site_url=site,
+            campaign=app.config["UTM_CAMPAIGN"],
+            zone=app.config["TIME_ZONE"],
+            schedule=app.config["POST_STATS_SCHEDULE"],
+        )
+    return (
+        f"Loaded {created} demo articles and {posts} published LinkedIn posts with figures.\n"
+        + demo_login_hint(app)
+    )
 
 
 def demo_login_hint(app: Flask) -> str:

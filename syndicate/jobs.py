@@ -21,7 +21,7 @@ def periodic_jobs() -> dict[str, Callable[[Flask], Any]]:
     from syndicate.api.jobs import purge_idempotency_keys
     from syndicate.articles.jobs import sync_due_sources
     from syndicate.feeds.jobs import deliver_websub
-    from syndicate.linkedin.jobs import maintain_connections
+    from syndicate.linkedin.jobs import maintain_connections, refresh_post_statistics
     from syndicate.mail.jobs import deliver_mail
     from syndicate.posts.jobs import apply_auto_post_rules, dispatch_posts
     from syndicate.sharing.jobs import maintain_share_requests, notify_corrections
@@ -33,6 +33,7 @@ def periodic_jobs() -> dict[str, Callable[[Flask], Any]]:
         "linkedin.connections": maintain_connections,
         "posts.auto_post": apply_auto_post_rules,
         "posts.dispatch": dispatch_posts,
+        "linkedin.post_statistics": refresh_post_statistics,
         "mail.deliver": deliver_mail,
         "feeds.websub": deliver_websub,
         "webhooks.enqueue": enqueue_webhook_deliveries,

@@ -145,3 +145,29 @@ def test_the_session_lifetime_defaults_to_14_days(tmp_path):
 
     assert resolve({}, tmp_path)["SESSION_LIFETIME"] == timedelta(days=14)
     assert resolve({"SESSION_LIFETIME": "8h"}, tmp_path)["SESSION_LIFETIME"] == timedelta(hours=8)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("hourly", "such as '1h until 2d"),
+        ("1h until 2d, 1d until 1d", "greater than the one before"),
+        ("1m until 2d", "at most every 5 minutes"),
+        ("1x until 2d", "a duration"),
+    ],
+)
+def test_a_malformed_statistics_schedule_stops_start_up(tmp_path, value, reason):
+    with pytest.raises(ConfigError, match=f"SYNDICATE_POST_STATS_SCHEDULE is malformed: .*{reason}"):
+        resolve({"POST_STATS_SCHEDULE": value}, tmp_path)
+
+
+def test_the_statistics_schedule_is_read_as_steps(tmp_path):
+    from datetime import timedelta
+
+    values = resolve({"POST_STATS_SCHEDULE": "30m until 1d, 12h until 14d"}, tmp_path)
+    assert list(values["POST_STATS_SCHEDULE"]) == [
+        (timedelta(minutes=30), timedelta(days=1)),
+        (timedelta(hours=12), timedelta(days=14)),
+    ]
+    assert repr(values["POST_STATS_SCHEDULE"]) == "'30m until 1d, 12h until 14d'"
+    assert resolve({}, tmp_path)["POST_STATS_SCHEDULE"][0] == (timedelta(hours=1), timedelta(days=2))

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from syndicate.articles.models import ArticleStatus, BodyFormat
-from syndicate.linkedin.models import ConnectionState, TargetKind
+from syndicate.linkedin.models import ConnectionState, StatRefresh, StatSource, TargetKind
 from syndicate.posts.models import PostState
 from syndicate.sharing.models import PermissionState, RequestState, ShareKind, ShareWhere
 
@@ -284,6 +284,66 @@ class PostOut(ResponseModel):
 class PostList(ResponseModel):
     items: list[PostOut]
     next_cursor: str | None
+
+
+class FiguresOut(ResponseModel):
+    """LinkedIn's lifetime counts at one moment; null where the API that gave them has none
+    (socialActions gives only reactions and comments, member analytics no clicks)."""
+
+    taken_at: datetime
+    source: StatSource = Field(
+        description="organization: page statistics; member_analytics: memberCreatorPostAnalytics;"
+        " social_actions: socialActions."
+    )
+    impressions: int | None
+    clicks: int | None
+    reactions: int | None
+    comments: int | None
+    reposts: int | None
+    engagement_rate: float | None = Field(
+        description="(clicks + reactions + comments + reposts) / impressions; null without "
+        "impressions."
+    )
+
+
+class StatsRefreshOut(ResponseModel):
+    state: StatRefresh = Field(
+        description="waiting (next_at says when), fetching, done (past the schedule) or gone "
+        "(LinkedIn no longer has the post)."
+    )
+    next_at: datetime | None
+    last_error: str
+    last_error_at: datetime | None
+
+
+class PostStatsOut(ResponseModel):
+    post_id: int
+    linkedin_urn: str | None
+    latest: FiguresOut | None = Field(description="null until the first fetch succeeded.")
+    refresh: StatsRefreshOut | None = Field(
+        description="null for a post that is not published (nothing to fetch)."
+    )
+    series: list[FiguresOut] = Field(description="Every sample, oldest first (at most 500).")
+
+
+class BestTimeOut(ResponseModel):
+    weekday: int = Field(description="0 is Monday.")
+    time: str = Field(description="HH:00 in the target's time zone.")
+    engagement_rate: float = Field(description="The slot's engagements ÷ impressions.")
+    score: float = Field(description="The smoothed rate the slots are ranked by.")
+    posts: int
+    impressions: int
+    engagements: int
+
+
+class BestTimesOut(ResponseModel):
+    target_id: int
+    time_zone: str
+    days: int = Field(description="Only posts published in the last this many days count.")
+    min_posts: int = Field(description="The posts a slot needs before it is suggested.")
+    posts: int = Field(description="Posts with impressions in the period, all slots.")
+    suggestions: list[BestTimeOut] = Field(description="Best first; empty without enough data.")
+    message: str = Field(description="Why there are no suggestions; empty when there are.")
 
 
 # --- connections and feeds -------------------------------------------------------------

@@ -16,6 +16,7 @@ from syndicate.articles.models import Article, ArticleStatus
 from syndicate.articles.services import ArticleInput
 from syndicate.feeds.context import CONTENT_TYPES, FORMATS, FeedSettings
 from syndicate.feeds.listing import all_feeds
+from syndicate.linkedin import statistics
 from syndicate.linkedin.models import LinkedInConnection, LinkedInTarget
 from syndicate.posts import composing, editing, scheduling
 from syndicate.posts.context import NotEditable, PostError
@@ -264,6 +265,39 @@ def history_out(post: Post) -> list[schemas.HistoryOut]:
         )
         for h in post.history
     ]
+
+
+def _figures_out(row: Any) -> schemas.FiguresOut:
+    figures = statistics.Figures.of(row)
+    return schemas.FiguresOut(
+        taken_at=row.taken_at,
+        source=row.source,
+        impressions=figures.impressions,
+        clicks=figures.clicks,
+        reactions=figures.reactions,
+        comments=figures.comments,
+        reposts=figures.reposts,
+        engagement_rate=figures.engagement_rate,
+    )
+
+
+def post_stats_out(session: Session, post: Post) -> schemas.PostStatsOut:
+    """The post's latest LinkedIn figures, its refresh state and every sample."""
+    state = statistics.refresh_state(session, post.id)
+    return schemas.PostStatsOut(
+        post_id=post.id,
+        linkedin_urn=post.linkedin_urn,
+        latest=_figures_out(state) if state is not None and state.taken_at else None,
+        refresh=schemas.StatsRefreshOut(
+            state=state.state,
+            next_at=state.next_at,
+            last_error=state.last_error,
+            last_error_at=state.last_error_at,
+        )
+        if state is not None
+        else None,
+        series=[_figures_out(sample) for sample in statistics.series(session, post.id)],
+    )
 
 
 def post_out(

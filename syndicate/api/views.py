@@ -22,7 +22,8 @@ from syndicate.articles import services as articles
 from syndicate.articles.models import Article
 from syndicate.clock import app_now
 from syndicate.db import get_session
-from syndicate.posts import editing
+from syndicate.linkedin.models import LinkedInTarget
+from syndicate.posts import best_times, editing
 from syndicate.posts.models import Post
 from syndicate.sharing.context import Sharing
 from syndicate.sharing.models import ShareRequest
@@ -252,6 +253,52 @@ def cancel_post(post_id: int, body: schemas.EmptyBody) -> schemas.PostOut:
 )
 def post_history(post_id: int) -> schemas.HistoryList:
     return schemas.HistoryList(items=api.history_out(_post(post_id)))
+
+
+@registry.route(
+    "GET", f"/posts/{POST_ID}/stats", summary="How a post did on LinkedIn: latest and series",
+    tag="posts", response=schemas.PostStatsOut,
+)
+def post_stats(post_id: int) -> schemas.PostStatsOut:
+    """LinkedIn's figures for a published post, fetched on a schedule (hourly for two days,
+    daily to 30 days, weekly to 90 by default); `latest` is null until the first fetch."""
+    return api.post_stats_out(get_session(), _post(post_id))
+
+
+@registry.route(
+    "GET",
+    "/targets/<id:target_id>/best-times",
+    summary="A target's best weekly slots from its own figures",
+    tag="connections",
+    response=schemas.BestTimesOut,
+)
+def target_best_times(target_id: int) -> schemas.BestTimesOut:
+    """Weekday × hour slots in the target's zone, ranked by a smoothed engagement rate over
+    its posts of the last 90 days; a slot needs 3 posts (docs/linkedin.md)."""
+    target = get_session().get(LinkedInTarget, target_id)
+    if target is None:
+        raise ApiError(404, "There is no target with this id.", "not_found")
+    found = best_times.best_times(get_session(), target, now=app_now())
+    return schemas.BestTimesOut(
+        target_id=target.id,
+        time_zone=found.zone,
+        days=found.days,
+        min_posts=found.min_posts,
+        posts=found.posts,
+        suggestions=[
+            schemas.BestTimeOut(
+                weekday=s.weekday,
+                time=s.time,
+                engagement_rate=s.rate or 0.0,
+                score=s.score,
+                posts=s.posts,
+                impressions=s.impressions,
+                engagements=s.engagements,
+            )
+            for s in found.suggestions
+        ],
+        message=found.shortage,
+    )
 
 
 # --- connections and feeds -------------------------------------------------------------

@@ -9,6 +9,7 @@ to retry; a timeout or broken connection *after* it left (``OutcomeUnknown``) is
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -101,6 +102,37 @@ class OAuthError(LinkedInError):
 
 
 _DUPLICATE_URN = re.compile(r"duplicate of (urn:li:(?:share|ugcPost):\d+)")
+
+
+# Share URNs per organizationalEntityShareStatistics call, and the longest URL we send:
+# LinkedIn documents neither, and URLs much over 4 KB are refused by some proxies on the way.
+STATS_BATCH = 50
+MAX_URL_LENGTH = 4000
+# memberCreatorPostAnalytics answers one queryType per call.
+MEMBER_ANALYTICS_QUERIES = (
+    ("IMPRESSION", "impressions"),
+    ("REACTION", "reactions"),
+    ("COMMENT", "comments"),
+    ("RESHARE", "reposts"),
+)
+
+
+@dataclass(frozen=True)
+class PostFigures:
+    """A post's lifetime figures; None for what the API that gave them does not count."""
+
+    impressions: int | None
+    clicks: int | None
+    reactions: int | None
+    comments: int | None
+    reposts: int | None
+
+
+def _count(value: Any) -> int | None:
+    """A non-negative whole count from LinkedIn's JSON, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return max(int(value), 0)
 
 
 @dataclass(frozen=True)
@@ -244,6 +276,127 @@ class LinkedInClient:
         if response.status_code >= 400:
             raise _api_error(response)
         return upload.image_urn
+
+    # --- post statistics -----------------------------------------------------------------
+
+    def share_statistics_url(self, organization_urn: str, post_urns: Sequence[str]) -> str:
+        """The organizationalEntityShareStatistics URL for these posts of one page.
+
+        Rest.li 2.0 wants every URN inside ``List(...)`` URL-encoded, and the list itself
+        left as it is; ``shares=`` takes share URNs, ``ugcPosts=`` ugcPost URNs.
+        """
+        shares = [u for u in post_urns if u.startswith("urn:li:share:")]
+        ugc = [u for u in post_urns if not u.startswith("urn:li:share:")]
+        query = [
+            "q=organizationalEntity",
+            f"organizationalEntity={quote(organization_urn, safe='')}",
+        ]
+        if shares:
+            query.append(f"shares=List({','.join(quote(u, safe='') for u in shares)})")
+        if ugc:
+            query.append(f"ugcPosts=List({','.join(quote(u, safe='') for u in ugc)})")
+        return f"{self.api_base}/rest/organizationalEntityShareStatistics?{'&'.join(query)}"
+
+    def batches_for_url(
+        self,
+        organization_urn: str,
+        post_urns: Sequence[str],
+        *,
+        max_count: int = STATS_BATCH,
+        max_url: int = MAX_URL_LENGTH,
+    ) -> list[list[str]]:
+        """``post_urns`` cut into batches of at most ``max_count`` whose URL fits ``max_url``.
+
+        The length is counted as the URL grows (each URN encoded, a comma, or a new list),
+        which is what ``share_statistics_url`` would build.
+        """
+        base = len(self.share_statistics_url(organization_urn, []))
+        batches: list[list[str]] = []
+        batch: list[str] = []
+        length = base
+        lists: set[str] = set()
+        for urn in post_urns:
+            key = "shares" if urn.startswith("urn:li:share:") else "ugcPosts"
+            encoded = len(quote(urn, safe=""))
+            cost = encoded + (1 if key in lists else len(f"&{key}=List()"))
+            if batch and (len(batch) >= max_count or length + cost > max_url):
+                batches.append(batch)
+                batch, length, lists = [], base, set()
+                cost = encoded + len(f"&{key}=List()")
+            batch.append(urn)
+            length += cost
+            lists.add(key)
+        if batch:
+            batches.append(batch)
+        return batches
+
+    def organization_share_statistics(
+        self, token: str, organization_urn: str, post_urns: Sequence[str]
+    ) -> dict[str, PostFigures]:
+        """Lifetime figures of a page's posts, by post URN, in one call.
+
+        A post LinkedIn leaves out of the answer (deleted, or not the page's) is missing from
+        the result; the caller decides what that means.
+        """
+        if not post_urns:
+            return {}
+        url = self.share_statistics_url(organization_urn, post_urns)
+        response = self._send("GET", url, headers=self._headers(token))
+        if response.status_code >= 400:
+            raise _api_error(response)
+        found: dict[str, PostFigures] = {}
+        for element in _json(response).get("elements") or []:
+            if not isinstance(element, dict):
+                continue
+            urn = element.get("share") or element.get("ugcPost")
+            totals = element.get("totalShareStatistics")
+            if not isinstance(urn, str) or not isinstance(totals, dict):
+                continue
+            found[urn] = PostFigures(
+                impressions=_count(totals.get("impressionCount")),
+                clicks=_count(totals.get("clickCount")),
+                reactions=_count(totals.get("likeCount")),
+                comments=_count(totals.get("commentCount")),
+                reposts=_count(totals.get("shareCount")),
+            )
+        return found
+
+    def member_post_analytics(self, token: str, post_urn: str) -> PostFigures:
+        """A member's post's lifetime figures from memberCreatorPostAnalytics (needs the
+        scope r_member_postAnalytics): one call per figure, as the API has one queryType per
+        call; it gives no clicks."""
+        kind = "share" if post_urn.startswith("urn:li:share:") else "ugc"
+        figures: dict[str, int | None] = {}
+        for query_type, name in MEMBER_ANALYTICS_QUERIES:
+            url = (
+                f"{self.api_base}/rest/memberCreatorPostAnalytics?q=entity"
+                f"&entity=({kind}:{quote(post_urn, safe='')})"
+                f"&queryType={query_type}&aggregation=TOTAL"
+            )
+            response = self._send("GET", url, headers=self._headers(token))
+            if response.status_code >= 400:
+                raise _api_error(response)
+            elements = _json(response).get("elements") or []
+            figures[name] = sum(
+                _count(e.get("count")) or 0 for e in elements if isinstance(e, dict)
+            )
+        return PostFigures(clicks=None, **figures)
+
+    def social_actions(self, token: str, post_urn: str) -> PostFigures:
+        """Reactions and comments of a post from socialActions (likesSummary and
+        commentsSummary); the other figures are unknown to this API."""
+        body = self._rest("GET", f"/rest/socialActions/{quote(post_urn, safe='')}", token).json()
+        likes = body.get("likesSummary") or {}
+        comments = body.get("commentsSummary") or {}
+        return PostFigures(
+            impressions=None,
+            clicks=None,
+            reactions=_count(likes.get("totalLikes")),
+            comments=_count(
+                comments.get("aggregatedTotalComments", comments.get("totalFirstLevelComments"))
+            ),
+            reposts=None,
+        )
 
     # --- OAuth token endpoints -----------------------------------------------------------
 

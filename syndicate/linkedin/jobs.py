@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -13,8 +14,31 @@ from syndicate.db import Database, get_database
 from syndicate.linkedin import client as li
 from syndicate.linkedin import services
 from syndicate.linkedin.models import ConnectionState, LinkedInConnection
+from syndicate.linkedin.stats_fetch import StatsRefresher
 
 log = logging.getLogger(__name__)
+
+
+def make_stats_refresher(app: Flask, **overrides: Any) -> StatsRefresher:
+    """A statistics refresher with the app's settings, named after this process."""
+    from syndicate.posts.dispatcher import worker_name
+
+    options: dict[str, Any] = {
+        "client": app.extensions["linkedin_client"],
+        "vault": app.extensions["token_vault"],
+        "clock": app.extensions["clock"],
+        "owner": worker_name(),
+        "schedule": app.config["POST_STATS_SCHEDULE"],
+        "batch": app.config["POST_STATS_BATCH"],
+        **overrides,
+    }
+    return StatsRefresher(get_database(app), **options)
+
+
+def refresh_post_statistics(app: Flask) -> str:
+    """Fetch the LinkedIn figures of the published posts that are due (claimed, so several
+    schedulers split the work instead of doing it twice)."""
+    return str(make_stats_refresher(app).run_until_idle())
 
 
 def maintain_connections(app: Flask) -> str:

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from syndicate.db import Base
@@ -88,3 +88,76 @@ class LinkedInTarget(Base):
     updated_at: Mapped[datetime]
 
     connection: Mapped[LinkedInConnection] = relationship(back_populates="targets")
+
+
+# --- post statistics ---------------------------------------------------------------------
+
+
+class StatSource(enum.StrEnum):
+    """Which LinkedIn API a sample came from (each gives a different set of figures)."""
+
+    ORGANIZATION = "organization"  # organizationalEntityShareStatistics: all five figures
+    MEMBER_ANALYTICS = "member_analytics"  # memberCreatorPostAnalytics: no clicks
+    SOCIAL_ACTIONS = "social_actions"  # socialActions: reactions and comments only
+
+
+class StatRefresh(enum.StrEnum):
+    WAITING = "waiting"  # due at next_at
+    FETCHING = "fetching"  # claimed by a worker until lease_expires_at
+    DONE = "done"  # old enough: no more fetches
+    GONE = "gone"  # LinkedIn no longer has the post
+
+
+class PostStatSample(Base):
+    """A post's lifetime figures as LinkedIn gave them at one moment: one point of its series.
+
+    A figure LinkedIn's API did not give (clicks from socialActions, say) is NULL, not 0.
+    """
+
+    __tablename__ = "post_stat_samples"
+    __table_args__ = (Index("ix_post_stat_samples_post_id_taken_at", "post_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    taken_at: Mapped[datetime]
+    source: Mapped[StatSource] = mapped_column(_enum(StatSource))
+    impressions: Mapped[int | None]
+    clicks: Mapped[int | None]
+    reactions: Mapped[int | None]
+    comments: Mapped[int | None]
+    reposts: Mapped[int | None]
+
+
+class PostStatState(Base):
+    """When a published post's figures are fetched next, who is fetching them, what went
+    wrong last, and the latest figures (so that lists need no search for the newest sample).
+
+    Claimed like other due rows (``syndicate/claims.py``): ``waiting`` and due, or
+    ``fetching`` with its lease over.
+    """
+
+    __tablename__ = "post_stat_states"
+    __table_args__ = (Index("ix_post_stat_states_state_next_at", "state", "next_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), unique=True
+    )
+    state: Mapped[StatRefresh] = mapped_column(_enum(StatRefresh), default=StatRefresh.WAITING)
+    next_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None]
+    # Claims so far (the fencing token); failures in a row (the backoff's exponent).
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_status: Mapped[int | None]
+    last_error_at: Mapped[datetime | None]
+    # The newest sample's figures, copied here when it is stored.
+    taken_at: Mapped[datetime | None]
+    source: Mapped[StatSource | None] = mapped_column(_enum(StatSource))
+    impressions: Mapped[int | None]
+    clicks: Mapped[int | None]
+    reactions: Mapped[int | None]
+    comments: Mapped[int | None]
+    reposts: Mapped[int | None]

@@ -68,6 +68,7 @@ SCOPE_TEXT = {
     "r_organization_social": "Read your pages' posts",
     "r_organization_admin": "See which pages you administer",
     "rw_organization_admin": "Manage the pages you administer",
+    "r_member_postAnalytics": "See how your posts did",
 }
 
 bp = Blueprint("sandbox", __name__)
@@ -271,6 +272,31 @@ def organization(organization_id: str) -> Response:
     """A page's names."""
     _rest_call()
     return json_response(rest.organization_json(current_state(), organization_id))
+
+
+@bp.get("/rest/organizationalEntityShareStatistics")
+def share_statistics() -> Response:
+    """Lifetime figures of a page's posts."""
+    return json_response(
+        rest.share_statistics(
+            current_state(),
+            _rest_call(),
+            request.args,
+            request.query_string.decode("ascii", "replace"),
+        )
+    )
+
+
+@bp.get("/rest/memberCreatorPostAnalytics")
+def member_post_analytics() -> Response:
+    """One figure of a member's own post."""
+    return json_response(rest.member_post_analytics(current_state(), _rest_call(), request.args))
+
+
+@bp.get("/rest/socialActions/<path:urn>")
+def social_actions(urn: str) -> Response:
+    """A post's likes and comments."""
+    return json_response(rest.social_actions(current_state(), _rest_call(), urn))
 
 
 @bp.post("/rest/posts")

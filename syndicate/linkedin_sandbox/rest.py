@@ -7,10 +7,11 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from syndicate.linkedin import demo_figures as figures_module
 from syndicate.linkedin_sandbox import errors
 from syndicate.linkedin_sandbox.oauth import authenticate
 from syndicate.linkedin_sandbox.state import (
@@ -61,6 +62,17 @@ _RESOURCES = (
     ("GET", re.compile(r"/rest/images/.+"), "images.GET"),
     ("GET", re.compile(r"/rest/organizationAcls/?"), "organizationAcls.FINDER-roleAssignee"),
     ("GET", re.compile(r"/rest/organizations/.+"), "organizations.GET"),
+    (
+        "GET",
+        re.compile(r"/rest/organizationalEntityShareStatistics/?"),
+        "organizationalEntityShareStatistics.FINDER-organizationalEntity",
+    ),
+    (
+        "GET",
+        re.compile(r"/rest/memberCreatorPostAnalytics/?"),
+        "memberCreatorPostAnalytics.FINDER-entity",
+    ),
+    ("GET", re.compile(r"/rest/socialActions/.+"), "socialActions.GET"),
 )
 
 
@@ -497,3 +509,194 @@ def organization_json(state: SandboxState, organization_id: str) -> dict[str, An
                 "preferredLocale": {"country": "US", "language": "en"},
             },
         }
+
+
+# post statistics (not in the contract: LinkedIn's documented shapes, see docs/linkedin.md)
+
+STATS_MAX_POSTS = 100
+STATS_READ_ROLES = frozenset({"ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "ANALYST"})
+MEMBER_QUERY_TYPES = frozenset({"IMPRESSION", "MEMBERS_REACHED", "REACTION", "COMMENT", "RESHARE"})
+_SHARE_URN = re.compile(r"urn:li:(share|ugcPost):(\d{1,20})", re.ASCII)
+_LIST = re.compile(r"List\(([^()]*)\)")
+_ENTITY = re.compile(r"\((share|ugc):(urn:li:(?:share|ugcPost):\d{1,20})\)", re.ASCII)
+METRIC_TYPE_KEY = "com.linkedin.adsexternalapi.memberanalytics.v1.CreatorPostAnalyticsMetricTypeV1"
+
+
+def _failing_statistics(state: SandboxState, call: RestCall, method: str, path: str) -> None:
+    """The fail_statistics switch: every statistics call answers that fault while it is on."""
+    kind = state.switches.fail_statistics
+    if kind is not None:
+        raise fault_refusal(kind, method=method, path=path, version=call.version)
+
+
+def _post_age(state: SandboxState, urn: str, author: str | None) -> timedelta | None:
+    """How old the post is, or None when the sandbox would not count it: deleted, someone
+    else's (when ``author`` is given), or not a post URN. Posts the sandbox did not see made
+    (the demo's, made before it started) exist; their ids carry their creation time."""
+    if not _SHARE_URN.fullmatch(urn):
+        return None
+    with state.lock:
+        post = state.posts.get(urn)
+        now = state.now()
+        if post is not None:
+            if post.deleted_at is not None or (author is not None and post.author != author):
+                return None
+            return now - post.created_at
+    created = figures_module.created_ms(urn)
+    if created is None:
+        return None
+    age = now - datetime.fromtimestamp(created / 1000, UTC)
+    return age if age >= timedelta(0) else None
+
+
+def _urn_list(raw_query: str, args: Mapping[str, str], name: str) -> list[str]:
+    """The URNs of ``name=List(...)``, which Rest.li 2.0 wants URL-encoded inside the list."""
+    value = args.get(name)
+    if value is None:
+        return []
+    match = _LIST.fullmatch(value)
+    if match is None:
+        raise errors.bad_request(f"{name} must be List(urn,...)")
+    if re.search(rf"(?:^|&){name}=List\([^)]*urn:li:", raw_query):
+        raise errors.bad_request(f"The URNs in {name}=List(...) must be URL-encoded (Rest.li 2.0)")
+    return [u for u in match.group(1).split(",") if u]
+
+
+def share_statistics(
+    state: SandboxState, call: RestCall, args: Mapping[str, str], raw_query: str
+) -> dict[str, Any]:
+    """GET /rest/organizationalEntityShareStatistics?q=organizationalEntity: lifetime figures
+    of a page's posts (shares=List(...) and ugcPosts=List(...))."""
+    _failing_statistics(state, call, "GET", "/rest/organizationalEntityShareStatistics")
+    if args.get("q") != "organizationalEntity":
+        raise errors.bad_request("Only q=organizationalEntity is supported")
+    organization = args.get("organizationalEntity", "")
+    parsed = parse_author(organization)
+    if parsed is None or parsed[0] != "organization":
+        raise errors.bad_request("organizationalEntity must be an organization URN")
+    role = state.role_of(call.token.sub, int(parsed[1]))
+    if not (
+        {"rw_organization_admin", "r_organization_admin", "r_organization_social"}
+        & call.token.scopes
+        and role in STATS_READ_ROLES
+    ):
+        raise errors.access_denied(
+            f"organizationalEntityShareStatistics.FINDER-organizationalEntity.{call.version}"
+        )
+    shares = _urn_list(raw_query, args, "shares")
+    ugc_posts = _urn_list(raw_query, args, "ugcPosts")
+    if not shares and not ugc_posts:
+        # Without a list LinkedIn answers the page's aggregate; the sandbox does not imitate it.
+        raise errors.bad_request("Name the posts with shares=List(...) or ugcPosts=List(...)")
+    if len(shares) + len(ugc_posts) > STATS_MAX_POSTS:
+        raise errors.bad_request(f"At most {STATS_MAX_POSTS} posts per request")
+    elements = []
+    for key, urns in (("share", shares), ("ugcPost", ugc_posts)):
+        for urn in urns:
+            if not urn.startswith(f"urn:li:{key}:"):
+                raise errors.bad_request(f"{urn} is not a {key} URN")
+            age = _post_age(state, urn, organization)
+            if age is None:
+                continue
+            made = figures_module.figures(urn, age)
+            clicks, likes = made["clicks"], made["reactions"]
+            comments, shares_count = made["comments"], made["reposts"]
+            impressions = made["impressions"]
+            engagement = (
+                (clicks + likes + comments + shares_count) / impressions if impressions else 0.0
+            )
+            elements.append(
+                {
+                    "organizationalEntity": organization,
+                    key: urn,
+                    "totalShareStatistics": {
+                        "impressionCount": impressions,
+                        "uniqueImpressionsCount": made["unique_impressions"],
+                        "clickCount": clicks,
+                        "likeCount": likes,
+                        "commentCount": comments,
+                        "shareCount": shares_count,
+                        "commentMentionsCount": 0,
+                        "shareMentionsCount": 0,
+                        "engagement": engagement,
+                    },
+                }
+            )
+    return {"elements": elements, "paging": {"count": 10, "start": 0, "links": []}}
+
+
+def member_post_analytics(state: SandboxState, call: RestCall, args: Mapping[str, str]) -> Any:
+    """GET /rest/memberCreatorPostAnalytics?q=entity: one figure of the member's own post
+    (needs r_member_postAnalytics)."""
+    _failing_statistics(state, call, "GET", "/rest/memberCreatorPostAnalytics")
+    if args.get("q") != "entity":
+        raise errors.bad_request("Only q=entity is supported")
+    if "r_member_postAnalytics" not in call.token.scopes:
+        raise errors.access_denied(f"memberCreatorPostAnalytics.FINDER-entity.{call.version}")
+    match = _ENTITY.fullmatch(args.get("entity", ""))
+    if match is None:
+        raise errors.bad_request("entity must be (share:urn:li:share:N) or (ugc:urn:li:ugcPost:N)")
+    kind, urn = match.groups()
+    query_type = args.get("queryType", "")
+    if query_type not in MEMBER_QUERY_TYPES:
+        raise errors.bad_request(
+            f"queryType must be one of {', '.join(sorted(MEMBER_QUERY_TYPES))}"
+        )
+    if args.get("aggregation", "TOTAL") != "TOTAL":
+        raise errors.bad_request("The sandbox imitates aggregation=TOTAL only")
+    age = _post_age(state, urn, f"urn:li:person:{call.token.sub}")
+    if age is None:
+        raise errors.not_found(f"Post {urn} does not exist or is not yours")
+    made = figures_module.figures(urn, age)
+    count = {
+        "IMPRESSION": made["impressions"],
+        "MEMBERS_REACHED": made["unique_impressions"],
+        "REACTION": made["reactions"],
+        "COMMENT": made["comments"],
+        "RESHARE": made["reposts"],
+    }[query_type]
+    return {
+        "elements": [
+            {
+                "count": count,
+                "metricType": {METRIC_TYPE_KEY: query_type},
+                "targetEntity": {kind: urn},
+            }
+        ],
+        "paging": {"count": 10, "start": 0, "links": []},
+    }
+
+
+def social_actions(state: SandboxState, call: RestCall, urn: str) -> dict[str, Any]:
+    """GET /rest/socialActions/{urn}: the post's likes and comments summaries."""
+    _failing_statistics(state, call, "GET", "/rest/socialActions")
+    if (
+        not {
+            "r_member_social",
+            "w_member_social",
+            "r_organization_social",
+            "w_organization_social",
+        }
+        & call.token.scopes
+    ):
+        raise errors.access_denied(f"socialActions.GET.{call.version}")
+    age = _post_age(state, urn, None)
+    if age is None:
+        raise errors.not_found(f"Post {urn} does not exist")
+    made = figures_module.figures(urn, age)
+    return {
+        "$URN": f"urn:li:socialActions:{urn}",
+        "target": urn,
+        "likesSummary": {
+            "selectedLikes": [],
+            "aggregatedTotalLikes": made["reactions"],
+            "likedByCurrentUser": False,
+            "totalLikes": made["reactions"],
+        },
+        "commentsSummary": {
+            "selectedComments": [],
+            "totalFirstLevelComments": made["comments"],
+            "commentsState": "OPEN",
+            "aggregatedTotalComments": made["comments"],
+        },
+    }

@@ -34,6 +34,7 @@ ALL_SCOPES = frozenset(
         "r_organization_social",
         "r_organization_admin",
         "rw_organization_admin",
+        "r_member_postAnalytics",
     }
 )
 POSTING_ROLES = frozenset(
@@ -53,6 +54,7 @@ FAULT_KINDS = frozenset(
         "timeout-after-store",
     }
 )
+STATISTICS_FAULTS = FAULT_KINDS - {"delay", "timeout-after-store"}
 CANCEL_ERRORS = frozenset({"user_cancelled_authorize", "user_cancelled_login"})
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -293,6 +295,8 @@ class Switches:
     partner: bool = False
     # LinkedIn still calls a post a duplicate after it was deleted (composio #2710).
     duplicates_include_deleted: bool = True
+    # A fault kind ("429", "500", "401"...) every statistics call answers while it is set.
+    fail_statistics: str | None = None
 
 
 def rolling_versions(now: datetime, months: int = ACTIVE_VERSION_MONTHS) -> frozenset[str]:
@@ -408,8 +412,11 @@ class SandboxState:
         cancel = values.get("cancel_authorize")
         if cancel is not None and cancel not in CANCEL_ERRORS:
             raise ValueError(f"cancel_authorize must be one of {sorted(CANCEL_ERRORS)} or null")
+        failing = values.get("fail_statistics")
+        if failing is not None and failing not in STATISTICS_FAULTS:
+            raise ValueError(f"fail_statistics must be one of {sorted(STATISTICS_FAULTS)} or null")
         for name, value in values.items():
-            if name != "cancel_authorize" and not isinstance(value, bool):
+            if name not in {"cancel_authorize", "fail_statistics"} and not isinstance(value, bool):
                 raise ValueError(f"switch {name} takes true or false")
         with self.lock:
             self.switches = replace(self.switches, **values)

@@ -27,7 +27,7 @@ from syndicate.errors import DomainError
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.linkedin.services import list_targets
 from syndicate.linkedin.text import MAX_COMMENTARY
-from syndicate.posts import auto_rules, composing, editing, scheduling
+from syndicate.posts import auto_rules, best_times, composing, editing, scheduling
 from syndicate.posts.context import PostError, PostExists
 from syndicate.posts.forms import (
     MAX_TYPED,
@@ -487,6 +487,33 @@ def target_settings(target_id: int) -> ResponseReturnValue:
     )
 
 
+@bp.post("/targets/<id:target_id>/best-times")
+@login_required
+def add_best_times(target_id: int) -> ResponseReturnValue:
+    """Add one suggested slot (button ``slot``) or the top three (button ``top``)."""
+    db = writing_session()
+    target = db.get(LinkedInTarget, target_id) or abort(404, "There is no target with this number.")
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400, "The form expired; reload the page and try again.")
+    now = app_now()
+    if request.form.get("top") is not None:
+        top = best_times.best_times(db, target, now=now).suggestions[:3]
+        wanted = [(s.weekday, s.hour) for s in top]
+        if not wanted:
+            abort(409, "There are no suggestions to add yet.")
+    else:
+        try:
+            wanted = [best_times.parse_suggestion(request.form.get("slot", "")[:10])]
+        except DomainError as exc:
+            abort(400, exc.message)
+    return act(
+        lambda db: best_times.add_suggested_slots(db, target, wanted, now=now),
+        done=lambda added: best_times.added_message(target, added),
+        then=url_for("posts.target_settings", target_id=target.id) + "#best-times",
+    )
+
+
 def _target_defaults(form: TargetSettingsForm, target: LinkedInTarget) -> TargetSettingsForm:
     form.time_zone.data = target.time_zone
     form.queue_slots.data = scheduling.format_slots(target.queue_slots)
@@ -521,6 +548,13 @@ def _target_page(target: LinkedInTarget, form: TargetSettingsForm, example: Arti
         sample=sample,
         placeholders=composing.PLACEHOLDERS,
         zones=time_zone_choices(),
+        best=best_times.best_times(get_session(), target, now=app_now()),
+        slot_form=ConfirmForm(),
+        current_slots={
+            (int(s["weekday"]), str(s["time"]))
+            for s in target.queue_slots or []
+            if isinstance(s, dict) and "weekday" in s
+        },
     )
 
 

@@ -25,6 +25,7 @@ from syndicate.sharing.context import (
 from syndicate.sharing.deciding import default_conditions, deny, grant
 from syndicate.sharing.models import INBOX_STATES, RequestState, ShareKind, ShareRequest
 from syndicate.sharing.records import iso_time
+from syndicate.web.spreadsheet import safe_cell
 
 
 @dataclass(frozen=True)
@@ -112,16 +113,6 @@ CSV_COLUMNS = (
     "expires_at",
     "permission_url",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """A spreadsheet cannot run it: text starting like a formula gets a leading quote."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def export_rows(session: Session, where: InboxFilter, ctx: Sharing) -> Iterator[list[Any]]:

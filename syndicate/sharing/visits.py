@@ -28,6 +28,7 @@ from syndicate.sharing.models import (
     ShareVisitDay,
     ShareVisitor,
 )
+from syndicate.web.charts import BarChart, bar_chart
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -260,69 +261,12 @@ def visits_for_link(session: Session, link_id: int) -> int:
 
 # --- the chart ------------------------------------------------------------------------------
 
-CHART_WIDTH = 720
-CHART_HEIGHT = 180
-CHART_TOP = 12
-CHART_BOTTOM = 24
 
-
-@dataclass(frozen=True)
-class Bar:
-    day: date
-    visits: int
-    x: float
-    y: float
-    width: float
-    height: float
-
-
-@dataclass(frozen=True)
-class Chart:
-    """Bars of visits per day, laid out for an SVG drawn on the server (no JavaScript)."""
-
-    bars: list[Bar]
-    peak: int
-    total: int
-    width: int = CHART_WIDTH
-    height: int = CHART_HEIGHT
-
-    @property
-    def baseline(self) -> int:
-        return self.height - CHART_BOTTOM
-
-    @property
-    def first(self) -> Bar:
-        return self.bars[0]
-
-    @property
-    def last(self) -> Bar:
-        return self.bars[-1]
-
-
-def chart(counts: dict[date, int], *, end: date, days: int = 30) -> Chart:
+def chart(counts: dict[date, int], *, end: date, days: int = 30) -> BarChart:
+    """Visits per UTC day for the ``days`` up to ``end``, as bars (see web/charts.py)."""
     start = end - timedelta(days=days - 1)
-    series = [
-        (start + timedelta(days=i), counts.get(start + timedelta(days=i), 0)) for i in range(days)
-    ]
-    peak = max((v for _, v in series), default=0)
-    slot = CHART_WIDTH / days
-    usable = CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
-    bars = []
-    for i, (day, visits) in enumerate(series):
-        height = (visits / peak * usable) if peak else 0
-        # A day with visits always shows at least a sliver.
-        height = max(height, 2.0) if visits else 0.0
-        bars.append(
-            Bar(
-                day,
-                visits,
-                round(i * slot + 1, 2),
-                round(CHART_HEIGHT - CHART_BOTTOM - height, 2),
-                round(max(slot - 2, 1), 2),
-                round(height, 2),
-            )
-        )
-    return Chart(bars, peak, sum(v for _, v in series))
+    series = [start + timedelta(days=i) for i in range(days)]
+    return bar_chart([(day, day.isoformat(), counts.get(day, 0)) for day in series])
 
 
 def recent_chart(
@@ -332,7 +276,7 @@ def recent_chart(
     days: int = 30,
     article_id: int | None = None,
     permission_id: int | None = None,
-) -> Chart:
+) -> BarChart:
     end = now.astimezone(UTC).date()
     counts = visits_by_day(
         session,

@@ -136,7 +136,7 @@ def test_chart_and_top_sharers_for_grant_and_article(
 
     chart = visits.recent_chart(session, now=clock.now(), article_id=article.id)
     assert chart.total == 5 and chart.peak == 4
-    assert [b.visits for b in chart.bars[-2:]] == [4, 1]
+    assert [b.value for b in chart.bars[-2:]] == [4, 1]
     assert chart.bars[-2].height > chart.bars[-1].height > 0
     sharers = visits.top_sharers(session, article_id=article.id)
     assert [(s.permission.grantee_name, s.visits) for s in sharers] == [
