@@ -9,7 +9,10 @@ one line on stderr. None of them needs to know the feature it came from.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class DomainError(ValueError):
@@ -53,3 +56,56 @@ class Forbidden(DomainError):
 
     status = 403
     code = "forbidden"
+
+
+class DomainErrors(DomainError):
+    """Several refusals found at once, such as every bad field of one form.
+
+    The dashboard shows each beside its field; the API lists them all in its details. It
+    takes the status and code of the first.
+    """
+
+    def __init__(self, errors: Sequence[DomainError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, first.field_name, status=first.status, code=first.code)
+        self.errors: tuple[DomainError, ...] = tuple(errors)
+
+    def details(self) -> Any:
+        found = [detail for error in self.errors for detail in (error.details() or [])]
+        return found or None
+
+
+class Checks:
+    """Runs independent checks and keeps every refusal, to raise them all together.
+
+    ``run`` returns the check's result, or None when it refused; ``done`` raises the one
+    refusal, or DomainErrors with all of them. ``failed(field)`` tells whether a field has
+    one already, so a later check does not add a second message about the same field.
+    """
+
+    def __init__(self) -> None:
+        self.found: list[DomainError] = []
+
+    def run(self, check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except DomainErrors as several:
+            self.found.extend(several.errors)
+        except DomainError as error:
+            self.found.append(error)
+        return None
+
+    def add(self, error: DomainError) -> None:
+        """A refusal found without running a check."""
+        self.found.append(error)
+
+    def failed(self, field_name: str) -> bool:
+        return any(error.field_name == field_name for error in self.found)
+
+    def done(self, group: type[DomainErrors] | None = None) -> None:
+        """Raise what was found: the one refusal, or ``group`` (DomainErrors, or a feature's
+        subclass that its callers catch) with all of them."""
+        if len(self.found) == 1:
+            raise self.found[0]
+        if self.found:
+            raise (group or DomainErrors)(self.found)

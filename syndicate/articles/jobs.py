@@ -12,6 +12,7 @@ from typing import Any
 import click
 from flask import Flask
 
+from syndicate import wording
 from syndicate.articles import importing
 from syndicate.articles.import_fetch import SourceError
 from syndicate.articles.import_store import failed_result
@@ -58,7 +59,7 @@ def run_import_command(app: Flask, url: str, kind: str, interval: int | None) ->
     for failure in summary.failures:
         click.echo(f"  failed: {failure.item}: {failure.reason}")
     if next_sync is not None:
-        click.echo(f"Next sync at {next_sync:%Y-%m-%d %H:%M} UTC.")
+        click.echo(f"Next sync at {wording.time_in_zone(next_sync, 'UTC')}.")
     return 0 if summary.imported or not summary.failed else 1
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from syndicate.articles.models import Article
+from syndicate.errors import Checks
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.linkedin.text import MAX_COMMENTARY, escape_little_text, linkedin_length
 from syndicate.posts.context import PostError, PostExists, record
@@ -152,17 +153,18 @@ def create_post(
             "(its connection is gone or lost the page role).",
             "target",
         )
-    commentary = check_commentary(data.commentary)
+    checks = Checks()  # the text and the time are both reported when both are wrong
+    commentary = checks.run(lambda: check_commentary(data.commentary)) or ""
     card_title = data.card_title.strip()[:400] or article.title[:400]
-    if data.as_draft:
-        state = PostState.DRAFT
-        due = None
-    else:
-        due = data.when or next_free_slot(session, target, after=now)
-        if due <= now - timedelta(minutes=1):
-            raise PostError("That time is in the past.", "scheduled_at")
+    due: datetime | None = None
+    state = PostState.DRAFT
+    if not data.as_draft:
+        due = checks.run(lambda: data.when or next_free_slot(session, target, after=now))
+        if due is not None and due <= now - timedelta(minutes=1):
+            checks.add(PostError("That time is in the past.", "scheduled_at"))
         needs_ok = target.needs_approval and (user is None or not user.is_admin)
         state = PostState.AWAITING_APPROVAL if needs_ok else PostState.SCHEDULED
+    checks.done()
     post = Post(
         article=article,
         target=target,

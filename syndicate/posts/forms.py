@@ -25,16 +25,23 @@ WHEN_CHOICES = [
     SelectChoice("draft", "Save as a draft, schedule later"),
 ]
 
+
 class PostTextForm(FlaskForm):
     """What a post says: commentary and the article card."""
 
     commentary = TextAreaField("Text of the post", validators=[Optional(), Length(max=MAX_TYPED)])
     card_title = StringField("Card title", validators=[Optional(), Length(max=400)])
     card_description = TextAreaField("Card description", validators=[Optional(), Length(max=2000)])
+    # Text, not datetime-local: browsers show that in the reader's locale (12/04/2026,
+    # 02:00 PM), and every time here reads "2026-12-04 14:00 Europe/Berlin".
     scheduled_at = StringField(
         "Date and time",
-        validators=[Optional(), Length(max=40)],
-        render_kw={"type": "datetime-local"},
+        validators=[Optional(), Length(max=100)],
+        render_kw={
+            "autocomplete": "off",
+            "spellcheck": "false",
+            "placeholder": "YYYY-MM-DD HH:MM",
+        },
     )
     preview = SubmitField("Preview")
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from syndicate import wording
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.posts.context import PostError
 from syndicate.posts.models import (
@@ -42,33 +43,58 @@ def from_local(day: date, clock_time: time, zone: str) -> LocalTime:
     if first.utcoffset() == second.utcoffset():
         return LocalTime(first.astimezone(ZoneInfo("UTC")))
     round_trip = first.astimezone(ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None)
+    typed = naive.strftime(wording.TIME_FORMAT)
     if round_trip != naive:
         # Skipped: fold=0 keeps the offset from before the change, which lands past the gap.
         moved = first.astimezone(ZoneInfo("UTC"))
-        shown = moved.astimezone(tz)
         return LocalTime(
             moved,
-            f"{naive:%H:%M} does not exist on {day:%Y-%m-%d} in {zone} "
-            f"(clocks go forward); it will go out at {shown:%H:%M %Z}.",
+            f"{typed} does not exist in {zone} (clocks go forward); it will go out at "
+            f"{wording.time_in_zone(moved, zone)}.",
         )
     return LocalTime(
         first.astimezone(ZoneInfo("UTC")),
-        f"{naive:%H:%M} happens twice on {day:%Y-%m-%d} in {zone}; "
-        f"the first one ({first:%Z}) is used.",
+        f"{typed} happens twice in {zone}; the first one ({first:%Z}) is used.",
     )
 
 
 def parse_local(value: str, zone: str) -> LocalTime:
-    """'2026-03-29T02:30' (what <input type=datetime-local> sends) in the given zone."""
+    """A typed wall time in ``zone``, or in the zone typed after it.
+
+    Accepts what the pages show, '2026-03-29 02:30 Europe/Berlin', and '2026-03-29 02:30',
+    '2026-03-29T02:30' (what <input type=datetime-local> sends) or any other local ISO 8601
+    date and time, as before.
+    """
+    typed = _typed(value, zone)
+    naive = typed.naive
+    if not 1900 <= naive.year <= 2999:
+        raise PostError("Give a date between the years 1900 and 2999.", "scheduled_at")
+    clock_time = naive.time().replace(second=0, microsecond=0)
+    return from_local(naive.date(), clock_time, typed.zone or zone)
+
+
+def _typed(value: str, zone: str) -> wording.WallTime:
+    try:
+        return wording.parse_time(value)
+    except ValueError as exc:
+        if str(exc).endswith(" is not a time zone"):
+            raise PostError(
+                f"{exc}; write one such as {zone}, or leave it out.", "scheduled_at"
+            ) from None
     try:
         naive = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise PostError("Give the date and time as YYYY-MM-DD HH:MM.", "scheduled_at") from None
+        raise PostError(
+            f"Give the date and time as YYYY-MM-DD HH:MM, e.g. 2026-12-04 14:00 {zone}.",
+            "scheduled_at",
+        ) from None
     if naive.tzinfo is not None:
-        raise PostError("Give a local date and time without a zone.", "scheduled_at")
-    if not 1900 <= naive.year <= 2999:
-        raise PostError("Give a date between the years 1900 and 2999.", "scheduled_at")
-    return from_local(naive.date(), naive.time().replace(second=0, microsecond=0), zone)
+        raise PostError(
+            f"Give a local date and time without a zone offset; a zone name such as {zone} "
+            "may follow it.",
+            "scheduled_at",
+        )
+    return wording.WallTime(naive, None)
 
 
 def _slot_times(target: LinkedInTarget) -> list[tuple[int, time]]:

@@ -19,11 +19,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from syndicate import wording
 from syndicate.articles.models import Article
 from syndicate.articles.services import published_page
 from syndicate.clock import app_now
 from syndicate.db import get_session
-from syndicate.errors import DomainError
+from syndicate.errors import Checks, DomainError
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.linkedin.services import list_targets
 from syndicate.linkedin.text import MAX_COMMENTARY
@@ -50,7 +51,6 @@ from syndicate.web.templating import format_time
 
 bp = Blueprint("posts", __name__, url_prefix="/dashboard/posts")
 
-LOCAL_INPUT = "%Y-%m-%dT%H:%M"  # what <input type=datetime-local> shows and sends
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -73,8 +73,13 @@ def _campaign() -> str:
     return campaign
 
 
+def _next_hour() -> datetime:
+    return (app_now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+
+
 def _local_input(moment: datetime | None, zone: str) -> str:
-    return moment.astimezone(ZoneInfo(zone)).strftime(LOCAL_INPUT) if moment else ""
+    """What the schedule input holds: the time as every page shows it, zone included."""
+    return wording.time_in_zone(moment, zone, for_input=True) if moment else ""
 
 
 @bp.app_template_global()
@@ -147,6 +152,7 @@ def new() -> ResponseReturnValue:
     return act(
         lambda db: _create(db, form, article, target),
         form=form,
+        check=lambda: _post_input(form, zone),
         page=lambda status: (_compose_page(form, article, target), status),
         fields={"queue": "when"},
         refused=lambda exc: _already_posted(exc, form, article, target),
@@ -174,8 +180,7 @@ def _compose_defaults(form: ComposeForm, article: Article, target: LinkedInTarge
     form.card_title.data = defaults.card_title
     form.card_description.data = defaults.card_description
     form.when.data = "queue" if target.queue_slots else "at"
-    next_hour = (app_now() + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
-    form.scheduled_at.data = _local_input(next_hour, _user().time_zone)
+    form.scheduled_at.data = _local_input(_next_hour(), _user().time_zone)
     return form
 
 
@@ -228,24 +233,26 @@ def _choose(article_id: int | None, target_id: int | None) -> str:
 
 
 def _post_input(form: ComposeForm, zone: str) -> tuple[composing.PostInput, str]:
-    """What the form asks for, with the DST note when the local time was bent."""
+    """What the form asks for, with the DST note when the local time was bent; the text's
+    and the time's problems are reported together."""
     data = composing.PostInput(
         commentary=form.commentary.data or "",
         card_title=form.card_title.data or "",
         card_description=form.card_description.data or "",
     )
-    composing.check_commentary(data.commentary)
+    checks = Checks()
+    checks.run(lambda: composing.check_commentary(data.commentary))
+    note = ""
     if form.when.data == "draft":
         data.as_draft = True
-        return data, ""
-    if form.when.data == "queue":
-        return data, ""
-    raw = (form.scheduled_at.data or "").strip()
-    if not raw:
-        raise PostError("Pick a date and time, or another choice below.", "scheduled_at")
-    local = scheduling.parse_local(raw, zone)
-    data.when = local.instant
-    return data, local.note
+    elif form.when.data != "queue":
+        raw = (form.scheduled_at.data or "").strip()
+        if not raw:
+            checks.add(PostError("Pick a date and time, or another choice below.", "scheduled_at"))
+        elif (local := checks.run(lambda: scheduling.parse_local(raw, zone))) is not None:
+            data.when, note = local.instant, local.note
+    checks.done()
+    return data, note
 
 
 def _saved_message(post: Post, zone: str) -> str:
@@ -275,6 +282,7 @@ def _compose_page(
         link=composing.article_url(article, _site_url()),
         existing_id=existing_id,
         max_length=MAX_COMMENTARY,
+        example_time=_local_input(_next_hour(), zone),
     )
 
 
@@ -335,11 +343,20 @@ def _edit_input(form: EditPostForm, zone: str, shown_time: str) -> tuple[composi
     )
     raw = (form.scheduled_at.data or "").strip()
     # The time as shown, unchanged, keeps the stored instant (seconds, the second 02:30).
-    if not raw or raw == shown_time:
+    if not raw or _same_wall_time(raw, shown_time, zone):
         return data, ""
     local = scheduling.parse_local(raw, zone)
     data.when = local.instant
     return data, local.note
+
+
+def _same_wall_time(typed: str, shown: str, zone: str) -> bool:
+    """Whether the input still says the time it was shown with, however it is written."""
+    try:
+        a, b = wording.parse_time(typed), wording.parse_time(shown)
+    except ValueError:
+        return False
+    return a.naive == b.naive and (a.zone or zone) == (b.zone or zone)
 
 
 def _post_page(post: Post, form: EditPostForm) -> str:
@@ -353,6 +370,7 @@ def _post_page(post: Post, form: EditPostForm) -> str:
         editable=post.state in EDITABLE_STATES,
         shown=composing.typed_preview(form.commentary.data or post.commentary),
         max_length=MAX_COMMENTARY,
+        example_time=_local_input(_next_hour(), zone),
     )
 
 

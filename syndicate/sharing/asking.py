@@ -11,9 +11,10 @@ import functools
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -24,6 +25,7 @@ from syndicate import events, wording
 from syndicate.articles.models import Article, ArticleStatus
 from syndicate.articles.services import find_public_by_slug
 from syndicate.db import UTCDateTime, changed_rows, new_public_id
+from syndicate.errors import Checks
 from syndicate.mail.models import MAIL_KIND
 from syndicate.mail.services import MailError, check_address
 from syndicate.outbox import enqueue_statement
@@ -41,6 +43,7 @@ from syndicate.sharing.context import (
     RequestRefused,
     Sharing,
     SharingError,
+    SharingErrors,
     TooManyRequests,
     check_http_url,
     clean_text,
@@ -57,6 +60,7 @@ from syndicate.sharing.deciding import (
 from syndicate.sharing.models import RequestState, ShareKind, ShareRequest, ShareWhere
 
 _LANGUAGE = re.compile(r"[^\W\d_][\w .()'-]{0,62}", re.UNICODE)
+T = TypeVar("T")
 _LINKEDIN_HOSTS = ("linkedin.com", "www.linkedin.com", "lnkd.in")
 
 
@@ -91,48 +95,86 @@ class CleanInput:
     message: str
 
 
-def clean_input(data: RequestInput) -> CleanInput:
-    """Check and normalise a submission; SharingError names the first bad field."""
-    name = clean_text(data.name, MAX_NAME, "name", "your name", required=True)
-    try:
-        email = check_address(
-            clean_text(data.email, MAX_EMAIL, "email", "your email", required=True)
+def clean_input(data: RequestInput, checks: Checks | None = None) -> CleanInput:
+    """Check and normalise a submission; every bad field is reported at once (SharingErrors
+    when there are several). ``checks`` may hold problems found before (the numbers, as
+    typed): a field with one gets no second message."""
+    checks = checks or Checks()
+
+    def check(field_name: str, test: Callable[[], T]) -> T | None:
+        return None if checks.failed(field_name) else checks.run(test)
+
+    name = check(
+        "name", lambda: clean_text(data.name, MAX_NAME, "name", "your name", required=True)
+    )
+    email = check("email", lambda: _clean_email(data.email))
+    where = check("where", lambda: _clean_where(data.where))
+    where_url = check("where_url", lambda: _clean_where_url(data.where_url, where))
+    audience = data.audience_size
+    if audience is not None and not 0 <= audience <= MAX_AUDIENCE:
+        checks.add(
+            SharingError(
+                "Give your audience as a number of people, or leave it empty.", "audience_size"
+            )
         )
+    kind = check("kind", lambda: _clean_kind(data.kind))
+    words = None
+    language = None
+    if kind is ShareKind.EXCERPT and not checks.failed("excerpt_words"):
+        words = data.excerpt_words
+        if words is None or not 1 <= words <= MAX_WORDS:
+            checks.add(SharingError("Say how many words you would like to quote.", "excerpt_words"))
+    if kind is ShareKind.TRANSLATION:
+        language = check("language", lambda: _clean_language(data.language))
+    message = check(
+        "message",
+        lambda: clean_text(data.message, MAX_MESSAGE, "message", "your message", required=False),
+    )
+    checks.done(SharingErrors)
+    assert name is not None and email is not None and where is not None and kind is not None
+    return CleanInput(name, email, where, where_url, audience, kind, words, language, message or "")
+
+
+def _clean_email(value: str) -> str:
+    try:
+        email = check_address(clean_text(value, MAX_EMAIL, "email", "your email", required=True))
     except MailError:
         raise SharingError("That is not an email address we can write to.", "email") from None
-    email = email.lower()
+    return email.lower()
+
+
+def _clean_where(value: str) -> ShareWhere:
     try:
-        where = ShareWhere(data.where)
+        return ShareWhere(value)
     except ValueError:
         raise SharingError("Choose where you will share the article.", "where") from None
-    where_url = check_http_url(data.where_url, "where_url")
+
+
+def _clean_where_url(value: str | None, where: ShareWhere | None) -> str | None:
+    where_url = check_http_url(value, "where_url")
+    if where is None:
+        return where_url
     if where_url is None and where is not ShareWhere.OTHER:
         raise SharingError(f"Give the address of your {where.label.lower()}.", "where_url")
     if where in {ShareWhere.LINKEDIN_PROFILE, ShareWhere.LINKEDIN_PAGE} and where_url:
         host = (urlsplit(where_url).hostname or "").lower()
         if host not in _LINKEDIN_HOSTS and not host.endswith(".linkedin.com"):
             raise SharingError("Give the address of your page on linkedin.com.", "where_url")
-    audience = data.audience_size
-    if audience is not None and not 0 <= audience <= MAX_AUDIENCE:
-        raise SharingError(
-            "Give your audience as a number of people, or leave it empty.", "audience_size"
-        )
+    return where_url
+
+
+def _clean_kind(value: str) -> ShareKind:
     try:
-        kind = ShareKind(data.kind)
+        return ShareKind(value)
     except ValueError:
         raise SharingError("Choose what you would like to do.", "kind") from None
-    words = None
-    language = None
-    if kind is ShareKind.EXCERPT:
-        words = data.excerpt_words
-        if words is None or not 1 <= words <= MAX_WORDS:
-            raise SharingError("Say how many words you would like to quote.", "excerpt_words")
-    if kind is ShareKind.TRANSLATION:
-        language = clean_text(data.language, 64, "language", "the language", required=True)
-        if not _LANGUAGE.fullmatch(language):
-            raise SharingError("Name the language in words, e.g. German.", "language")
-    message = clean_text(data.message, MAX_MESSAGE, "message", "your message", required=False)
-    return CleanInput(name, email, where, where_url, audience, kind, words, language, message)
+
+
+def _clean_language(value: str | None) -> str:
+    language = clean_text(value, 64, "language", "the language", required=True)
+    if not _LANGUAGE.fullmatch(language):
+        raise SharingError("Name the language in words, e.g. German.", "language")
+    return language
 
 
 @functools.lru_cache(maxsize=16)
@@ -159,8 +201,13 @@ class ShownForm:
 
 
 _ALTERED_FORM = (
-    "The form was altered or is incomplete. Please reload the page and fill it in again."
+    "The form was altered or is incomplete. Please check your answers and send it again."
 )
+
+
+class StaleForm(RequestRefused):
+    """A form whose stamp cannot count (altered, missing or too old): shown again with a
+    new stamp, the reader's answers kept."""
 
 
 def check_fill_time(ctx: Sharing, token: str, *, now: datetime) -> ShownForm:
@@ -174,21 +221,21 @@ def check_fill_time(ctx: Sharing, token: str, *, now: datetime) -> ShownForm:
         shown_at = datetime.fromtimestamp(int(stamp["t"]), UTC)
         shown = ShownForm(str(stamp["a"]), None if stamp.get("h") is None else str(stamp["h"]))
     except (BadSignature, KeyError, TypeError, ValueError, OverflowError, AttributeError):
-        raise RequestRefused(_ALTERED_FORM) from None
+        raise StaleForm(_ALTERED_FORM) from None
     if now - shown_at < ctx.settings.min_fill:
         raise RequestRefused(
             "That was quicker than a person fills in this form. Please check your answers, "
             "wait a few seconds and send it again."
         )
     if now - shown_at > MAX_FORM_AGE:
-        raise RequestRefused("This form is too old. Please reload the page and send it again.")
+        raise StaleForm("This form is too old. Please check your answers and send it again.")
     return shown
 
 
 def check_form_article(article: Article, shown: ShownForm) -> None:
     """Refuse a form whose stamp was made for another article's form."""
     if shown.article_id != article.public_id:
-        raise RequestRefused(_ALTERED_FORM)
+        raise StaleForm(_ALTERED_FORM)
 
 
 @dataclass(frozen=True)

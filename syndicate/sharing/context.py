@@ -23,7 +23,7 @@ from limits import parse as parse_limit
 
 from syndicate.articles.models import Article
 from syndicate.config import _as_bool, _as_duration, derived, site_name
-from syndicate.errors import DomainError
+from syndicate.errors import DomainError, DomainErrors
 from syndicate.sharing import emails
 from syndicate.sharing.models import ActorKind, Permission, ShareLink, ShareRequest
 from syndicate.sharing.signing import Signer, signer_for
@@ -196,6 +196,10 @@ def canonical_url(article: Article, site_url: str) -> str:
 
 class SharingError(DomainError):
     """Bad input or a refused action; the message is fit to show and names the field."""
+
+
+class SharingErrors(DomainErrors, SharingError):
+    """Several problems of one submission (the share form's fields), reported together."""
 
 
 class RequestRefused(SharingError):

@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from syndicate.errors import Checks
 from syndicate.sharing.asking import RequestInput
 from syndicate.sharing.context import (
     MAX_CREDIT,
@@ -88,23 +89,31 @@ def _whole_number(formdata: Mapping[str, str], name: str, label: str) -> int | N
     return number
 
 
-def request_input(formdata: Mapping[str, str]) -> RequestInput:
+def request_input(formdata: Mapping[str, str], checks: Checks | None = None) -> RequestInput:
     """The share form's fields as sent; ``asking.clean_input`` checks them all.
 
     The POST is the public path under load, so it skips building a WTForms form and
-    validating twice; ShareRequestForm renders the form and re-shows it with errors.
+    validating twice; ShareRequestForm renders the form and re-shows it with errors. With
+    ``checks``, a number that is not one is noted there (and read as empty) instead of
+    raised, so that the other fields are checked too.
     """
-    return RequestInput(
+    checks = checks or Checks()
+
+    def number(name: str, label: str) -> int | None:
+        return checks.run(lambda: _whole_number(formdata, name, label))
+
+    data = RequestInput(
         name=formdata.get("name", ""),
         email=formdata.get("email", ""),
         where=formdata.get("where", ""),
         where_url=formdata.get("where_url") or None,
-        audience_size=_whole_number(formdata, "audience_size", "the audience size"),
+        audience_size=number("audience_size", "the audience size"),
         kind=formdata.get("kind", ""),
-        excerpt_words=_whole_number(formdata, "excerpt_words", "the number of words"),
+        excerpt_words=number("excerpt_words", "the number of words"),
         language=formdata.get("language") or None,
         message=formdata.get("message", ""),
     )
+    return data
 
 
 class AnswerForm(FlaskForm):

@@ -40,7 +40,7 @@ from syndicate import wording
 from syndicate.articles.models import Article
 from syndicate.clock import app_now
 from syndicate.db import get_database, get_session
-from syndicate.errors import DomainError
+from syndicate.errors import Checks, DomainError, DomainErrors
 from syndicate.sharing import asking, deciding, emails, jobs, records, sweeps, visits
 from syndicate.sharing.context import LinkProblem, Sharing, SharingError, setting
 from syndicate.sharing.forms import AnswerForm, ShareRequestForm, request_input
@@ -220,8 +220,12 @@ def _send_request(slug: str) -> ResponseReturnValue:
     ctx, now = _ctx(), app_now()
     try:
         # Everything that needs no database first: SQLite's write lock is held for less.
-        shown = asking.check_fill_time(ctx, sent.get("started", ""), now=now)
-        new = asking.prepare_request(asking.clean_input(request_input(sent)), now=now, ctx=ctx)
+        # Every problem at once: a form sent too fast with a bad address says both.
+        checks = Checks()
+        shown = checks.run(lambda: asking.check_fill_time(ctx, sent.get("started", ""), now=now))
+        clean = asking.clean_input(request_input(sent, checks), checks)
+        assert shown is not None  # clean_input raised whatever was found
+        new = asking.prepare_request(clean, now=now, ctx=ctx)
         if sent.get("fax"):
             stored = _pretend_to_store(slug, shown)
         else:
@@ -263,7 +267,13 @@ def _form_again(
     went instead: 404, or 308 to where it moved)."""
     if isinstance(article, BaseResponse):
         return article
+    # Bound to what was sent: the reader's answers stay, and so does the stamp of the form
+    # as first shown, so a correction does not restart the minimum fill time. Only a stamp
+    # that cannot count (altered, or too old) is replaced, so that the form can be sent.
     form = ShareRequestForm()
+    problems = exc.errors if isinstance(exc, DomainErrors) else (exc,)
+    if any(isinstance(problem, asking.StaleForm) for problem in problems):
+        form.started.data = asking.form_started_token(ctx, article, now=app_now())
     show_error(form, exc)
     return render_template("sharing/form.html", form=form, article=article, ctx=ctx), exc.status
 

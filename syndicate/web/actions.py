@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from syndicate.db import get_session
-from syndicate.errors import DomainError
+from syndicate.errors import DomainError, DomainErrors
 from syndicate.web.errors import error_response
 from syndicate.web.forms import FlaskForm
 
@@ -70,16 +70,19 @@ def run(action: Callable[[Session], T]) -> T:
 
 
 def show_error(form: FlaskForm | None, error: DomainError, fields: Mapping[str, str] = {}) -> None:  # noqa: B006
-    """The message beside its field, or at the top of the page when the form has no such field.
+    """Each message beside its field, or at the top of the page when the form has no such
+    field. A DomainErrors shows every one of its refusals.
 
     ``fields`` renames a service's field to the form's (a service's "queue" is the form's "when").
     """
-    name = error.field_name or ""
-    field = form._fields.get(fields.get(name, name)) if form is not None else None
-    if field is not None:
-        field.errors = [*field.errors, error.message]
-    else:
-        flash(error.message, "error")
+    for one in error.errors if isinstance(error, DomainErrors) else (error,):
+        name = one.field_name or ""
+        field = form._fields.get(fields.get(name, name)) if form is not None else None
+        if field is not None:
+            if one.message not in field.errors:
+                field.errors = [*field.errors, one.message]
+        else:
+            flash(one.message, "error")
 
 
 # What ``done`` may return: one success message, or (category, message) pairs in order.
@@ -96,6 +99,7 @@ def act(
     done: Done | Callable[[T], Done] = None,
     fields: Mapping[str, str] = {},  # noqa: B006
     refused: Callable[[DomainError], ResponseReturnValue | None] | None = None,
+    check: Callable[[], object] | None = None,
 ) -> ResponseReturnValue:
     """Run one change and commit it, or show the form again with the reason.
 
@@ -110,10 +114,18 @@ def act(
     - ``done``: the success message flashed after the commit.
     - ``refused(error)``: the answer to a refusal the page shows its own way (a post that
       exists already, with its link); None falls back to the message and ``page``.
+    - ``check()``: the service's checks of the input that need no database. When the form
+      itself is invalid they run too, so that the page shows every error at once, not the
+      form's first and the service's on the next try.
     """
     if (then is None) == (render is None):
         raise TypeError("act needs exactly one of then= and render=")
     if form is not None and not form.validate_on_submit():
+        if check is not None and form.is_submitted():
+            try:
+                check()
+            except DomainError as error:
+                show_error(form, error, fields)
         return _again(page, 422, None)
     try:
         result = run(action)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 
@@ -11,19 +10,10 @@ from syndicate import wording
 from syndicate.config import site_name
 
 
-def format_time(
-    moment: datetime | None, zone: str | None = None, fmt: str = "%Y-%m-%d %H:%M"
-) -> str:
-    """'2026-03-29 03:30 CEST (Europe/Berlin)': the local time, its abbreviation and zone."""
-    if moment is None:
-        return "—"
-    zone = zone or _default_zone()
-    local = moment.astimezone(ZoneInfo(zone))
-    return (
-        f"{local.strftime(fmt)} {local.tzname()} ({zone})"
-        if zone != "UTC"
-        else (f"{local.strftime(fmt)} UTC")
-    )
+def format_time(moment: datetime | None, zone: str | None = None) -> str:
+    """'2026-12-04 14:00 Europe/Berlin' (wording.time_in_zone), in the signed-in person's
+    zone unless ``zone`` says otherwise (the public pages use the site's)."""
+    return wording.time_in_zone(moment, zone or _default_zone())
 
 
 def _default_zone() -> str:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from syndicate import outbox
+from syndicate import outbox, wording
 from syndicate.crypto import TokenVault, UndecryptableSecret
 from syndicate.db import Page, paginate
 from syndicate.errors import DomainError
@@ -429,7 +429,9 @@ def record_attempt(
         delivery.state, delivery.finished_at = "gone", now
         endpoint = delivery.endpoint
         endpoint.is_active = False
-        endpoint.deactivated_reason = f"The receiver answered 410 Gone on {now:%Y-%m-%d %H:%M} UTC."
+        endpoint.deactivated_reason = (
+            f"The receiver answered 410 Gone on {wording.time_in_zone(now, 'UTC')}."
+        )
         endpoint.updated_at = now
     else:
         message = (

@@ -54,7 +54,7 @@ def test_mail_not_sent_without_smtp_is_listed_and_shown_honestly(
     assert "reader@example.org" in listing
     assert "not sent (no SMTP)" in listing
     assert "1 of 8" in listing
-    assert "2026-03-02 10:00 CET (Europe/Berlin)" in listing
+    assert "2026-03-02 10:00 Europe/Berlin" in listing
 
     detail = client.get(f"/dashboard/mail/{message.id}")
     assert detail.status_code == 200

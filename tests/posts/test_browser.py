@@ -106,7 +106,7 @@ def test_compose_preview_schedule_then_see_it_published_in_the_calendar(world, b
         page.get_by_label("Date and time in Europe/Berlin").fill(local.strftime("%Y-%m-%dT%H:%M"))
         page.get_by_role("button", name="Save post").click()
         page.locator(".flash.success", has_text="Scheduled for").wait_for()
-        assert f"{local:%Y-%m-%d %H:%M} {local.tzname()} (Europe/Berlin)" in page.inner_text("main")
+        assert f"{local:%Y-%m-%d %H:%M} Europe/Berlin" in page.inner_text("main")
 
         clock.advance(timedelta(minutes=10))
         assert make_dispatcher(app).run_until_idle().published == 1

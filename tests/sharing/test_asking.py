@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -200,7 +201,7 @@ def test_altered_or_missing_fill_time_stamp_is_refused(client, session, clock, a
             f"/articles/{article.slug}/share", data={**request_fields(), "started": started}
         )
         assert response.status_code == 400
-        assert "reload the page" in response.get_data(as_text=True)
+        assert "check your answers and send it again" in response.get_data(as_text=True)
     assert count_requests(session) == 0
 
 
@@ -241,7 +242,7 @@ def test_a_form_sent_to_another_articles_address_is_refused(
     clock.advance(timedelta(seconds=30))
     response = client.post(f"/articles/{other.slug}/share", data={**hidden, **request_fields()})
     assert response.status_code == 400
-    assert "reload the page" in response.get_data(as_text=True)
+    assert "check your answers and send it again" in response.get_data(as_text=True)
     assert count_requests(session) == 0 and mails(session) == []
 
 
@@ -647,3 +648,87 @@ def test_button_page_offers_both_snippets(client, article, make_user, login):
     ) in page
     assert '&lt;form action="https://news.example.test/share" method="get"&gt;' in page
     assert f'&lt;input type="hidden" name="url" value="{CANONICAL}"&gt;' in page
+
+
+def _hidden(page: str) -> dict[str, str]:
+    return dict(re.findall(r'name="(started|csrf_token)" type="hidden" value="([^"]*)"', page))
+
+
+def test_every_bad_field_of_the_share_form_is_shown_at_once_beside_it(
+    client, session, clock, article
+):
+    response = submit(
+        client,
+        clock,
+        article.slug,
+        name="",
+        email="not an email",
+        where_url="https://evil.example/in/ada",
+        audience_size="lots",
+        kind="excerpt",
+        excerpt_words="",
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    for field, message in [
+        ("name", "Please fill in your name."),
+        ("email", "That is not an email address we can write to."),
+        ("where_url", "Give the address of your page on linkedin.com."),
+        ("audience_size", "Give the audience size as a whole number"),
+        ("excerpt_words", "Say how many words you would like to quote."),
+    ]:
+        assert f'id="{field}-error"' in page and message in page, field
+        assert re.search(f'aria-describedby="[^"]*{field}-error"', page), field
+    assert count_requests(session) == 0
+
+
+def test_a_form_sent_too_fast_with_a_bad_field_says_both(client, session, clock, article):
+    response = submit(client, clock, article.slug, wait=1, email="not an email")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "quicker than a person" in page
+    assert 'id="email-error"' in page
+    assert count_requests(session) == 0
+
+
+def test_a_correction_keeps_the_answers_and_the_fill_time_of_the_first_form(
+    client, session, clock, article
+):
+    first = _hidden(client.get(f"/articles/{article.slug}/share").get_data(as_text=True))
+    clock.advance(timedelta(seconds=10))
+    corrected = client.post(
+        f"/articles/{article.slug}/share",
+        data={**first, **request_fields(email="ada@", message="Keep this, please.")},
+    )
+    assert corrected.status_code == 422
+    page = corrected.get_data(as_text=True)
+    assert 'value="Ada Reader"' in page and "Keep this, please." in page
+    assert 'value="ada@"' in page
+    # The stamp of the first form, unchanged: the time spent on it still counts...
+    assert _hidden(page)["started"] == first["started"]
+    # ...so the corrected form goes through at once, though the minimum fill time (3 s)
+    # has not passed since the correction was shown.
+    fixed = client.post(
+        f"/articles/{article.slug}/share",
+        data={**_hidden(page), **request_fields(message="Keep this, please.")},
+    )
+    assert fixed.status_code == 303
+    assert count_requests(session) == 1
+
+
+def test_a_form_too_old_to_count_is_shown_again_with_a_new_stamp_and_the_answers(
+    client, session, clock, article
+):
+    first = _hidden(client.get(f"/articles/{article.slug}/share").get_data(as_text=True))
+    clock.advance(timedelta(days=3))
+    old = client.post(f"/articles/{article.slug}/share", data={**first, **request_fields()})
+    assert old.status_code == 400
+    page = old.get_data(as_text=True)
+    assert "too old" in page and 'value="Ada Reader"' in page
+    assert _hidden(page)["started"] != first["started"]
+    clock.advance(timedelta(seconds=10))
+    again = client.post(
+        f"/articles/{article.slug}/share", data={**_hidden(page), **request_fields()}
+    )
+    assert again.status_code == 303
+    assert count_requests(session) == 1

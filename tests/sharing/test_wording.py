@@ -165,4 +165,4 @@ def test_the_allowance_refusal_says_when_the_reader_may_send_again(
     again_at = first_sent + timedelta(days=1)  # 2026-03-03 09:00:10 UTC, 10:00 in Berlin
     assert again_at == datetime(2026, 3, 3, 9, 0, 10, tzinfo=UTC)
     assert "You have sent 3 requests from this email address within 24 hours" in page
-    assert "You can send another in 21 hours, from 2026-03-03 10:00 CET (Europe/Berlin)" in page
+    assert "You can send another in 21 hours, from 2026-03-03 10:00 Europe/Berlin" in page

@@ -111,7 +111,7 @@ def test_a_500_is_retried_later_and_then_delivered(app, session, receiver, make_
     page = client.get(f"/dashboard/webhooks/{endpoint.id}")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
-    assert "delivered" in text and "500" in text and "CET (Europe/Berlin)" in text
+    assert "delivered" in text and "500" in text and " Europe/Berlin" in text
 
 
 def test_a_410_deactivates_the_endpoint(app, session, receiver, make_endpoint, make_article):
