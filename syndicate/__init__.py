@@ -24,6 +24,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         mail,
         outbox,
         posts,
+        publication,
         sharing,
         staff,
         web,
@@ -61,6 +62,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     webhooks.init_app(app)
     sharing.init_app(app)
     feeds.init_app(app)
+    publication.init_app(app)
     if app.config["LINKEDIN_SANDBOX"]:
         _mount_sandbox(app)
     cli.init_app(app)

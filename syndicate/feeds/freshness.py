@@ -203,3 +203,19 @@ def version_source(database: Database) -> VersionSource:
     if bind.dialect.name == "postgresql":
         return PostgresVersion(bind)
     return QueryVersion()
+
+
+def shared_version_source(app: Any, database: Database) -> VersionSource:
+    """The process's one version source for ``app`` (feeds' cache, the publication's name).
+
+    Made on first use, when the app's session factory is bound for good; one per app, so a
+    PostgreSQL process runs one listener however many parts ask.
+    """
+    source: VersionSource | None = app.extensions.get("content_versions")
+    if source is None:
+        made: VersionSource = app.extensions.setdefault(
+            "content_versions", version_source(database)
+        )
+        return made
+    return source
+

@@ -179,3 +179,19 @@ def test_short_text_has_no_see_more(client, editor, make_article, target):
     assert shown["shown"] == "Just this." and shown["rest"] == ""
     assert shown["see_more_hidden"] == "yes"
     assert shown["image"] is None  # no hero image: a card without a picture
+
+
+def test_saving_target_settings_with_the_shown_default_keeps_following_the_default(
+    client, session, editor, target
+):
+    page = client.get(f"/dashboard/posts/targets/{target.id}").get_data(as_text=True)
+    shown = lxml.html.fromstring(page).xpath("//textarea[@name='template']")[0].text_content()
+    assert shown.strip() == composing.DEFAULT_TEMPLATE
+    data = {"time_zone": "UTC", "queue_slots": "", "daily_cap": "", "template": shown}
+    assert client.post(f"/dashboard/posts/targets/{target.id}", data=data).status_code == 303
+    session.expire_all()
+    assert target.template == ""
+    data["template"] = "{title}\n\n{link}"
+    client.post(f"/dashboard/posts/targets/{target.id}", data=data)
+    session.expire_all()
+    assert target.template == "{title}\n\n{link}"
