@@ -13,19 +13,26 @@ feeds (``feeds/freshness.py``: no query on SQLite or PostgreSQL) has moved.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 
 from flask import Flask, request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from syndicate.config import site_name
 from syndicate.db import Database
 from syndicate.feeds import freshness
 from syndicate.publication.services import stored_site_name
 
+log = logging.getLogger(__name__)
+
 EXTENSION = "publication_name"
 # Requests that show no name and must stay cheap.
-_SKIPPED_ENDPOINTS = frozenset({"static", "web.healthz", "web.readyz"})
+_SKIPPED_ENDPOINTS = frozenset(
+    {"static", "web.favicon", "web.healthz", "web.readyz", "metrics.metrics"}
+)
 
 
 @dataclass
@@ -40,11 +47,27 @@ class NameSync:
     def apply(self, app: Flask, database: Database) -> None:
         """Put the stored name (or the configured one) in ``app.config`` if it may have changed."""
         versions = freshness.shared_version_source(app, database)
-        with database.sessions() as session:
-            version = versions.current(lambda: session)
+        opened: list[Session] = []
+
+        def session() -> Session:
+            # Only when the version source must ask, or the name must be read: usually never.
+            if not opened:
+                opened.append(database.sessions())
+            return opened[0]
+
+        try:
+            version = versions.current(session)
             if version == self.version:
                 return
-            stored = stored_site_name(session)
+            stored = stored_site_name(session())
+        except SQLAlchemyError:
+            # The name is not worth failing a request for: keep the one we have, and ask
+            # again next time (a page that needs the database will say it is unreachable).
+            log.warning("could not read the publication's name; keeping %r", self.applied)
+            return
+        finally:
+            for made in opened:
+                made.close()
         with self.lock:
             current = str(app.config.get("SITE_NAME") or "")
             if self.applied is None or current != self.applied:
