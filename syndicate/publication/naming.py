@@ -3,7 +3,9 @@
 Everything that shows the publication's name reads ``config.site_name(app.config)``: page
 headers and titles, the feeds' titles, credit lines and emails (their contexts are rebuilt
 when ``SITE_NAME`` changes, see ``config.derived``). So the stored name is put there, in
-every process: web workers before each request, the scheduler before each job.
+every process: web workers before each request, the scheduler before each job. Feeds
+answered before Flask (web/fastpath.py) need nothing more: a rename moves the content
+version, so their cached bytes are stale and Flask (this hook, then the view) renders them.
 
 Reading it from the database on every request would cost a query; instead a rename emits
 ``site.renamed``, which feeds count as a content change (``feeds/cache.py``), and each

@@ -112,3 +112,46 @@ def test_renaming_emits_one_event_per_change(session, make_user, clock):
     services.set_site_name(session, "Harbour", user=admin, now=clock.now())  # no change
     assert renames() == 1
     assert services.stored_site_name(session) == "Harbour"
+
+
+def test_feeds_answered_before_flask_carry_the_new_name(fresh_database, tmp_path):
+    """Own engines on one database file: the reader answers feeds on its fast path."""
+    from datetime import UTC, datetime
+
+    from syndicate.articles import services as articles
+    from tests import factories
+    from tests.conftest import eventually
+
+    now = datetime.now(UTC)
+    reader, writer = (
+        create_app(app_config(fresh_database, SITE_NAME="Configured Name",
+                              INSTANCE_PATH=str(tmp_path / name)))
+        for name in ("reader", "writer")
+    )
+    try:
+        with writer.extensions["database"].transaction() as session:
+            article = articles.create_article(
+                session, articles.ArticleInput(title="One", authors=["Ada"]), now=now
+            )
+            articles.publish_article(session, article, now=now)
+            admin = factories.make_user(session, now=now, role=Role.ADMIN,
+                                        email="chief@example.test")
+        client = reader.test_client()
+        assert b"<title>Configured Name</title>" in client.get("/feeds/rss.xml").data
+        hits = reader.extensions["feed_cache"].hits
+        assert b"<title>Configured Name</title>" in client.get("/feeds/rss.xml").data
+        assert reader.extensions["feed_cache"].hits > hits  # served from the cache
+
+        with writer.extensions["database"].transaction() as session:
+            services.set_site_name(session, "Harbour Weekly", user=session.merge(admin), now=now)
+        body = eventually(
+            lambda: client.get("/feeds/rss.xml").data,
+            lambda body: b"<title>Harbour Weekly</title>" in body,
+        )
+        assert b"<title>Harbour Weekly</title>" in body
+    finally:
+        for app in (reader, writer):
+            close = getattr(app.extensions.get("content_versions"), "close", None)
+            if close:
+                close()
+            app.extensions["database"].engine.dispose()
