@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> 
         mail,
         outbox,
         posts,
+        publication,
         sharing,
         staff,
         webhooks,
@@ -68,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, web: bool = True) -> 
         webhooks.init_app(app)
         sharing.init_app(app)
         feeds.init_app(app)
+        publication.init_app(app)
         if app.config["LINKEDIN_SANDBOX"]:
             _mount_sandbox(app)
     cli.init_app(app)

@@ -10,6 +10,7 @@ from syndicate.feeds import models as feeds_models
 from syndicate.linkedin import models as linkedin_models
 from syndicate.mail import models as mail_models
 from syndicate.posts import models as posts_models
+from syndicate.publication import models as publication_models
 from syndicate.sharing import models as sharing_models
 from syndicate.staff import models as staff_models
 from syndicate.web import models as web_models
@@ -22,6 +23,7 @@ __all__ = [
     "linkedin_models",
     "mail_models",
     "posts_models",
+    "publication_models",
     "sharing_models",
     "shared_models",
     "staff_models",

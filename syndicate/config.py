@@ -312,7 +312,8 @@ SETTINGS: tuple[Setting, ...] = (
         _as_str,
         "The publication's name: in the header and titles of public pages, and the feeds' "
         "title and the publisher in credit lines and emails unless FEED_TITLE or "
-        "SHARING_PUBLISHER_NAME say otherwise. Empty uses FEED_TITLE, then SITE_URL's host.",
+        "SHARING_PUBLISHER_NAME say otherwise. Empty uses FEED_TITLE, then SITE_URL's host. "
+        "A name an administrator sets under Publication in the dashboard wins.",
     ),
     Setting(
         "DATABASE_URL",

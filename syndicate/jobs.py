@@ -13,6 +13,8 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from syndicate.publication.naming import apply_stored_name
+
 log = logging.getLogger(__name__)
 
 
@@ -49,6 +51,7 @@ def _guarded(app: Flask, name: str, job: Callable[[Flask], Any]) -> Callable[[],
     def run() -> None:
         try:
             with app.app_context():
+                apply_stored_name(app)  # the name an administrator set, for emails and feeds
                 result = job(app)
             if result:
                 log.info("%s: %s", name, result)

@@ -44,12 +44,6 @@ def article(slug: str) -> str | Response:
     return render_template("articles/article.html", article=found.article)
 
 
-@dashboard.get("/")
-@login_required
-def index() -> Response:
-    return redirect(url_for("articles_dashboard.list_articles"))
-
-
 @dashboard.get("/articles")
 @login_required
 def list_articles() -> str:

@@ -16,13 +16,15 @@ from syndicate.feeds.rendering import render_feed, render_opml
 from syndicate.models import Event
 
 # Every kind of event that changes what a feed shows; articles/services.py emits them in the
-# transaction that made the change.
+# transaction that made the change, and publication/services.py a new name (every feed's
+# title; the name's per-process copy is refreshed on the same signal).
 ARTICLE_EVENT_KINDS = (
     "article.published",
     "article.republished",
     "article.updated",
     "article.unpublished",
     "article.moved",
+    "site.renamed",
 )
 
 

@@ -25,6 +25,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from flask import g, has_request_context
 from sqlalchemy.engine import Engine
 
 from syndicate.db import Database
@@ -203,3 +204,41 @@ def version_source(database: Database) -> VersionSource:
     if bind.dialect.name == "postgresql":
         return PostgresVersion(bind)
     return QueryVersion()
+
+
+class OncePerRequest:
+    """Asks ``inner`` once per request: the publication's name and the feed cache both want
+    the version, and a request is answered from one state in any case."""
+
+    def __init__(self, inner: VersionSource) -> None:
+        self.inner = inner
+
+    def current(self, session: SessionSource) -> int:
+        if not has_request_context():
+            return self.inner.current(session)
+        known: int | None = g.get("content_version")
+        if known is None:
+            known = g.content_version = self.inner.current(session)
+        return known
+
+    def close(self) -> None:
+        """Stop the inner source's listener, if it has one (tests)."""
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
+
+def shared_version_source(app: Any, database: Database) -> VersionSource:
+    """The process's one version source for ``app`` (feeds' cache, the publication's name).
+
+    Made on first use, when the app's session factory is bound for good; one per app, so a
+    PostgreSQL process runs one listener however many parts ask.
+    """
+    source: VersionSource | None = app.extensions.get("content_versions")
+    if source is None:
+        made: VersionSource = app.extensions.setdefault(
+            "content_versions", OncePerRequest(version_source(database))
+        )
+        return made
+    return source
+

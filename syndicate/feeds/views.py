@@ -44,7 +44,7 @@ def _cache(app: Flask | None = None) -> FeedCache:
     if cache is None:
         # Made on first use, when the app's session factory is bound for good.
         made: FeedCache = app.extensions.setdefault(
-            "feed_cache", FeedCache(freshness.version_source(get_database(app)))
+            "feed_cache", FeedCache(freshness.shared_version_source(app, get_database(app)))
         )
         return made
     return cache

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from markupsafe import escape
 
+from syndicate.linkedin.feed import FeedPost, feed_post
 from syndicate.linkedin_sandbox.context import current_state, json_response
 from syndicate.linkedin_sandbox.controls import describe
 from syndicate.linkedin_sandbox.state import Post, SandboxState
@@ -35,6 +36,8 @@ class PostCard:
     article: dict[str, Any] | None
     image_url: str | None
     image_alt: str
+    # The same card the product's compose preview draws (linkedin/feed.py).
+    feed: FeedPost
 
 
 def _image_url(state: SandboxState, urn: str | None) -> str | None:
@@ -51,9 +54,26 @@ def post_card(state: SandboxState, post: Post) -> PostCard:
     media = content.get("media") or {}
     if article is not None:
         article = {**article, "thumbnail_url": _image_url(state, article.get("thumbnail"))}
+    author_name = state.author_name(post.author)
+    image_url = _image_url(state, media.get("id"))
+    if article is not None:
+        feed = feed_post(
+            author_name=author_name,
+            text=post.text.rendered,
+            link=str(article.get("source") or ""),
+            title=str(article.get("title") or ""),
+            image_url=article["thumbnail_url"],
+        )
+    else:
+        feed = feed_post(
+            author_name=author_name,
+            text=post.text.rendered,
+            media_url=image_url,
+            image_alt=media.get("altText", ""),
+        )
     return PostCard(
         urn=post.urn,
-        author_name=state.author_name(post.author),
+        author_name=author_name,
         author_urn=post.author,
         text=post.text.rendered,
         sent=post.commentary,
@@ -61,8 +81,9 @@ def post_card(state: SandboxState, post: Post) -> PostCard:
         cut_char=post.text.cut_char,
         created_at=post.created_at,
         article=article,
-        image_url=_image_url(state, media.get("id")),
+        image_url=image_url,
         image_alt=media.get("altText", ""),
+        feed=feed,
     )
 
 

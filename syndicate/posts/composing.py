@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from syndicate.articles.models import Article
 from syndicate.errors import Checks
+from syndicate.linkedin.feed import FeedPost, feed_post
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.linkedin.text import MAX_COMMENTARY, escape_little_text, linkedin_length
 from syndicate.posts.context import PostError, PostExists, record
@@ -24,7 +25,10 @@ from syndicate.posts.models import (
 from syndicate.posts.scheduling import next_free_slot
 from syndicate.staff.models import User
 
-DEFAULT_TEMPLATE = "{title}\n\n{summary}\n\n{link}\n\n{hashtags}"
+# The link is not in the text: the article card under it carries the tracked link, and
+# LinkedIn shows a link in the commentary as well as the card. {link} still works in a
+# target's own template (and the sandbox and LinkedIn link it in the text).
+DEFAULT_TEMPLATE = "{title}\n\n{summary}\n\n{hashtags}"
 PLACEHOLDERS = ("title", "summary", "link", "hashtags", "authors")
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
@@ -120,10 +124,33 @@ class PostInput:
     as_draft: bool = False
 
 
+def tracked_link(article: Article, *, site_url: str, campaign: str) -> str:
+    """The article's URL with the LinkedIn UTM parameters: what the post's card links to."""
+    return with_utm(article_url(article, site_url), campaign=campaign)
+
+
+def feed_preview(
+    target: LinkedInTarget,
+    commentary: str,
+    *,
+    card_title: str,
+    link: str,
+    thumbnail: str | None,
+) -> FeedPost:
+    """The post as LinkedIn's feed will show it to readers (typed text, as it will be saved)."""
+    return feed_post(
+        author_name=target.display_name,
+        text=typed_preview(commentary).commentary,
+        link=link,
+        title=card_title,
+        image_url=thumbnail,
+    )
+
+
 def compose_defaults(
     article: Article, target: LinkedInTarget, *, site_url: str, campaign: str
 ) -> PostInput:
-    link = with_utm(article_url(article, site_url), campaign=campaign)
+    link = tracked_link(article, site_url=site_url, campaign=campaign)
     return PostInput(
         commentary=render_template(target.template, article, link=link),
         card_title=article.title,
@@ -170,7 +197,7 @@ def create_post(
         target=target,
         is_reshare=reshare,
         commentary=commentary,
-        link_url=with_utm(article_url(article, site_url), campaign=campaign),
+        link_url=tracked_link(article, site_url=site_url, campaign=campaign),
         card_title=card_title,
         card_description=data.card_description.strip()[:2000],
         thumbnail_url=article.hero_image_url,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from syndicate.articles.models import Article
 from syndicate.linkedin.models import LinkedInTarget
-from syndicate.posts.composing import render_template
+from syndicate.posts.composing import DEFAULT_TEMPLATE, render_template
 from syndicate.posts.context import NotAllowed, PostError
 from syndicate.posts.scheduling import parse_slots
 from syndicate.staff.models import User
@@ -53,6 +53,8 @@ def update_target_settings(
     target.time_zone = zone
     target.queue_slots = slots
     target.daily_cap = settings.daily_cap
-    target.template = template
+    # The form shows the default when a target has none: saving it unchanged keeps "none",
+    # so the target follows the default when it changes.
+    target.template = "" if template == DEFAULT_TEMPLATE else template
     target.updated_at = now
     session.flush()

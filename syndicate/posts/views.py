@@ -25,6 +25,7 @@ from syndicate.articles.services import published_page
 from syndicate.clock import app_now
 from syndicate.db import get_session
 from syndicate.errors import Checks, DomainError
+from syndicate.linkedin.feed import fold
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.linkedin.services import list_targets
 from syndicate.linkedin.text import MAX_COMMENTARY
@@ -279,7 +280,13 @@ def _compose_page(
         zone=zone,
         slots=scheduling.format_slots(target.queue_slots),
         shown=composing.typed_preview(form.commentary.data or ""),
-        link=composing.article_url(article, _site_url()),
+        feed=composing.feed_preview(
+            target,
+            form.commentary.data or "",
+            card_title=(form.card_title.data or "").strip() or article.title,
+            link=composing.tracked_link(article, site_url=_site_url(), campaign=_campaign()),
+            thumbnail=article.hero_image_url,
+        ),
         existing_id=existing_id,
         max_length=MAX_COMMENTARY,
         example_time=_local_input(_next_hour(), zone),
@@ -289,13 +296,23 @@ def _compose_page(
 @bp.post("/preview")
 @login_required
 def preview() -> Response:
-    """The counter and escaped text for the compose page's script; the page works without it."""
+    """The counter, escaped text and "…see more" fold for the compose page's script.
+
+    The fold comes from here (linkedin/feed.py) so the script never has a rule of its own;
+    the page works without the script.
+    """
     commentary = request.form.get("commentary", "")
     if len(commentary) > MAX_TYPED:
         abort(413, f"The text is longer than {MAX_TYPED} characters.")
     shown = composing.typed_preview(commentary)
+    folded = fold(shown.commentary)
     return jsonify(
-        length=shown.length, too_long=shown.too_long, sent=shown.sent, max=MAX_COMMENTARY
+        length=shown.length,
+        too_long=shown.too_long,
+        sent=shown.sent,
+        max=MAX_COMMENTARY,
+        shown=folded.shown,
+        rest=folded.rest,
     )
 
 
@@ -362,13 +379,23 @@ def _same_wall_time(typed: str, shown: str, zone: str) -> bool:
 def _post_page(post: Post, form: EditPostForm) -> str:
     zone = _user().time_zone
     form.scheduled_at.label.text = f"Date and time in {zone}"
+    editable = post.state in EDITABLE_STATES
+    commentary = (form.commentary.data if editable else None) or post.commentary
     return render_template(
         "posts/post.html",
         post=post,
         form=form,
         zone=zone,
-        editable=post.state in EDITABLE_STATES,
-        shown=composing.typed_preview(form.commentary.data or post.commentary),
+        editable=editable,
+        shown=composing.typed_preview(commentary),
+        feed=composing.feed_preview(
+            post.target,
+            commentary,
+            card_title=((form.card_title.data or "").strip() if editable else "")
+            or post.card_title,
+            link=post.link_url,
+            thumbnail=post.thumbnail_url,
+        ),
         max_length=MAX_COMMENTARY,
         example_time=_local_input(_next_hour(), zone),
     )

@@ -41,7 +41,7 @@ def login() -> ResponseReturnValue:
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         if run(lambda db: _sign_in(db, form)):
-            return redirect(safe_next(form.next.data, url_for("articles_dashboard.index")))
+            return redirect(safe_next(form.next.data, url_for("publication.home")))
         flash("Wrong email or password.", "error")
         return render_template("staff/login.html", form=form), 401
     return render_template("staff/login.html", form=form)

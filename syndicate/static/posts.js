@@ -6,7 +6,11 @@
   if (!area || !window.fetch) return;
   const form = area.form;
   const byId = (id) => document.getElementById(id);
-  const typed = byId("preview-typed");
+  const feed = byId("preview-feed");
+  const part = (name) => feed && feed.querySelector('[data-li="' + name + '"]');
+  const shownText = part("shown");
+  const restText = part("rest");
+  const seeMore = feed && feed.querySelector("details.li-see-more");
   const sent = byId("preview-sent");
   const count = byId("preview-count");
   const tooLong = byId("preview-too-long");
@@ -27,7 +31,10 @@
       if (!answer.ok || mine !== latest) return;
       const data = await answer.json();
       if (mine !== latest) return;
-      if (typed) typed.textContent = area.value.trim();
+      // Where "…see more" falls is the server's rule (linkedin/feed.py), not the script's.
+      if (shownText) shownText.textContent = data.shown;
+      if (restText) restText.textContent = data.rest;
+      if (seeMore) seeMore.hidden = !data.rest;
       if (sent) sent.textContent = data.sent;
       if (count) {
         count.textContent = data.length + " / " + data.max;
@@ -44,12 +51,18 @@
     timer = setTimeout(refresh, 200);
   });
 
-  [["card_title", "preview-card-title"], ["card_description", "preview-card-description"]]
-    .forEach(function (pair) {
-      const input = byId(pair[0]);
-      const shown = byId(pair[1]);
+  // An empty title falls back to the article's, as saving does (the first one shown).
+  const cardTitle = part("title");
+  const fallbackTitle = feed ? feed.dataset.fallbackTitle || "" : "";
+  [["card_title", cardTitle, fallbackTitle],
+   ["card_description", byId("preview-card-description"), "—"]]
+    .forEach(function (triple) {
+      const input = byId(triple[0]);
+      const shown = triple[1];
       if (input && shown) {
-        input.addEventListener("input", function () { shown.textContent = input.value; });
+        input.addEventListener("input", function () {
+          shown.textContent = input.value.trim() || triple[2];
+        });
       }
     });
 })();

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, request, url_for
+from flask import Blueprint, Response, abort, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,6 +17,14 @@ from syndicate.web.actions import act
 from syndicate.web.security import safe_next
 
 bp = Blueprint("web", __name__)
+
+
+@bp.get("/favicon.ico")
+def favicon() -> ResponseReturnValue:
+    """Browsers and crawlers ask for /favicon.ico whatever the pages link: the SVG icon."""
+    response = redirect(url_for("static", filename="favicon.svg"), 301)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 @bp.get("/healthz")
@@ -43,5 +51,5 @@ def dismiss_alert(alert_id: int) -> ResponseReturnValue:
             abort(404)
 
     return act(
-        dismiss, then=safe_next(request.form.get("next"), url_for("articles_dashboard.index"))
+        dismiss, then=safe_next(request.form.get("next"), url_for("publication.home"))
     )

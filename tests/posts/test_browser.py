@@ -130,3 +130,53 @@ def test_compose_preview_schedule_then_see_it_published_in_the_calendar(world, b
         assert "Why it matters_now (live)" in page.inner_text("body")
     finally:
         page.close()
+
+
+def test_preview_folds_at_see_more_while_typing_and_opens_it(world, browser, tmp_path):
+    from syndicate.linkedin.feed import fold
+
+    server = world["server"]
+    page = browser.new_page(viewport={"width": 375, "height": 800})
+    try:
+        page.goto(f"{server.url}/login")
+        page.get_by_label("Email").fill("editor@example.test")
+        page.get_by_label("Password").fill(factories.PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/dashboard**")
+        page.goto(
+            f"{server.url}/dashboard/posts/new?article={world['article']}&target={world['target']}"
+        )
+        card = page.locator("#preview-feed article.li-post")
+        expect(card.locator("[data-li=author]")).to_have_text("Sam Sandbox")
+        see_more = card.get_by_text("…see more")
+        # The default text is title, summary and hashtags on lines 1, 3 and 5: the feed's
+        # three lines end after the summary, so the hashtags wait behind "…see more".
+        expect(card.locator("[data-li=rest]")).to_have_text("\n\n#Trade")
+        expect(see_more).to_be_visible()
+        page.get_by_label("Text of the post").fill("Short and sweet.")
+        expect(see_more).to_be_hidden()
+        expect(card.locator("[data-li=shown]")).to_have_text("Short and sweet.")
+
+        long = "Harbour talks (day two) #Trade\n\n" + "Ships wait outside the port. " * 12
+        page.get_by_label("Text of the post").fill(long)
+        folded = fold(long)
+        expect(card.locator("[data-li=shown]")).to_have_text(folded.shown)
+        expect(see_more).to_be_visible()
+        expect(card.locator("[data-li=rest]")).to_be_hidden()
+        box = see_more.bounding_box()
+        assert box is not None and box["height"] >= 44 and box["width"] >= 44
+        card.screenshot(path=str(tmp_path / "preview-folded.png"))
+        see_more.click()
+        expect(card.locator("[data-li=rest]")).to_be_visible()
+        expect(see_more).to_be_hidden()
+        assert card.inner_text().count("Ships wait outside the port.") == 12
+
+        page.get_by_label("Card title").fill("A better headline")
+        expect(card.locator("[data-li=title]")).to_have_text("A better headline")
+        page.get_by_label("Card title").fill("")
+        expect(card.locator("[data-li=title]")).to_have_text(TITLE)
+        # At 375 px the card wraps inside the page: nothing wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        assert card.evaluate("e => e.scrollWidth <= e.clientWidth")
+    finally:
+        page.close()

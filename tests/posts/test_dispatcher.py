@@ -54,10 +54,14 @@ def test_a_due_post_is_published_once_with_card_and_uncut_text(
     [sent] = sandbox_posts(linkedin_sandbox)
     assert published.state is PostState.PUBLISHED and published.linkedin_urn == sent.urn
     assert sent.text.rendered.startswith(TITLE)
-    assert "utm_source=linkedin&utm_medium=social&utm_campaign=spring" in sent.text.rendered
     assert "#Policy #Drugs" in sent.text.rendered
     assert sent.content["article"]["title"] == TITLE
+    # The card carries the tracked link; the default template does not repeat it.
     assert sent.content["article"]["source"].startswith("https://news.example.test/articles/")
+    assert "utm_source=linkedin&utm_medium=social&utm_campaign=spring" in (
+        sent.content["article"]["source"]
+    )
+    assert "http" not in sent.text.rendered
     assert dispatcher().run_once().claimed == 0
     states = [h.to_state for h in published.history]
     assert states == ["scheduled", "sending", "published"]

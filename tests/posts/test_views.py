@@ -178,6 +178,8 @@ def test_preview_endpoint_answers_escaped_text_and_linkedin_length(client, edito
         "length": 13,
         "too_long": False,
         "max": 3000,
+        "shown": f"Hi (you) {EMOJI}",
+        "rest": "",
     }
     assert (
         client.post("/dashboard/posts/preview", data={"commentary": "x" * 30_000}).status_code

@@ -45,6 +45,7 @@ CLASSES: list[tuple[str, str]] = [
     ("/readyz", "ops"),
     ("/metrics", "ops"),
     ("/", "public"),
+    ("/favicon.ico", "public"),
     ("/login", "public"),
     ("/logout", "public"),  # signs out whoever asks; nothing to protect
     ("/articles/<slug>", "public"),
@@ -62,6 +63,8 @@ CLASSES: list[tuple[str, str]] = [
 METHOD_CLASSES: dict[tuple[str, str], str] = {
     # Everyone sees the rules; the view refuses editors who try to change them.
     ("POST", "/dashboard/posts/rules"): "admin",
+    # Everyone sees the publication's name; only admins change it.
+    ("POST", "/dashboard/publication"): "admin",
     # Standing permissions: editors may look, only admins grant or end them.
     ("POST", "/dashboard/sharing/standing"): "admin",
     ("POST", "/dashboard/sharing/standing/<id:standing_id>/end"): "admin",
