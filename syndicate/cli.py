@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from syndicate.db import get_database
 from syndicate.doctor import doctor_command
+from syndicate.posts.cli import import_csv_command
 from syndicate.staff.models import Role
 
 
@@ -403,6 +404,9 @@ def posts_dispatch(until_idle: bool) -> None:
     )
     result = dispatcher.run_until_idle() if until_idle else dispatcher.run_once()
     click.echo(str(result) or "nothing due")
+
+
+posts_group.add_command(import_csv_command)
 
 
 @click.command("linkedin-sandbox")

@@ -23,10 +23,15 @@ SLOT_SEARCH_DAYS = 62
 
 @dataclass(frozen=True)
 class LocalTime:
-    """An instant chosen as local wall time, with a note when DST bent it."""
+    """An instant chosen as local wall time, with a note when DST bent it.
+
+    ``dst`` says how: "skipped" (the time does not exist; moved forward by the gap),
+    "repeated" (it happens twice; the first is used), or "" (neither).
+    """
 
     instant: datetime
     note: str = ""
+    dst: str = ""
 
 
 def from_local(day: date, clock_time: time, zone: str) -> LocalTime:
@@ -50,11 +55,13 @@ def from_local(day: date, clock_time: time, zone: str) -> LocalTime:
             moved,
             f"{naive:%H:%M} does not exist on {day:%Y-%m-%d} in {zone} "
             f"(clocks go forward); it will go out at {shown:%H:%M %Z}.",
+            "skipped",
         )
     return LocalTime(
         first.astimezone(ZoneInfo("UTC")),
         f"{naive:%H:%M} happens twice on {day:%Y-%m-%d} in {zone}; "
         f"the first one ({first:%Z}) is used.",
+        "repeated",
     )
 
 
