@@ -18,6 +18,7 @@ from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 
 from syndicate.db import get_database
 from syndicate.doctor import doctor_command
+from syndicate.posts.cli import import_csv_command
 from syndicate.staff.models import Role
 
 
@@ -454,6 +455,9 @@ def posts_stats_refresh(once: bool) -> None:
     click.echo(str(result) or "nothing due")
     for error in dict.fromkeys(result.errors):
         click.echo(f"  {error}", err=True)
+
+
+posts_group.add_command(import_csv_command)
 
 
 @click.command("linkedin-sandbox")

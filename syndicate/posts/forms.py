@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from wtforms import (
     BooleanField,
+    FileField,
+    HiddenField,
     IntegerField,
     RadioField,
     SelectMultipleField,
@@ -93,3 +95,13 @@ class RuleForm(FlaskForm):
         default="hold",
     )
     is_active = BooleanField("Active", default=True)
+
+
+class ImportForm(FlaskForm):
+    """A CSV file of posts, or the file a check has just read (base64) to schedule it."""
+
+    file = FileField("CSV file")
+    # 1 MiB of file is 1,398,104 base64 characters; the service refuses more than 1 MiB.
+    checked = HiddenField(validators=[Optional(), Length(max=1_400_000)])
+    check = SubmitField("Check")
+    schedule = SubmitField("Schedule")

@@ -24,10 +24,15 @@ SLOT_SEARCH_DAYS = 62
 
 @dataclass(frozen=True)
 class LocalTime:
-    """An instant chosen as local wall time, with a note when DST bent it."""
+    """An instant chosen as local wall time, with a note when DST bent it.
+
+    ``dst`` says how: "skipped" (the time does not exist; moved forward by the gap),
+    "repeated" (it happens twice; the first is used), or "" (neither).
+    """
 
     instant: datetime
     note: str = ""
+    dst: str = ""
 
 
 def from_local(day: date, clock_time: time, zone: str) -> LocalTime:
@@ -51,10 +56,12 @@ def from_local(day: date, clock_time: time, zone: str) -> LocalTime:
             moved,
             f"{typed} does not exist in {zone} (clocks go forward); it will go out at "
             f"{wording.time_in_zone(moved, zone)}.",
+            "skipped",
         )
     return LocalTime(
         first.astimezone(ZoneInfo("UTC")),
         f"{typed} happens twice in {zone}; the first one ({first:%Z}) is used.",
+        "repeated",
     )
 
 

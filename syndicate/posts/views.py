@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     jsonify,
@@ -17,7 +20,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
-from werkzeug.wrappers import Response
+from werkzeug.datastructures import FileStorage
 
 from syndicate import wording
 from syndicate.articles.models import Article
@@ -29,12 +32,13 @@ from syndicate.linkedin.feed import fold
 from syndicate.linkedin.models import LinkedInTarget
 from syndicate.linkedin.services import list_targets
 from syndicate.linkedin.text import MAX_COMMENTARY
-from syndicate.posts import auto_rules, best_times, composing, editing, scheduling
+from syndicate.posts import auto_rules, best_times, bulk, composing, editing, scheduling
 from syndicate.posts.context import PostError, PostExists
 from syndicate.posts.forms import (
     MAX_TYPED,
     ComposeForm,
     EditPostForm,
+    ImportForm,
     RuleForm,
     TargetSettingsForm,
 )
@@ -313,6 +317,95 @@ def preview() -> Response:
         max=MAX_COMMENTARY,
         shown=folded.shown,
         rest=folded.rest,
+    )
+
+
+# --- many posts from a CSV file --------------------------------------------------------
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@login_required
+def import_csv() -> ResponseReturnValue:
+    """Check a CSV file of posts (a dry run), or schedule all of them in one transaction."""
+    form = ImportForm()
+    if request.method == "GET":
+        return _import_page(form)
+    if not form.validate_on_submit():
+        return _import_page(form), 422
+    data = _import_data(form)
+    if data is None:
+        return _import_page(form), 422
+    dry_run = not form.schedule.data
+    return act(
+        lambda db: bulk.import_posts(
+            db,
+            data,
+            user=_user(),
+            now=app_now(),
+            site_url=_site_url(),
+            campaign=_campaign(),
+            dry_run=dry_run,
+        ),
+        form=form,
+        page=lambda status: (_import_page(form), status),
+        refused=lambda exc: _import_refused(exc, form),
+        render=(lambda report: _import_page(form, report, data)) if dry_run else None,
+        then=None if dry_run else url_for("posts.index"),
+        done=None if dry_run else (lambda report: report.summary + "."),
+    )
+
+
+def _import_data(form: ImportForm) -> bytes | None:
+    """The uploaded file's bytes, or those of the file a check read; None: say what's missing."""
+    upload: object = form.file.data
+    if isinstance(upload, FileStorage) and upload.filename:
+        data: bytes = upload.stream.read(bulk.MAX_BYTES + 1)  # a byte more: "too large"
+        return data
+    if form.checked.data:
+        try:
+            return base64.b64decode(form.checked.data, validate=True)
+        except (binascii.Error, ValueError):
+            abort(400, "The checked file did not come back intact; upload it again.")
+    form.file.errors = [*form.file.errors, "Choose a CSV file."]
+    return None
+
+
+def _import_refused(exc: DomainError, form: ImportForm) -> tuple[str, int] | None:
+    if not isinstance(exc, bulk.ImportRefused):
+        return None
+    return _import_page(form, exc.report), exc.status
+
+
+def _import_page(
+    form: ImportForm, report: bulk.ImportReport | None = None, data: bytes | None = None
+) -> str:
+    """The format, the upload form and, after a check or a refusal, every row's outcome."""
+    ready = report is not None and report.dry_run and not report.problems
+    if ready and data is not None and report is not None and report.to_schedule:
+        form.checked.data = base64.b64encode(data).decode("ascii")
+    else:
+        form.checked.data = ""
+    return render_template(
+        "posts/import.html",
+        form=form,
+        report=report,
+        ready=ready,
+        max_rows=bulk.MAX_ROWS,
+        max_kb=bulk.MAX_BYTES // 1024,
+        max_length=MAX_COMMENTARY,
+        targets=list_targets(get_session()),
+    )
+
+
+@bp.get("/import/example.csv")
+@login_required
+def import_example() -> Response:
+    """An example file made from the newest articles and the first target."""
+    text = bulk.example_csv(get_session(), now=app_now(), site_url=_site_url())
+    return Response(
+        text.encode("utf-8"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="posts-example.csv"'},
     )
 
 
