@@ -7,9 +7,7 @@ transaction of every change. The public pages are in ``views``.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from datetime import date as date_type
 from zoneinfo import ZoneInfo
@@ -23,7 +21,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -67,6 +64,7 @@ from syndicate.web.actions import act, writing_session
 from syndicate.web.forms import FlaskForm
 from syndicate.web.params import MAX_ID, id_arg, page_number, whole_number
 from syndicate.web.security import safe_next
+from syndicate.web.spreadsheet import csv_response
 
 dashboard = Blueprint("sharing_dashboard", __name__, url_prefix="/dashboard/sharing")
 
@@ -180,27 +178,7 @@ def _bulk_outcome(result: BulkResult, action: str) -> tuple[str, str]:
 @dashboard.get("/export.csv")
 @login_required
 def export() -> Response:
-    rows = export_rows(get_session(), _filter(), _ctx())
-
-    def generate() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        # A byte-order mark makes spreadsheet programs read the file as UTF-8.
-        yield "\ufeff"
-        for row in rows:
-            writer.writerow(row)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": 'attachment; filename="share-requests.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_response(export_rows(get_session(), _filter(), _ctx()), "share-requests.csv")
 
 
 # --- one request and its decisions ----------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -111,7 +112,7 @@ def test_the_analytics_page_shows_each_posts_figures_totals_and_the_zone(
     assert "8.7 %" in html  # (30 + 50 + 5 + 2) / 1000
     assert "1,500" in html  # the total impressions
     assert "Europe/Berlin" in html  # days and times in the viewer's zone
-    assert "CET (Europe/Berlin)" in html
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d Europe/Berlin", html)  # one time format
     assert 'aria-labelledby="weeks-chart-title weeks-chart-desc"' in html
     assert '<title id="targets-chart-title">Impressions per target</title>' in html
     assert "The same numbers as a table" in html
@@ -218,7 +219,7 @@ def test_the_post_page_shows_the_latest_figures_and_a_chart_over_time(
     assert '<svg class="bars line"' in html and "<polyline" in html
     assert '<title id="post-chart-title">Impressions over time</title>' in html
     assert "3 samples" in html
-    assert "(Europe/Berlin)" in html
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d Europe/Berlin", html)
     assert "LinkedIn page statistics" in html
 
 

@@ -95,9 +95,9 @@ def test_every_row_becomes_a_post_made_as_composing_makes_one(session, acme, bet
     # 14:00 on the wall clock in Berlin (CET, UTC+1), the target's zone.
     assert first.scheduled_at == datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
     assert first.commentary == "Read this (now) #news"
-    # Empty commentary: the target's template, with the tracked link, as composing does.
+    # Empty commentary: the target's template, as composing does; the tracked link is the card's.
     assert second.commentary.startswith("Story 2")
-    assert "utm_source=linkedin" in second.commentary and "utm_campaign=test" in second.commentary
+    assert "utm_source=linkedin" in second.link_url and "utm_campaign=test" in second.link_url
     # next slot: Monday 09:00 Berlin is already past at 09:00 UTC; Wednesday 12:30 is next.
     assert second.scheduled_at == datetime(2026, 3, 4, 11, 30, tzinfo=UTC)
     assert third.commentary == 'Quotes "inside", commas, too'

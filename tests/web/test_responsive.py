@@ -55,6 +55,9 @@ NOT_PAGES = {
     "sharing.follow": "tracked share link: a redirect to the article",
     "sharing.by_url": "the share button's target: a redirect to the article's form",
     "sharing_dashboard.export": "CSV download",
+    "posts_analytics.analytics_csv": "CSV download",
+    "posts.import_example": "the example CSV file",
+    "web.favicon": "a redirect to the SVG icon",
     "linkedin.callback": "OAuth callback: a redirect (or the error page, tested below)",
 }
 NOT_PAGE_PREFIXES = {
@@ -79,7 +82,8 @@ def _public_pages(show: Showcase) -> dict[str, list[str]]:
 
 def _staff_pages(show: Showcase) -> dict[str, list[str]]:
     return {
-        "articles_dashboard.index": ["/dashboard/"],
+        "publication.home": ["/dashboard/"],  # the first-run checklist
+        "publication.settings": ["/dashboard/publication"],
         "articles_dashboard.list_articles": ["/dashboard/articles"],
         "articles_dashboard.edit_article": [f"/dashboard/articles/{show.article_id}"],
         "articles_dashboard.new_article": ["/dashboard/articles/new"],
@@ -96,6 +100,8 @@ def _staff_pages(show: Showcase) -> dict[str, list[str]]:
             f"/dashboard/posts/new?article={show.article_id}&target={show.target_id}",
         ],
         "posts.rules": ["/dashboard/posts/rules"],
+        "posts.import_csv": ["/dashboard/posts/import"],
+        "posts_analytics.analytics": ["/dashboard/posts/analytics"],
         "posts.targets": ["/dashboard/posts/targets"],
         "posts.target_settings": [f"/dashboard/posts/targets/{show.target_id}"],
         "linkedin.index": ["/dashboard/connections/"],
